@@ -1,0 +1,1 @@
+"""The colorfuse runtime: runs exported ONNX models with onnxruntime; never imports torch."""

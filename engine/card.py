@@ -1,0 +1,154 @@
+"""The model card: versioned JSON stored in an ONNX file's ``metadata_props``.
+
+Every colorfuse model is one ``.onnx`` file whose metadata key ``colorfuse.card`` holds this
+card. The engine reads everything it needs to run the model from the card (normalisation,
+input names, size multiple, global view size) and refuses a file whose card is missing,
+invalid, or contradicted by the file itself.
+
+Colour space: CIELAB as computed by OpenCV from float32 sRGB in [0, 1] (D65), so L is in
+[0, 100] and a, b in about [-128, 127]. The model input is ``(L - l_offset) / l_scale`` and
+the model output times ``ab_scale`` is ab.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from colorfuse.engine.errors import ModelCardError
+from colorfuse.engine.onnxfile import OnnxFormatError, read_onnx
+
+CARD_KEY = "colorfuse.card"
+CARD_VERSION = 1
+LAYOUTS = ("NCHW",)
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass
+class TensorSpec:
+    """One graph input or output: its name, layout and role."""
+
+    name: str
+    layout: str = "NCHW"
+    role: str = "L"  # inputs: "L" or "L_global"; outputs: "ab"
+
+
+@dataclass
+class ModelCard:
+    """Everything the engine and a reader need to know about one exported model."""
+
+    name: str
+    architecture: str
+    version: str
+    description: str = ""
+    color_space: str = "CIELAB (OpenCV, D65, from float32 sRGB in [0, 1])"
+    l_offset: float = 50.0
+    l_scale: float = 50.0
+    ab_scale: float = 110.0
+    inputs: list[TensorSpec] = field(default_factory=lambda: [TensorSpec("L")])
+    outputs: list[TensorSpec] = field(default_factory=lambda: [TensorSpec("ab", role="ab")])
+    size_multiple: int = 1
+    global_input_size: int | None = None
+    default_max_side: int = 512
+    precision: str = "fp32"
+    parameters: int = 0
+    parity_tolerance: float = 1e-3
+    weights_sha256: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+    card_version: int = CARD_VERSION
+
+    # ---- serialisation -------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "card") -> "ModelCard":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelCardError(f"{source}: model card is not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ModelCardError(f"{source}: model card must be a JSON object")
+        version = data.get("card_version")
+        if version != CARD_VERSION:
+            raise ModelCardError(
+                f"{source}: unsupported model card version {version!r} (this colorfuse reads {CARD_VERSION})"
+            )
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelCardError(f"{source}: unknown model card fields {unknown}")
+        try:
+            data["inputs"] = [TensorSpec(**spec) for spec in data.get("inputs", [])]
+            data["outputs"] = [TensorSpec(**spec) for spec in data.get("outputs", [])]
+            card = cls(**data)
+        except TypeError as exc:
+            raise ModelCardError(f"{source}: malformed model card ({exc})") from exc
+        card.validate(source)
+        return card
+
+    # ---- checks --------------------------------------------------------------------------
+    def validate(self, source: str = "card") -> None:
+        """Raise :class:`ModelCardError` if the card is internally inconsistent."""
+        problems = []
+        if not self.name or not self.architecture or not self.version:
+            problems.append("name, architecture and version are required")
+        if self.l_scale <= 0 or self.ab_scale <= 0:
+            problems.append("l_scale and ab_scale must be positive")
+        if self.size_multiple < 1:
+            problems.append("size_multiple must be >= 1")
+        if self.default_max_side < 0:
+            problems.append("default_max_side must be >= 0")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}")
+        roles = [spec.role for spec in self.inputs]
+        if roles.count("L") != 1:
+            problems.append("exactly one input must have role 'L'")
+        if ("L_global" in roles) != (self.global_input_size is not None):
+            problems.append("an 'L_global' input and global_input_size go together")
+        if [spec.role for spec in self.outputs] != ["ab"]:
+            problems.append("exactly one output, with role 'ab'")
+        for spec in self.inputs + self.outputs:
+            if spec.layout not in LAYOUTS:
+                problems.append(f"{spec.name}: layout {spec.layout!r} not in {LAYOUTS}")
+        if len(self.weights_sha256) != 64:
+            problems.append("weights_sha256 must be a sha256 hex digest")
+        if problems:
+            raise ModelCardError(f"{source}: invalid model card: " + "; ".join(problems))
+
+    def input_name(self, role: str) -> str | None:
+        return next((spec.name for spec in self.inputs if spec.role == role), None)
+
+    @property
+    def output_name(self) -> str:
+        return self.outputs[0].name
+
+
+def embed_card(metadata: dict[str, str], card: ModelCard) -> dict[str, str]:
+    """Return ``metadata`` with the card added (used by the exporter)."""
+    card.validate()
+    return {**metadata, CARD_KEY: card.to_json()}
+
+
+def read_card(path) -> ModelCard:
+    """Read and validate the card of an ONNX file, checking the graph hash against it."""
+    source = str(path)
+    try:
+        contents = read_onnx(path)
+    except OSError as exc:
+        raise ModelCardError(f"{source}: cannot read model file ({exc.strerror or exc})") from exc
+    except OnnxFormatError as exc:
+        raise ModelCardError(f"{source}: not an ONNX model ({exc})") from exc
+    text = contents.metadata.get(CARD_KEY)
+    if text is None:
+        raise ModelCardError(f"{source}: no colorfuse model card (metadata key {CARD_KEY!r})")
+    card = ModelCard.from_json(text, source)
+    if card.weights_sha256 != contents.graph_sha256:
+        raise ModelCardError(
+            f"{source}: the card's weights_sha256 does not match the graph in the file "
+            "(the weights were changed after export)"
+        )
+    return card

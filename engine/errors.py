@@ -1,0 +1,29 @@
+"""Typed errors of the runtime; the CLI maps each to a clear one-line message."""
+
+
+class ColorfuseError(Exception):
+    """Base class of every error colorfuse raises on purpose."""
+
+
+class ModelCardError(ColorfuseError):
+    """A model file has no card, an invalid card, or a card the file contradicts."""
+
+
+class ModelNotFoundError(ColorfuseError):
+    """No registered model has that name and no file has that path."""
+
+
+class ImageReadError(ColorfuseError):
+    """An input image cannot be read; the message names the file and the reason."""
+
+
+class ImageWriteError(ColorfuseError):
+    """An output image cannot be written; the message names the file and the reason."""
+
+
+class PluginError(ColorfuseError):
+    """A plugin raised; the message names the plugin and the hook."""
+
+    def __init__(self, plugin: str, hook: str, error: BaseException):
+        self.plugin, self.hook, self.error = plugin, hook, error
+        super().__init__(f"plugin {plugin!r} failed in hook {hook!r}: {type(error).__name__}: {error}")
