@@ -1,0 +1,99 @@
+"""``colorfuse colorize``: colorize files, folders and globs into an output folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from colorfuse.engine.collection import FORMATS
+from colorfuse.engine.session import DEVICES
+
+
+def parse_options(pairs) -> dict:
+    """``key=value`` pairs to a dict; values are parsed as JSON when they can be."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--option")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
+def write_grid(summary, path: Path) -> None:
+    from colorfuse.engine.grid import make_grid
+    from colorfuse.engine.imagefiles import write_image_atomic
+
+    rows = [(name, [gray, result]) for name, gray, result in sorted(summary.previews)]
+    fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
+    write_image_atomic(make_grid(rows, ["input (L)", "colorized"]), path, fmt)
+
+
+@click.command("colorize")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder; the inputs' relative layout and names are kept.")
+@click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--max-side", type=int, default=None,
+              help="Longest side the model sees (default: the model card's; 0 = full resolution).")
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Threads decoding and encoding images, overlapped with inference.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="auto: PNG for lossless inputs, JPEG otherwise.")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@click.option("--saturation", type=float, default=1.0, show_default=True, help="Scale the predicted colour.")
+@click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
+@click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a run).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a side-by-side picture (input | result).")
+@click.option("--grid-count", type=int, default=8, show_default=True, help="Images in the grid.")
+@click.option("--max-pixels", type=int, default=1_000_000_000, show_default=True,
+              help="Refuse images whose header claims more pixels than this.")
+@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Option for plugins (repeatable).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, quality, saturation,
+            chroma_upsample, skip_existing, overwrite, grid, grid_count, max_pixels, extra, quiet):
+    """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
+    from tqdm import tqdm
+
+    from colorfuse.engine.batch import colorize_collection
+    from colorfuse.engine.collection import iter_jobs
+    from colorfuse.engine.colorizer import Colorizer
+
+    if skip_existing and overwrite:
+        raise click.UsageError("--skip-existing and --overwrite contradict each other")
+    options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "quality": quality,
+               "max_pixels": max_pixels, "timing": {}, **parse_options(extra)}
+    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options)
+    click.echo(f"model {colorizer.card.name} {colorizer.card.version} on {colorizer.device}, "
+               f"working size {colorizer.max_side or 'full'}", err=True)
+    progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
+
+    def on_outcome(outcome):
+        progress.update(1)
+        if outcome.status == "failed":
+            progress.write(f"error: {outcome.error}", file=click.get_text_stream("stderr"))
+
+    summary = colorize_collection(colorizer, iter_jobs(inputs), out_dir, fmt=fmt, skip_existing=skip_existing,
+                                  overwrite=overwrite, workers=workers, previews=grid_count if grid else 0,
+                                  on_outcome=on_outcome)
+    progress.close()
+    if grid and summary.previews:
+        write_grid(summary, grid)
+        click.echo(f"grid: {grid}", err=True)
+    rate = summary.done / summary.seconds if summary.seconds else 0.0
+    model_s = options["timing"].get("model_s", 0.0)
+    click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
+               f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
+    for outcome in summary.failed:
+        click.echo(f"  failed: {outcome.error}", err=True)
+    if summary.failed:
+        raise SystemExit(1)

@@ -1,0 +1,171 @@
+"""The ``Colorizer``: runs an exported model on images of any size.
+
+The L channel stays at full resolution; the model sees L at a working size (longest side at
+most ``max_side``, padded to the card's multiple) plus, for models with a global branch, a
+fixed-size view of the whole image. Predicted ab is brought back to full size (guided by the
+full-resolution L) and merged with the original L.
+
+Work is split in three steps so callers can overlap them: :meth:`prepare` (CPU, per image),
+:meth:`predict` (the model, batched by working shape) and :meth:`finish` (CPU, per image).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from colorfuse.engine import lab
+from colorfuse.engine.card import ModelCard, read_card
+from colorfuse.engine.errors import ModelCardError
+from colorfuse.engine.models import resolve_model
+from colorfuse.engine.session import get_session
+from colorfuse.plugins.manager import call_chain, call_first
+
+DEFAULT_OPTIONS = {"saturation": 1.0, "chroma_upsample": "guided"}
+
+
+@dataclass
+class Prepared:
+    """One image ready for the model: full-size L, working-size L, and the model's feeds."""
+
+    full_l: np.ndarray
+    small_l: np.ndarray
+    padded: np.ndarray  # normalised L at the padded working size (1, H', W')
+    global_view: np.ndarray | None = None  # normalised (1, G, G)
+    ab: np.ndarray | None = field(default=None, repr=False)  # model output, set by predict()
+
+    @property
+    def shape_key(self) -> tuple[int, int]:
+        return self.padded.shape[1:]
+
+
+def working_size(height: int, width: int, max_side: int, multiple: int) -> tuple[int, int, int, int]:
+    """(h, w) after scaling the longest side down to ``max_side`` (0: no limit), and padded (H', W')."""
+    longest = max(height, width)
+    scale = 1.0 if max_side <= 0 or longest <= max_side else max_side / longest
+    small_h, small_w = max(1, round(height * scale)), max(1, round(width * scale))
+    return small_h, small_w, -(-small_h // multiple) * multiple, -(-small_w // multiple) * multiple
+
+
+class Colorizer:
+    """Colorize images with one model on one device.
+
+    ``model`` is a registered name, a path to an ``.onnx`` file, or None for the default;
+    ``device`` is ``auto``, ``cuda`` or ``cpu``; ``max_side`` overrides the card's working
+    size (0 runs at full resolution); ``options`` go to the plugins (``saturation``,
+    ``chroma_upsample``, ...).
+    """
+
+    def __init__(self, model=None, device: str = "auto", max_side: int | None = None,
+                 batch_size: int = 8, options: dict | None = None, threads: int | None = None):
+        self.model_path = resolve_model(model)
+        self.card: ModelCard = read_card(self.model_path)
+        self.model_session = get_session(self.model_path, device, threads)
+        self.device = self.model_session.device
+        self.max_side = self.card.default_max_side if max_side is None else int(max_side)
+        if self.max_side < 0:
+            raise ValueError("max_side must be >= 0 (0 runs the model at full resolution)")
+        self.batch_size = max(1, int(batch_size))
+        self.options = {**DEFAULT_OPTIONS, **(options or {})}
+        self._input_types = self._check_card_against_model()
+        self._runner = call_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
+                                  options=self.options)
+
+    # ---- checks ------------------------------------------------------------------------------
+    def _check_card_against_model(self) -> dict[str, np.dtype]:
+        source = str(self.model_path)
+        session = self.model_session.session
+        inputs = {arg.name: arg for arg in session.get_inputs()}
+        outputs = {arg.name: arg for arg in session.get_outputs()}
+        card_inputs = {spec.name for spec in self.card.inputs}
+        if set(inputs) != card_inputs:
+            raise ModelCardError(f"{source}: card inputs {sorted(card_inputs)} but the graph has {sorted(inputs)}")
+        if self.card.output_name not in outputs:
+            raise ModelCardError(f"{source}: card output {self.card.output_name!r} not in the graph ({sorted(outputs)})")
+        types = {}
+        for name, arg in inputs.items():
+            if len(arg.shape) != 4:
+                raise ModelCardError(f"{source}: input {name!r} has rank {len(arg.shape)}, the card says NCHW")
+            if arg.type not in ("tensor(float)", "tensor(float16)"):
+                raise ModelCardError(f"{source}: input {name!r} has type {arg.type}, expected float")
+            types[name] = np.float16 if arg.type == "tensor(float16)" else np.float32
+        global_name = self.card.input_name("L_global")
+        if global_name:
+            size = self.card.global_input_size
+            static = inputs[global_name].shape[2:]
+            if all(isinstance(dim, int) for dim in static) and tuple(static) != (size, size):
+                raise ModelCardError(f"{source}: global input is {static}, the card says {size}x{size}")
+        return types
+
+    # ---- the three steps -----------------------------------------------------------------------
+    def prepare(self, image: np.ndarray) -> Prepared:
+        """Take L at full size and build the model's inputs for one image array."""
+        image = lab.as_image(image)
+        image = call_chain("preprocess_image", "image", image=image, options=self.options)
+        full_l = lab.luminance(image)
+        height, width = full_l.shape
+        small_h, small_w, pad_h, pad_w = working_size(height, width, self.max_side, self.card.size_multiple)
+        small_l = lab.resize(full_l, small_w, small_h)
+        normalised = (small_l - np.float32(self.card.l_offset)) * np.float32(1.0 / self.card.l_scale)
+        if (pad_h, pad_w) != (small_h, small_w):
+            normalised = cv2.copyMakeBorder(normalised, 0, pad_h - small_h, 0, pad_w - small_w, cv2.BORDER_REPLICATE)
+        prepared = Prepared(full_l, small_l, normalised[None])
+        if self.card.global_input_size:
+            size = self.card.global_input_size
+            view = lab.resize(small_l, size, size)
+            prepared.global_view = ((view - np.float32(self.card.l_offset)) * np.float32(1.0 / self.card.l_scale))[None]
+        return prepared
+
+    def _run_session(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.model_session.session.run([self.card.output_name], feeds)[0]
+
+    def predict(self, items: list[Prepared]) -> None:
+        """Run the model on prepared images, batching those with the same working shape."""
+        groups: dict[tuple, list[Prepared]] = {}
+        for item in items:
+            groups.setdefault(item.shape_key, []).append(item)
+        l_name, g_name = self.card.input_name("L"), self.card.input_name("L_global")
+        for group in groups.values():
+            for start in range(0, len(group), self.batch_size):
+                chunk = group[start : start + self.batch_size]
+                feeds = {l_name: np.stack([item.padded for item in chunk]).astype(self._input_types[l_name], copy=False)}
+                if g_name:
+                    feeds[g_name] = np.stack([item.global_view for item in chunk]).astype(self._input_types[g_name], copy=False)
+                output = self._runner(feeds)
+                for item, ab in zip(chunk, output):
+                    item.ab = ab
+
+    def finish(self, item: Prepared) -> np.ndarray:
+        """Upsample the predicted chroma, merge it with the full-size L, return RGB uint8."""
+        if item.ab is None:
+            raise RuntimeError("finish() needs predict() first")
+        small_h, small_w = item.small_l.shape
+        pad_h, pad_w = item.shape_key
+        out_h, out_w = item.ab.shape[1:]
+        crop_h, crop_w = max(1, round(small_h * out_h / pad_h)), max(1, round(small_w * out_w / pad_w))
+        ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32)
+        ab = lab.resize(ab, small_w, small_h) * np.float32(self.card.ab_scale)
+        ab = call_first("upsample_chroma", ab=ab, small_l=item.small_l, full_l=item.full_l, options=self.options)
+        ab = call_chain("postprocess_ab", "ab", lum=item.full_l, ab=ab, options=self.options)
+        rgb = lab.lab_to_rgb8(item.full_l, ab)
+        return call_chain("postprocess_image", "image", image=rgb, options=self.options)
+
+    # ---- conveniences ---------------------------------------------------------------------------
+    def read(self, path) -> np.ndarray:
+        """Read an image file through the reader plugins."""
+        from colorfuse.engine.imagefiles import read_image
+
+        return read_image(path, self.options)
+
+    def colorize(self, image) -> np.ndarray:
+        """Colorize one image (array or path); returns RGB uint8 at the input's exact size."""
+        return self.colorize_batch([image])[0]
+
+    def colorize_batch(self, images) -> list[np.ndarray]:
+        """Colorize several images (arrays or paths) in batches; returns RGB uint8 arrays."""
+        prepared = [self.prepare(self.read(im) if isinstance(im, (str, os.PathLike)) else im) for im in images]
+        self.predict(prepared)
+        return [self.finish(item) for item in prepared]

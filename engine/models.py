@@ -1,0 +1,57 @@
+"""Finding models: registered names (from plugins, the shipped ones included) or file paths."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from colorfuse.engine.errors import ModelNotFoundError
+
+def _exports_dir() -> Path:
+    import colorfuse.exports
+
+    return Path(colorfuse.exports.__file__).resolve().parent
+
+
+def shipped_models() -> dict[str, Path]:
+    """The ``.onnx`` files shipped in ``colorfuse.exports``, by file stem."""
+    return {path.stem: path for path in sorted(_exports_dir().glob("*.onnx"))}
+
+
+def default_model_name() -> str:
+    """The default model's name, from ``exports/index.json``."""
+    index = _exports_dir() / "index.json"
+    try:
+        return json.loads(index.read_text())["default"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelNotFoundError(f"{index}: no default model is configured ({exc})") from exc
+
+
+def registered_models() -> dict[str, Path]:
+    """Every model registered through the ``register_models`` hook, by name."""
+    from colorfuse.plugins.manager import call_each
+
+    found: dict[str, Path] = {}
+
+    def register(name: str, path) -> None:
+        found.setdefault(name, Path(path))
+
+    call_each("register_models", register=register)
+    return found
+
+
+def resolve_model(spec: str | os.PathLike | None) -> Path:
+    """Turn a model name, a path, or None (the default model) into a model file path."""
+    if spec is None:
+        spec = default_model_name()
+    path = Path(spec)
+    if path.suffix == ".onnx" and path.exists():
+        return path
+    models = registered_models()
+    if str(spec) in models:
+        return models[str(spec)]
+    if path.suffix == ".onnx":
+        raise ModelNotFoundError(f"{spec}: model file does not exist")
+    known = ", ".join(sorted(models)) or "none"
+    raise ModelNotFoundError(f"unknown model {str(spec)!r} (known: {known}; or give a path to an .onnx file)")

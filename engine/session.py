@@ -1,0 +1,103 @@
+"""onnxruntime sessions: provider choice in one place, one cached session per model and device.
+
+``device`` is ``auto`` (CUDA when onnxruntime offers it, else CPU), ``cuda`` or ``cpu``. When
+onnxruntime silently falls back from the provider that was asked for, a warning says so.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+
+from colorfuse.engine.errors import ColorfuseError
+
+DEVICES = ("auto", "cuda", "cpu")
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+_cache: dict[tuple, "ModelSession"] = {}
+_lock = threading.Lock()
+
+
+class ProviderFallbackWarning(UserWarning):
+    """onnxruntime is running a model on another provider than the one asked for."""
+
+
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ColorfuseError(
+            "onnxruntime is not installed: pip install 'colorfuse[cpu]' (or 'colorfuse[gpu]' for CUDA)"
+        ) from exc
+    return onnxruntime
+
+
+def available_providers() -> list[str]:
+    return list(_onnxruntime().get_available_providers())
+
+
+def requested_providers(device: str) -> list:
+    """The provider list to ask onnxruntime for, with CUDA options tuned for convolution nets."""
+    if device not in DEVICES:
+        raise ColorfuseError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
+    cuda = (
+        CUDA,
+        {"cudnn_conv_algo_search": "EXHAUSTIVE", "prefer_nhwc": "1", "do_copy_in_default_stream": "1"},
+    )
+    if device == "cpu":
+        return [CPU]
+    if device == "auto" and CUDA not in available_providers():
+        return [CPU]
+    return [cuda, CPU]
+
+
+@dataclass
+class ModelSession:
+    """A live onnxruntime session and the device it actually runs on."""
+
+    session: object
+    device: str  # "cuda" or "cpu": what onnxruntime actually uses
+    providers: list[str]
+
+
+def _session_options(threads: int | None):
+    ort = _onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return options
+
+
+def get_session(path, device: str = "auto", threads: int | None = None) -> ModelSession:
+    """Return the cached session for ``path`` on ``device`` (created on first use)."""
+    path = os.path.realpath(path)
+    key = (path, os.path.getmtime(path), device, threads)
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        ort = _onnxruntime()
+        wanted = requested_providers(device)
+        session = ort.InferenceSession(path, sess_options=_session_options(threads), providers=wanted)
+        used = session.get_providers()
+        actual = "cuda" if CUDA in used else "cpu"
+        if device == "cuda" and actual != "cuda":
+            warnings.warn(
+                f"CUDA was requested but onnxruntime runs {os.path.basename(path)} on {used[0]} "
+                f"(available: {', '.join(available_providers())}); install 'colorfuse[gpu]' with a "
+                "CUDA-capable onnxruntime",
+                ProviderFallbackWarning,
+                stacklevel=2,
+            )
+        cached = _cache[key] = ModelSession(session, actual, used)
+        return cached
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()

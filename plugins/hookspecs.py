@@ -1,0 +1,98 @@
+"""The colorfuse plugin hooks, grouped by phase.
+
+A plugin is a module or object with functions decorated ``@colorfuse.plugins.hookimpl`` and
+named after these hooks. Third-party plugins register under the ``colorfuse`` entry-point
+group; colorfuse's own behaviour is written as plugins too (``colorfuse plugins`` lists them).
+
+Images passed to hooks are NumPy arrays: gray (H, W) or RGB (H, W, 3), uint8 (uint16 for 16-bit
+files); L is float32 (H, W) in 0..100; ab is float32 (H, W, 2) in Lab units. ``options`` is the
+run's dict of settings (``saturation``, ``chroma_upsample``, plus any ``--option key=value``).
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("colorfuse")
+
+
+# ---- Registration -----------------------------------------------------------------------------
+@hookspec
+def register_models(register):
+    """Register model files by name.
+
+    Call ``register(name, path)`` for each ONNX model (with a colorfuse card) the plugin
+    provides; ``colorfuse colorize --model NAME`` then finds it.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``colorfuse`` CLI.
+
+    ``cli`` is the root ``click.Group``: use ``@cli.command()`` or ``cli.add_command(...)``.
+    """
+
+
+# ---- Image I/O --------------------------------------------------------------------------------
+@hookspec(firstresult=True)
+def read_image(path, options):
+    """Decode the image file at ``path``.
+
+    Return an upright gray or RGB array, or None to let another reader try. Raise
+    ``ImageReadError`` naming the file and the reason when the file is bad.
+    """
+
+
+@hookspec(firstresult=True)
+def write_image(image, path, format, options):
+    """Encode RGB uint8 ``image`` as ``format`` (``png``, ``jpeg``, ``webp``, ``tiff``) to ``path``.
+
+    Return True when written, or None to let another writer try. ``path`` is a temporary name:
+    the caller renames it to the final name only after a complete write.
+    """
+
+
+# ---- Per-image processing ------------------------------------------------------------------------
+@hookspec
+def preprocess_image(image, options):
+    """Change an input image before its L channel is taken.
+
+    Return a new array (same kind as ``image``) or None to leave it. Plugins are chained: each
+    gets the previous plugin's result.
+    """
+
+
+@hookspec(firstresult=True)
+def upsample_chroma(ab, small_l, full_l, options):
+    """Bring ab predicted at the working size up to the full resolution.
+
+    ``ab`` (h, w, 2) and ``small_l`` (h, w) are at the working size, ``full_l`` (H, W) at the
+    input's. Return ab (H, W, 2), or None to let the next implementation (finally bilinear) do it.
+    """
+
+
+@hookspec
+def postprocess_ab(lum, ab, options):
+    """Change the full-resolution chroma before it is merged with L (e.g. saturation).
+
+    Return a new ab array or None; chained like ``preprocess_image``.
+    """
+
+
+@hookspec
+def postprocess_image(image, options):
+    """Change the colorized RGB uint8 image before it is returned or written.
+
+    Return a new array or None; chained like ``preprocess_image``.
+    """
+
+
+# ---- Run time ---------------------------------------------------------------------------------
+@hookspec
+def wrap_runner(runner, card, options):
+    """Wrap the function that runs the model.
+
+    ``runner(feeds) -> ab`` takes the dict of input arrays and returns the raw output; return a
+    callable with the same signature (for timing, caching, or another runtime) or None. Chained.
+    """

@@ -1,0 +1,110 @@
+"""The plugin manager: built-in plugins, entry-point plugins, and calls that name a failing plugin."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+import pluggy
+
+from colorfuse.engine.errors import ColorfuseError, PluginError
+from colorfuse.plugins import hookspecs
+
+BUILTIN_PLUGINS = (
+    "colorfuse.plugins.builtin_models",
+    "colorfuse.plugins.image_io",
+    "colorfuse.plugins.saturation",
+    "colorfuse.plugins.chroma_upsample",
+    "colorfuse.plugins.timing",
+)
+ENTRY_POINT_GROUP = "colorfuse"
+
+_manager: pluggy.PluginManager | None = None
+_lock = threading.Lock()
+
+
+def _build() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager("colorfuse")
+    manager.add_hookspecs(hookspecs)
+    for module_name in BUILTIN_PLUGINS:
+        manager.register(importlib.import_module(module_name), name=module_name)
+    try:
+        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    except Exception as exc:  # a broken third-party plugin must say which one it is
+        raise PluginError(getattr(exc, "name", "entry point"), "load", exc) from exc
+    return manager
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager (built on first use)."""
+    global _manager
+    with _lock:
+        if _manager is None:
+            _manager = _build()
+        return _manager
+
+
+def _implementations(hook_name: str):
+    """Implementations in pluggy's call order (last registered / tryfirst first)."""
+    caller = getattr(get_plugin_manager().hook, hook_name)
+    return list(reversed(caller.get_hookimpls()))
+
+
+def _call(impl, hook_name: str, kwargs: dict):
+    try:
+        return impl.function(*[kwargs[name] for name in impl.argnames])
+    except ColorfuseError:
+        raise  # colorfuse's own typed errors (a bad image, say) already say what is wrong
+    except Exception as exc:
+        raise PluginError(impl.plugin_name, hook_name, exc) from exc
+
+
+def call_each(hook_name: str, **kwargs) -> list:
+    """Call every implementation; return the non-None results."""
+    results = []
+    for impl in _implementations(hook_name):
+        result = _call(impl, hook_name, kwargs)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def call_first(hook_name: str, **kwargs):
+    """Return the first non-None result (for ``firstresult`` hooks), or None."""
+    for impl in _implementations(hook_name):
+        result = _call(impl, hook_name, kwargs)
+        if result is not None:
+            return result
+    return None
+
+
+def call_chain(hook_name: str, value_arg: str, **kwargs):
+    """Pass ``kwargs[value_arg]`` through every implementation, each getting the last result."""
+    for impl in _implementations(hook_name):
+        result = _call(impl, hook_name, kwargs)
+        if result is not None:
+            kwargs[value_arg] = result
+    return kwargs[value_arg]
+
+
+def has_implementations(hook_name: str) -> bool:
+    return bool(_implementations(hook_name))
+
+
+def plugin_table() -> list[dict]:
+    """Every loaded plugin with the hooks it implements (for ``colorfuse plugins``)."""
+    manager = get_plugin_manager()
+    rows = []
+    for plugin in manager.get_plugins():
+        name = manager.get_name(plugin)
+        hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])
+        dist = next((d for p, d in manager.list_plugin_distinfo() if p is plugin), None)
+        rows.append(
+            {
+                "name": name,
+                "hooks": hooks,
+                "builtin": name in BUILTIN_PLUGINS,
+                "version": getattr(dist, "version", None) if dist else None,
+            }
+        )
+    return sorted(rows, key=lambda row: (not row["builtin"], row["name"]))

@@ -1,0 +1,13 @@
+"""Built-in plugin: ``saturation`` option scales the predicted chroma (1.0 leaves it)."""
+
+from colorfuse.plugins import hookimpl
+
+
+@hookimpl
+def postprocess_ab(lum, ab, options):
+    factor = float(options.get("saturation", 1.0))
+    if factor == 1.0:
+        return None
+    if factor < 0:
+        raise ValueError(f"saturation must be >= 0, got {factor}")
+    return ab * factor
