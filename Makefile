@@ -1,0 +1,32 @@
+# make demo: colorize the bundled historical photos (runtime only: onnxruntime, no torch)
+# make test: the whole test suite (installs the train, video and dev extras, torch CPU build)
+PYTHON ?= python3
+DEMO_VENV ?= .venv-demo
+TEST_VENV ?= .venv
+TORCH_VERSION ?= 2.13.0
+TEST_EXTRAS ?= cpu,train,video,eval,dev
+
+.PHONY: demo test clean
+
+$(DEMO_VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install -q --upgrade pip
+	$(DEMO_VENV)/bin/pip install -q -e '.[cpu]'
+	touch $@
+
+$(TEST_VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install -q --upgrade pip
+	$(TEST_VENV)/bin/pip install -q torch==$(TORCH_VERSION)
+	$(TEST_VENV)/bin/pip install -q -e '.[$(TEST_EXTRAS)]'
+	touch $@
+
+demo: $(DEMO_VENV)/.stamp
+	$(DEMO_VENV)/bin/colorfuse colorize samples/gray --out out/demo --overwrite --grid out/demo-grid.jpg --grid-count 12
+	@echo "results in out/demo/, side-by-side picture in out/demo-grid.jpg"
+
+test: $(TEST_VENV)/.stamp
+	$(TEST_VENV)/bin/python -m pytest -q
+
+clean:
+	rm -rf out $(DEMO_VENV) build dist *.egg-info

@@ -1,0 +1,25 @@
+import numpy as np
+import pytest
+
+from tests.modelfactory import make_model
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "plain.onnx"
+    make_model(path, multiple=4)
+    return path
+
+
+@pytest.fixture(scope="session")
+def global_model_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "global.onnx"
+    make_model(path, global_size=32, multiple=8, half_output=True)
+    return path
+
+
+@pytest.fixture
+def photo():
+    """A smooth colour test picture (RGB uint8, 48x64)."""
+    y, x = np.mgrid[0:48, 0:64].astype(np.float32)
+    return np.stack([x * 4, y * 5, 255 - x * 3], axis=2).clip(0, 255).astype(np.uint8)
