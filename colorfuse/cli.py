@@ -18,7 +18,25 @@ from colorfuse.engine.errors import ColorfuseError
 
 
 class ColorfuseGroup(click.Group):
-    """Turns colorfuse's typed errors into clean ``click`` errors (no traceback)."""
+    """Adds plugin commands on first use; turns colorfuse's typed errors into clean ``click`` errors."""
+
+    plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if not self.plugins_loaded:
+            self.plugins_loaded = True
+            try:
+                _add_plugin_commands(self)
+            except ColorfuseError as exc:
+                raise click.ClickException(str(exc)) from exc
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        self._load_plugin_commands()
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:
@@ -48,7 +66,6 @@ def _add_plugin_commands(group: click.Group) -> None:
 
 
 _add_builtin_commands(cli)
-_add_plugin_commands(cli)
 
 
 def main(argv=None):

@@ -10,6 +10,8 @@ from colorfuse.engine import lab
 BACKGROUND = 255
 TITLE_HEIGHT = 28
 LABEL_HEIGHT = 22
+CAPTION_HEIGHT = 18
+CAPTION_COLOR = (90, 90, 90)
 GAP = 6
 
 
@@ -25,25 +27,41 @@ def _fit(image: np.ndarray, cell: int) -> np.ndarray:
     return canvas
 
 
-def _text(canvas: np.ndarray, text: str, x: int, y: int, width: int) -> None:
-    scale = 0.45
+def _text(canvas: np.ndarray, text: str, x: int, y: int, width: int, scale: float = 0.45,
+          color: tuple[int, int, int] = (20, 20, 20)) -> None:
     while len(text) > 3 and cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > width:
         text = text[:-4] + "..."
-    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 1, cv2.LINE_AA)
+    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
 
 
-def make_grid(rows: list[tuple[str, list[np.ndarray]]], titles: list[str], cell: int = 256) -> np.ndarray:
-    """One RGB picture: a title row, then per row its images side by side and its label below."""
+def grid_size(rows: int, columns: int, cell: int = 256, captions: bool = False) -> tuple[int, int]:
+    """(height, width) of the picture :func:`make_grid` draws for that many rows and columns."""
+    row_height = cell + (CAPTION_HEIGHT if captions else 0) + LABEL_HEIGHT + GAP
+    return TITLE_HEIGHT + rows * row_height + GAP, GAP + columns * (cell + GAP)
+
+
+def make_grid(rows: list[tuple[str, list[np.ndarray]]], titles: list[str], cell: int = 256,
+              captions: list[list[str]] | None = None) -> np.ndarray:
+    """One RGB picture: a title row, then per row its images side by side and its label below.
+
+    ``captions`` (optional, one list per row) puts a short line of text under each image,
+    such as that image's scores.
+    """
     columns = len(titles)
-    width = GAP + columns * (cell + GAP)
-    height = TITLE_HEIGHT + len(rows) * (cell + LABEL_HEIGHT + GAP) + GAP
+    height, width = grid_size(len(rows), columns, cell, captions is not None)
+    caption_height = CAPTION_HEIGHT if captions is not None else 0
+    row_height = cell + caption_height + LABEL_HEIGHT + GAP
     canvas = np.full((height, width, 3), BACKGROUND, np.uint8)
     for column, title in enumerate(titles):
         _text(canvas, title, GAP + column * (cell + GAP), TITLE_HEIGHT - 9, cell)
     for row, (label, images) in enumerate(rows):
-        top = TITLE_HEIGHT + row * (cell + LABEL_HEIGHT + GAP)
+        top = TITLE_HEIGHT + row * row_height
         for column, image in enumerate(images[:columns]):
             left = GAP + column * (cell + GAP)
             canvas[top : top + cell, left : left + cell] = _fit(image, cell)
-        _text(canvas, label, GAP, top + cell + LABEL_HEIGHT - 7, width - 2 * GAP)
+        if captions is not None:
+            for column, caption in enumerate(captions[row][:columns]):
+                _text(canvas, caption, GAP + column * (cell + GAP), top + cell + caption_height - 5, cell,
+                      scale=0.4, color=CAPTION_COLOR)
+        _text(canvas, label, GAP, top + cell + caption_height + LABEL_HEIGHT - 7, width - 2 * GAP)
     return canvas

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from importlib.metadata import entry_points
 
 import pluggy
 
@@ -20,6 +21,7 @@ BUILTIN_PLUGINS = (
 ENTRY_POINT_GROUP = "colorfuse"
 
 _manager: pluggy.PluginManager | None = None
+_versions: dict[str, str | None] = {}  # entry-point plugin name -> its distribution's version
 _lock = threading.Lock()
 
 
@@ -28,10 +30,15 @@ def _build() -> pluggy.PluginManager:
     manager.add_hookspecs(hookspecs)
     for module_name in BUILTIN_PLUGINS:
         manager.register(importlib.import_module(module_name), name=module_name)
-    try:
-        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    except Exception as exc:  # a broken third-party plugin must say which one it is
-        raise PluginError(getattr(exc, "name", "entry point"), "load", exc) from exc
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if manager.get_plugin(entry_point.name) is not None:
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:  # a broken third-party plugin must say which one it is
+            raise PluginError(entry_point.name, "load", exc) from exc
+        manager.register(plugin, name=entry_point.name)
+        _versions[entry_point.name] = getattr(entry_point.dist, "version", None)
     return manager
 
 
@@ -98,13 +105,6 @@ def plugin_table() -> list[dict]:
     for plugin in manager.get_plugins():
         name = manager.get_name(plugin)
         hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])
-        dist = next((d for p, d in manager.list_plugin_distinfo() if p is plugin), None)
-        rows.append(
-            {
-                "name": name,
-                "hooks": hooks,
-                "builtin": name in BUILTIN_PLUGINS,
-                "version": getattr(dist, "version", None) if dist else None,
-            }
-        )
+        rows.append({"name": name, "hooks": hooks, "builtin": name in BUILTIN_PLUGINS,
+                     "version": _versions.get(name)})
     return sorted(rows, key=lambda row: (not row["builtin"], row["name"]))

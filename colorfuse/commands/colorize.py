@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -80,7 +81,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     def on_outcome(outcome):
         progress.update(1)
         if outcome.status == "failed":
-            progress.write(f"error: {outcome.error}", file=click.get_text_stream("stderr"))
+            progress.write(f"error: {outcome.error}", file=sys.stderr)
 
     summary = colorize_collection(colorizer, iter_jobs(inputs), out_dir, fmt=fmt, skip_existing=skip_existing,
                                   overwrite=overwrite, workers=workers, previews=grid_count if grid else 0,

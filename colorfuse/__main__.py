@@ -1,0 +1,5 @@
+"""``python -m colorfuse`` runs the CLI."""
+
+from colorfuse.cli import main
+
+main()

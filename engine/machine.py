@@ -1,0 +1,121 @@
+"""A description of the machine a measurement ran on: CPU, cores, memory, GPU, runtime versions.
+
+Nothing here imports torch (the runtime never does): library versions are read from the
+installed distributions' metadata. The GPU is described by ``nvidia-smi`` when it is present.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def physical_cores() -> int:
+    """Physical cores available to this process (logical CPUs when the topology is unknown)."""
+    logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            physical = core = None
+            for line in handle:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "physical id":
+                    physical = value.strip()
+                elif key == "core id":
+                    core = value.strip()
+                elif not line.strip() and core is not None:
+                    cores.add((physical, core))
+                    physical = core = None
+            if core is not None:
+                cores.add((physical, core))
+    except OSError:
+        pass
+    return max(1, min(logical, len(cores))) if cores else logical
+
+
+def _memory_gib() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def gpus() -> list[dict]:
+    """Name, memory and driver of each NVIDIA GPU that ``nvidia-smi`` reports (empty without one)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in result.stdout.strip().splitlines():
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) == 3:
+            found.append({"name": parts[0], "memory": parts[1], "driver": parts[2]})
+    return found
+
+
+def package_version(name: str) -> str | None:
+    """Installed version of a distribution, or None (never imports it)."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages (None where the OS has none)."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def describe_machine() -> dict:
+    """Everything a benchmark result should record about where it ran."""
+    try:
+        import onnxruntime
+
+        ort_version, providers = onnxruntime.__version__, list(onnxruntime.get_available_providers())
+    except ImportError:
+        ort_version, providers = None, []
+    gpu_ort = package_version("onnxruntime-gpu")
+    return {
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "physical_cores": physical_cores(),
+        "memory_gib": _memory_gib(),
+        "gpus": gpus(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "onnxruntime": ort_version,
+        "onnxruntime_package": "onnxruntime-gpu" if gpu_ort else "onnxruntime",
+        "onnxruntime_providers": providers,
+        "torch": package_version("torch"),
+        "numpy": package_version("numpy"),
+        "opencv": package_version("opencv-python-headless") or package_version("opencv-python"),
+        "load_average": load_average(),
+    }

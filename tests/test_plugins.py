@@ -1,0 +1,194 @@
+"""Plugin hooks: each one exercised through a test plugin, entry-point discovery, error naming."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from colorfuse.engine.colorizer import Colorizer
+from colorfuse.engine.errors import PluginError
+from colorfuse.engine.imagefiles import read_image, write_image_atomic
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.manager import get_plugin_manager
+
+
+@pytest.fixture
+def register():
+    """Register test plugins on the process-wide manager for one test."""
+    manager = get_plugin_manager()
+    names = []
+
+    def _register(plugin, name):
+        manager.register(plugin, name=name)
+        names.append(name)
+
+    yield _register
+    for name in names:
+        manager.unregister(name=name)
+
+
+def test_register_models(register, model_path):
+    class Models:
+        @hookimpl
+        def register_models(self, register):
+            register("from-plugin", model_path)
+
+    register(Models(), "models-plugin")
+    assert Colorizer("from-plugin", device="cpu").model_path == model_path
+
+
+def test_register_commands(register):
+    import click
+
+    from colorfuse.cli import _add_plugin_commands
+
+    class Commands:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command("hello")
+            def hello():
+                click.echo("hello from a plugin")
+
+    register(Commands(), "commands-plugin")
+    group = click.Group()
+    _add_plugin_commands(group)
+    assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
+
+
+def test_read_image_and_write_image(register, tmp_path):
+    written = {}
+
+    class FakeFormat:
+        @hookimpl
+        def read_image(self, path, options):
+            return np.full((3, 5), 7, np.uint8) if path.endswith(".fake") else None
+
+        @hookimpl
+        def write_image(self, image, path, format, options):
+            if format != "fake":
+                return None
+            written["shape"] = image.shape
+            with open(path, "wb") as handle:
+                handle.write(b"fake")
+            return True
+
+    register(FakeFormat(), "fake-format")
+    assert read_image(tmp_path / "x.fake").shape == (3, 5)
+    target = write_image_atomic(np.zeros((2, 2, 3), np.uint8), tmp_path / "out.fake", "fake")
+    assert target.read_bytes() == b"fake" and written["shape"] == (2, 2, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.fake"]  # no temporary file left
+
+
+def test_processing_hooks_are_chained_in_order(register, model_path, photo):
+    calls = []
+
+    class Processing:
+        @hookimpl
+        def preprocess_image(self, image, options):
+            calls.append("preprocess")
+            return np.ascontiguousarray(image[:, ::-1])  # mirror the input
+
+        @hookimpl
+        def upsample_chroma(self, ab, small_l, full_l, options):
+            calls.append("upsample")
+            return np.zeros(full_l.shape + (2,), np.float32)  # replaces the built-in
+
+        @hookimpl
+        def postprocess_ab(self, lum, ab, options):
+            calls.append("postprocess_ab")
+            return ab + np.float32(options["shift"])
+
+        @hookimpl
+        def postprocess_image(self, image, options):
+            calls.append("postprocess_image")
+            return image[:, :, ::-1].copy()
+
+    register(Processing(), "processing")
+    result = Colorizer(model_path, device="cpu", options={"shift": 20.0}).colorize(photo)
+    assert calls == ["preprocess", "upsample", "postprocess_ab", "postprocess_image"]
+    # a = 20 everywhere reddens the picture; BGR swap in postprocess_image moves that to blue.
+    assert result[:, :, 2].mean() > result[:, :, 0].mean()
+
+
+def test_wrap_runner(register, model_path, photo):
+    seen = []
+
+    class Wrapper:
+        @hookimpl
+        def wrap_runner(self, runner, card, options):
+            def wrapped(feeds):
+                seen.append(sorted(feeds))
+                return runner(feeds) * 0  # gray result proves the wrapper's output is used
+            return wrapped
+
+    register(Wrapper(), "wrapper")
+    result = Colorizer(model_path, device="cpu").colorize(photo)
+    assert seen == [["L"]]
+    assert np.abs(result[:, :, 0].astype(int) - result[:, :, 1]).max() <= 1
+
+
+def test_timing_plugin_measures_model_time(model_path, photo):
+    timing = {}
+    Colorizer(model_path, device="cpu", options={"timing": timing}).colorize_batch([photo, photo])
+    assert timing["calls"] == 1 and timing["model_s"] > 0
+
+
+def test_saturation_and_guided_upsampling(model_path, photo):
+    plain = Colorizer(model_path, device="cpu", max_side=16).colorize(photo).astype(int)
+    gray = Colorizer(model_path, device="cpu", max_side=16, options={"saturation": 0.0}).colorize(photo).astype(int)
+    assert np.abs(gray[:, :, 0] - gray[:, :, 1]).max() <= 1 and plain.std() > gray.std()
+    bilinear = Colorizer(model_path, device="cpu", max_side=16, options={"chroma_upsample": "bilinear"})
+    assert not np.array_equal(bilinear.colorize(photo), plain)
+    with pytest.raises(PluginError, match="chroma_upsample"):
+        Colorizer(model_path, device="cpu", max_side=16, options={"chroma_upsample": "magic"}).colorize(photo)
+
+
+def test_a_failing_plugin_is_named(register, model_path, photo):
+    class Broken:
+        @hookimpl
+        def postprocess_image(self, image, options):
+            raise RuntimeError("boom")
+
+    register(Broken(), "broken-plugin")
+    with pytest.raises(PluginError, match="'broken-plugin' failed in hook 'postprocess_image'.*boom"):
+        Colorizer(model_path, device="cpu").colorize(photo)
+
+
+def _fake_distribution(tmp_path, body):
+    (tmp_path / "demo_plugin.py").write_text(textwrap.dedent(body))
+    info = tmp_path / "demo_plugin-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-plugin\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text("[colorfuse]\ndemo = demo_plugin\n")
+    return tmp_path
+
+
+def _run_cli(args, pythonpath):
+    env = {"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "colorfuse", *args], capture_output=True, text=True, env=env)
+
+
+def test_entry_point_plugins_are_loaded_and_listed(tmp_path):
+    path = _fake_distribution(tmp_path, """
+        from colorfuse.plugins import hookimpl
+
+        @hookimpl
+        def postprocess_image(image, options):
+            return None
+    """)
+    result = _run_cli(["plugins", "--json"], path)
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["demo"]["hooks"] == ["postprocess_image"] and rows["demo"]["version"] == "1.2.3"
+    assert rows["colorfuse.plugins.image_io"]["builtin"]
+
+
+def test_entry_point_plugin_that_fails_to_load_is_named(tmp_path):
+    path = _fake_distribution(tmp_path, "raise ImportError('missing dependency xyz')\n")
+    result = _run_cli(["plugins"], path)
+    assert result.returncode != 0
+    assert "demo" in result.stderr and "missing dependency xyz" in result.stderr
