@@ -15,15 +15,21 @@ CAPTION_COLOR = (90, 90, 90)
 GAP = 6
 
 
-def _fit(image: np.ndarray, cell: int) -> np.ndarray:
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
+def _fitted_size(image: np.ndarray, cell: int) -> tuple[int, int]:
+    """(height, width) of ``image`` scaled so that its longest side is ``cell``."""
     height, width = image.shape[:2]
     scale = cell / max(height, width)
-    resized = lab.resize(image, max(1, round(width * scale)), max(1, round(height * scale)))
-    canvas = np.full((cell, cell, 3), BACKGROUND, np.uint8)
-    top, left = (cell - resized.shape[0]) // 2, (cell - resized.shape[1]) // 2
-    canvas[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _fit(image: np.ndarray, cell: int, row_height: int) -> np.ndarray:
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    height, width = _fitted_size(image, cell)
+    resized = lab.resize(image, width, height)
+    canvas = np.full((row_height, cell, 3), BACKGROUND, np.uint8)
+    top, left = (row_height - height) // 2, (cell - width) // 2
+    canvas[top : top + height, left : left + width] = resized
     return canvas
 
 
@@ -34,34 +40,32 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, width: int, scale: floa
     cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
 
 
-def grid_size(rows: int, columns: int, cell: int = 256, captions: bool = False) -> tuple[int, int]:
-    """(height, width) of the picture :func:`make_grid` draws for that many rows and columns."""
-    row_height = cell + (CAPTION_HEIGHT if captions else 0) + LABEL_HEIGHT + GAP
-    return TITLE_HEIGHT + rows * row_height + GAP, GAP + columns * (cell + GAP)
-
-
 def make_grid(rows: list[tuple[str, list[np.ndarray]]], titles: list[str], cell: int = 256,
               captions: list[list[str]] | None = None) -> np.ndarray:
     """One RGB picture: a title row, then per row its images side by side and its label below.
 
-    ``captions`` (optional, one list per row) puts a short line of text under each image,
-    such as that image's scores.
+    Each image is scaled so its longest side is ``cell``; a row is as tall as its tallest
+    image. ``captions`` (optional, one list per row) puts a short line of text under each
+    image, such as that image's scores.
     """
     columns = len(titles)
-    height, width = grid_size(len(rows), columns, cell, captions is not None)
+    width = GAP + columns * (cell + GAP)
     caption_height = CAPTION_HEIGHT if captions is not None else 0
-    row_height = cell + caption_height + LABEL_HEIGHT + GAP
+    image_heights = [max((_fitted_size(image, cell)[0] for image in images[:columns]), default=cell)
+                     for _, images in rows]
+    height = TITLE_HEIGHT + sum(h + caption_height + LABEL_HEIGHT + GAP for h in image_heights) + GAP
     canvas = np.full((height, width, 3), BACKGROUND, np.uint8)
     for column, title in enumerate(titles):
         _text(canvas, title, GAP + column * (cell + GAP), TITLE_HEIGHT - 9, cell)
-    for row, (label, images) in enumerate(rows):
-        top = TITLE_HEIGHT + row * row_height
+    top = TITLE_HEIGHT
+    for row, ((label, images), row_height) in enumerate(zip(rows, image_heights)):
         for column, image in enumerate(images[:columns]):
             left = GAP + column * (cell + GAP)
-            canvas[top : top + cell, left : left + cell] = _fit(image, cell)
+            canvas[top : top + row_height, left : left + cell] = _fit(image, cell, row_height)
         if captions is not None:
             for column, caption in enumerate(captions[row][:columns]):
-                _text(canvas, caption, GAP + column * (cell + GAP), top + cell + caption_height - 5, cell,
+                _text(canvas, caption, GAP + column * (cell + GAP), top + row_height + caption_height - 5, cell,
                       scale=0.4, color=CAPTION_COLOR)
-        _text(canvas, label, GAP, top + cell + caption_height + LABEL_HEIGHT - 7, width - 2 * GAP)
+        _text(canvas, label, GAP, top + row_height + caption_height + LABEL_HEIGHT - 7, width - 2 * GAP)
+        top += row_height + caption_height + LABEL_HEIGHT + GAP
     return canvas
