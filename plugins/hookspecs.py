@@ -96,3 +96,27 @@ def wrap_runner(runner, card, options):
     ``runner(feeds) -> ab`` takes the dict of input arrays and returns the raw output; return a
     callable with the same signature (for timing, caching, or another runtime) or None. Chained.
     """
+
+
+# ---- Video ------------------------------------------------------------------------------------
+# Called by ``colorfuse video`` (and ``eval-video``) once per frame, in display order. ``frame`` is
+# a ``colorfuse.engine.video.reader.VideoFrame``: ``index``, ``time`` (seconds), ``new_shot``
+# (True on the first frame and after a detected cut), ``shot``, ``image`` (the decoded frame) and
+# ``state``, a dict shared by all frames of the run where a plugin keeps its running state under
+# a key of its own.
+@hookspec
+def video_prepare(prepared, frame, options):
+    """Adjust one video frame's model inputs before it is batched (e.g. reuse a shot's global view).
+
+    ``prepared`` is the frame's ``colorfuse.engine.colorizer.Prepared`` (``full_l``, ``small_l``,
+    ``padded``, ``global_view``); change it in place. The return value is ignored.
+    """
+
+
+@hookspec
+def video_process_ab(ab, lum, frame, options):
+    """Change one video frame's predicted chroma before it is upsampled (e.g. temporal smoothing).
+
+    ``ab`` (h, w, 2) is in Lab units at the model's output resolution and ``lum`` (h, w) is L at
+    the same size. Return a new ab of the same shape or None; chained like ``postprocess_ab``.
+    """

@@ -17,6 +17,7 @@ BUILTIN_PLUGINS = (
     "colorfuse.plugins.saturation",
     "colorfuse.plugins.chroma_upsample",
     "colorfuse.plugins.timing",
+    "colorfuse.plugins.temporal",
 )
 ENTRY_POINT_GROUP = "colorfuse"
 

@@ -1,0 +1,82 @@
+"""``colorfuse eval-video``: flicker and PSNR of a colour clip colorized with and without temporal consistency."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from colorfuse.commands.colorize import parse_options
+from colorfuse.engine.session import DEVICES
+
+LOW_SATURATION = 10.0  # mean HSV saturation (0..255) under which a clip is effectively gray
+
+
+def write_json_atomic(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=1)
+            stream.write("\n")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _figure(value, unit="") -> str:
+    return "-" if value is None else f"{value:.3f}{unit}"
+
+
+@click.command("eval-video")
+@click.argument("clip", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "json_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the figures here.")
+@click.option("--model", default=None, help="Model name or path to an .onnx file.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--max-side", type=int, default=None, help="Longest side the model sees (default: the card's).")
+@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--start", type=click.FloatRange(min=0), default=None, help="Start at this time (seconds).")
+@click.option("--end", type=float, default=None, help="Stop at this time (seconds).")
+@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Option for plugins (repeatable).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(clip, json_path, model, device, max_side, batch_size, start, end, extra, quiet):
+    """Turn the colour CLIP to gray, colorize it without and with the temporal plugins, and compare.
+
+    Reports PSNR against the real colours and flicker (mean absolute ab change between
+    consecutive frames after flow warping, on pixels whose luminance did not change).
+    """
+    from tqdm import tqdm
+
+    from colorfuse.engine.video.evaluate import evaluate_clip, machine_info
+    from colorfuse.engine.video.errors import VideoReadError
+
+    if end is not None and end <= (start or 0.0):
+        raise click.BadParameter("--end must be after --start", param_hint="--end")
+    progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="eval-video")
+    try:
+        report = evaluate_clip(clip, model, device, max_side, batch_size, start, end, parse_options(extra),
+                               on_total=lambda total: setattr(progress, "total", total), on_batch=progress.update)
+    finally:
+        progress.close()
+    if report["frames"] < 2:
+        raise VideoReadError(f"{clip}: {report['frames']} frame(s); flicker needs at least two")
+    report["machine"] = machine_info()
+    report["warning"] = None
+    if report["mean_hsv_saturation"] is not None and report["mean_hsv_saturation"] < LOW_SATURATION:
+        report["warning"] = (f"the clip is nearly gray (mean HSV saturation {report['mean_hsv_saturation']:.1f}/255): "
+                             "PSNR against it says little about colour")
+    write_json_atomic(report, json_path)
+    click.echo(f"{'run':<11} {'PSNR dB':>9} {'flicker':>9}")
+    for name, run in report["runs"].items():
+        click.echo(f"{name:<11} {_figure(run.get('psnr_db')):>9} {_figure(run['flicker']):>9}")
+    if "flicker_reduction" in report:
+        click.echo(f"temporal consistency: flicker {report['flicker_reduction'] * 100:.1f}% lower, "
+                   f"PSNR {report.get('psnr_change_db', 0.0):+.3f} dB")
+    if report["warning"]:
+        click.echo(f"warning: {report['warning']}", err=True)
+    click.echo(f"wrote {json_path}")

@@ -1,0 +1,89 @@
+"""``colorfuse video``: colorize a video (or a folder of frames) frame by frame, with temporal consistency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from colorfuse.commands.colorize import parse_options
+from colorfuse.engine.session import DEVICES
+
+FRAME_FORMATS = ("png", "jpeg", "webp", "tiff")
+
+
+def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bool) -> dict:
+    """The temporal plugins' switches from the command-line flags."""
+    return {"temporal_global": temporal_global and not no_temporal,
+            "temporal_flow": temporal_flow and not no_temporal}
+
+
+@click.command("video")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output video file; its suffix picks the container (.mp4, .mkv, .mov, ...).")
+@click.option("--frames", "frames_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also (or only) write the colorized frames as images into this folder.")
+@click.option("--frames-format", type=click.Choice(FRAME_FORMATS), default="png", show_default=True)
+@click.option("--fps", default=None, help="Frame rate when SOURCE is a folder of frames (e.g. 25 or 29.97).")
+@click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--max-side", type=int, default=None,
+              help="Longest side the model sees (default: the model card's; 0 = full resolution).")
+@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--start", type=click.FloatRange(min=0), default=None, help="Start at this time (seconds).")
+@click.option("--end", type=float, default=None, help="Stop at this time (seconds).")
+@click.option("--codec", default="libx264", show_default=True, help="ffmpeg video encoder (libx265, mpeg4, libvpx-vp9, ...).")
+@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="Quality for x264/x265/vp9/av1 (lower is better).")
+@click.option("--preset", default="medium", show_default=True, help="x264/x265 speed preset.")
+@click.option("--pix-fmt", default=None, help="Output pixel format (default yuv420p; yuv444p for odd sizes with x264).")
+@click.option("--no-temporal", is_flag=True, help="Switch off every temporal-consistency plugin.")
+@click.option("--temporal-global/--no-temporal-global", default=True, show_default=True,
+              help="One global view per shot (models with a global branch).")
+@click.option("--temporal-flow/--no-temporal-flow", default=True, show_default=True,
+              help="Smooth colour over time along optical flow.")
+@click.option("--shot-threshold", type=click.FloatRange(0.01, 1.0), default=0.35, show_default=True,
+              help="Histogram distance above which a frame starts a new shot.")
+@click.option("--saturation", type=float, default=1.0, show_default=True)
+@click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
+@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
+              help="Option for plugins, e.g. flow_alpha=0.8 (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(source, out, frames_dir, frames_format, fps, model, device, max_side, batch_size, start, end, codec,
+            crf, preset, pix_fmt, no_temporal, temporal_global, temporal_flow, shot_threshold, saturation,
+            chroma_upsample, extra, overwrite, quiet):
+    """Colorize the video SOURCE into --out (and/or --frames); SOURCE may be a folder of frames (with --fps).
+
+    Resolution, timing (variable frame rate too), duration, rotation and audio are kept.
+    """
+    from tqdm import tqdm
+
+    from colorfuse.engine.colorizer import Colorizer
+    from colorfuse.engine.video.job import VideoSettings, run_video
+
+    if out is None and frames_dir is None:
+        raise click.UsageError("give --out FILE and/or --frames DIR")
+    options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "timing": {},
+               **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_options(extra)}
+    settings = VideoSettings(source, out, frames_dir, frames_format, fps, start, end, codec, crf, preset, pix_fmt,
+                             batch_size, shot_threshold, overwrite)
+    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options)
+    temporal = [name for name in ("temporal_global", "temporal_flow") if options[name]]
+    click.echo(f"model {colorizer.card.name} {colorizer.card.version} on {colorizer.device}, working size "
+               f"{colorizer.max_side or 'full'}, temporal: {', '.join(temporal) or 'off'}", err=True)
+    progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")
+    try:
+        summary = run_video(colorizer, settings, on_total=lambda total: setattr(progress, "total", total),
+                            on_batch=progress.update)
+    finally:
+        progress.close()
+    stats = summary.stats
+    width, height = stats.size or (0, 0)
+    click.echo(f"done {stats.frames} frames ({width}x{height}) in {stats.seconds:.1f} s ({stats.fps:.1f} frames/s; "
+               f"model {options['timing'].get('model_s', 0.0):.1f} s), {stats.shots} shot(s), audio: {summary.audio}")
+    for notice in summary.notices:
+        click.echo(f"note: {notice}", err=True)
+    for path in (summary.output, summary.frames_dir):
+        if path is not None:
+            click.echo(f"wrote {path}")

@@ -1,0 +1,142 @@
+"""One ``colorfuse video`` run: a video file or a frame folder in; a video file and/or frame images out.
+
+Everything is checked before decoding starts (output over the input, existing outputs, option
+combinations, the audio's fate); the encoder starts with the first colorized frame; on any
+failure or interruption the partial output is deleted and nothing appears under the final name.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from colorfuse.engine.colorizer import Colorizer
+from colorfuse.engine.video.errors import VideoReadError, VideoWriteError
+from colorfuse.engine.video.pipeline import StreamStats, colorize_stream
+from colorfuse.engine.video.reader import FfmpegReader, FolderReader
+from colorfuse.engine.video.writer import FfmpegWriter, FrameFolderWriter, choose_audio
+
+
+@dataclass
+class VideoSettings:
+    """Where to read and write, and how to encode (see ``colorfuse video --help``)."""
+
+    source: Path
+    out: Path | None = None
+    frames_dir: Path | None = None
+    frames_format: str = "png"
+    fps: str | None = None  # frame folders only
+    start: float | None = None
+    end: float | None = None
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str | None = None
+    batch_size: int = 8
+    shot_threshold: float = 0.35
+    overwrite: bool = False
+
+
+@dataclass
+class VideoSummary:
+    """The outcome of a run: counts and timings, outputs, and what was done with audio and size."""
+
+    stats: StreamStats
+    output: Path | None = None
+    frames_dir: Path | None = None
+    audio: str = "none"
+    notices: list[str] = field(default_factory=list)
+
+
+def _check(settings: VideoSettings) -> None:
+    source = settings.source
+    if settings.out is None and settings.frames_dir is None:
+        raise VideoWriteError(f"{source}: give --out FILE and/or --frames DIR")
+    if not source.exists():
+        raise VideoReadError(f"{source}: no such file or folder")
+    if source.is_dir() and not settings.fps:
+        raise VideoReadError(f"{source}: a folder of frames needs --fps")
+    if not source.is_dir() and settings.fps:
+        raise VideoReadError(f"{source}: --fps is only for a folder of frames (a video keeps its own timing)")
+    if settings.start is not None and settings.start < 0:
+        raise VideoReadError(f"{source}: --start must be >= 0")
+    if settings.end is not None and settings.end <= (settings.start or 0.0):
+        raise VideoReadError(f"{source}: --end ({settings.end}) must be after --start ({settings.start or 0})")
+    if source.is_dir() and (settings.start is not None or settings.end is not None):
+        raise VideoReadError(f"{source}: --start/--end apply to video files, not frame folders")
+    if settings.out is not None:
+        out = settings.out
+        if out.exists() and out.resolve() == source.resolve():
+            raise VideoWriteError(f"{out}: the output would overwrite the input")
+        if out.is_dir():
+            raise VideoWriteError(f"{out}: is a folder; --out takes a file name such as result.mp4")
+        if not out.suffix:
+            raise VideoWriteError(f"{out}: give the output a suffix (.mp4, .mkv, .mov, ...) to choose the container")
+        if out.exists() and not settings.overwrite:
+            raise VideoWriteError(f"{out}: already exists (use --overwrite)")
+    if settings.frames_dir is not None and settings.frames_dir.is_dir() and not settings.overwrite:
+        if any(settings.frames_dir.glob("frame_*")):
+            raise VideoWriteError(f"{settings.frames_dir}: already holds frame_* files (use --overwrite)")
+
+
+def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[[int | None], None] | None = None,
+              on_batch: Callable[[int], None] | None = None) -> VideoSummary:
+    """Colorize ``settings.source``; ``on_total(expected frames)`` then ``on_batch(n)`` report progress."""
+    _check(settings)
+    source = settings.source
+    if source.is_dir():
+        reader = FolderReader(source, settings.fps, colorizer.options)
+    else:
+        reader = FfmpegReader(source, "gray", settings.start, settings.end)
+    summary = VideoSummary(StreamStats(), frames_dir=settings.frames_dir)
+    audio_args = None
+    if settings.out is not None and isinstance(reader, FfmpegReader) and reader.info.audio_codecs:
+        duration = None if settings.end is None else settings.end - (settings.start or 0.0)
+        summary.audio, audio_args = choose_audio(str(source), settings.start or 0.0, duration, settings.out.suffix)
+    if on_total:
+        on_total(reader.expected_frames)
+    writer: FfmpegWriter | None = None
+    folder = FrameFolderWriter(settings.frames_dir, settings.frames_format, colorizer.options) \
+        if settings.frames_dir is not None else None
+
+    def sink(frame, rgb):
+        nonlocal writer
+        if settings.out is not None:
+            if writer is None:
+                from_file = isinstance(reader, FfmpegReader)
+                duration = None if settings.end is None else settings.end - (settings.start or 0.0)
+                writer = FfmpegWriter(settings.out, rgb.shape[1], rgb.shape[0], frame.time_base, settings.codec,
+                                      settings.crf, settings.preset, settings.pix_fmt,
+                                      source=str(source) if from_file else None, start=settings.start or 0.0,
+                                      duration=duration, audio_args=audio_args,
+                                      sample_aspect=getattr(reader, "sample_aspect", None))
+                if writer.notice:
+                    summary.notices.append(writer.notice)
+            writer.write(rgb, frame.pts, frame.duration)
+        if folder is not None:
+            folder.write(rgb, frame.index)
+
+    began = time.perf_counter()
+    try:
+        summary.stats = colorize_stream(colorizer, reader, sink, settings.batch_size, settings.shot_threshold,
+                                        on_batch)
+        if folder is not None:
+            folder.finish()
+        if writer is not None:
+            summary.output = writer.finish()
+        summary.stats.seconds = time.perf_counter() - began  # encoding included
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        if folder is not None:
+            folder.abort()
+        raise
+    finally:
+        reader.close()
+    expected = reader.expected_frames
+    if expected and summary.stats.frames < 0.9 * expected - 1:
+        summary.notices.append(f"{source}: the input ended early: {summary.stats.frames} of about {expected} "
+                               "frames decoded (truncated or damaged file?)")
+    return summary

@@ -1,0 +1,114 @@
+"""Colorizing a stream of frames in batches, in display order, with the video hooks.
+
+:class:`FrameColorizer` is the per-run state: shot detection, then for each batch
+``Colorizer.prepare`` -> ``video_prepare`` hooks (e.g. the shot's global view) -> one batched
+``predict`` -> ``video_process_ab`` hooks (e.g. smoothing along optical flow) -> ``finish``.
+:func:`colorize_stream` drives it from a frame source into sinks; memory stays flat because
+frames are decoded ahead, colorized and handed to the encoder a batch at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from colorfuse.engine import lab
+from colorfuse.engine.colorizer import Colorizer, Prepared
+from colorfuse.engine.video.reader import VideoFrame
+from colorfuse.engine.video.shots import ShotDetector
+from colorfuse.plugins.manager import call_chain, call_each, has_implementations
+
+
+class FrameColorizer:
+    """Colorize consecutive frames of one video with one :class:`Colorizer`."""
+
+    def __init__(self, colorizer: Colorizer, shot_threshold: float = 0.35):
+        self.colorizer = colorizer
+        self.shots = ShotDetector(shot_threshold)
+        self.state: dict = {}
+        self.shot_count = 0
+
+    def _prepare(self, frame: VideoFrame) -> Prepared:
+        item = self.colorizer.prepare(frame.image)
+        frame.new_shot = self.shots.is_cut(item.full_l)
+        self.shot_count += frame.new_shot
+        frame.shot, frame.state = self.shot_count - 1, self.state
+        call_each("video_prepare", prepared=item, frame=frame, options=self.colorizer.options)
+        return item
+
+    def _process_ab(self, item: Prepared, frame: VideoFrame) -> None:
+        """Run the ``video_process_ab`` hooks on the predicted ab of the image area, in Lab units."""
+        small_h, small_w = item.small_l.shape
+        pad_h, pad_w = item.shape_key
+        out_h, out_w = item.ab.shape[1:]
+        crop_h, crop_w = max(1, round(small_h * out_h / pad_h)), max(1, round(small_w * out_w / pad_w))
+        scale = np.float32(self.colorizer.card.ab_scale)
+        ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32) * scale
+        lum = lab.resize(item.small_l, crop_w, crop_h)
+        result = call_chain("video_process_ab", "ab", ab=ab, lum=lum, frame=frame, options=self.colorizer.options)
+        if result is not ab:
+            raw = item.ab.astype(np.float32)  # a copy: the model's batch output stays untouched
+            raw[:, :crop_h, :crop_w] = result.transpose(2, 0, 1) / scale
+            item.ab = raw
+
+    def process(self, frames: list[VideoFrame]) -> list[np.ndarray]:
+        """Colorize frames that follow the previous call's; returns RGB uint8 arrays."""
+        prepared = [self._prepare(frame) for frame in frames]
+        self.colorizer.predict(prepared)
+        smoothing = has_implementations("video_process_ab")
+        results = []
+        for frame, item in zip(frames, prepared):
+            if smoothing:
+                self._process_ab(item, frame)
+            results.append(self.colorizer.finish(item))
+        return results
+
+
+@dataclass
+class StreamStats:
+    """What one run did."""
+
+    frames: int = 0
+    shots: int = 0
+    seconds: float = 0.0  # wall time
+    size: tuple[int, int] | None = None  # (width, height) of the frames
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def batches(frames: Iterable[VideoFrame], size: int):
+    """Group consecutive frames into lists of ``size`` (the last may be shorter)."""
+    batch = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def colorize_stream(colorizer: Colorizer, frames: Iterable[VideoFrame],
+                    sink: Callable[[VideoFrame, np.ndarray], None], batch_size: int = 8,
+                    shot_threshold: float = 0.35, on_batch: Callable[[int], None] | None = None) -> StreamStats:
+    """Colorize ``frames`` in batches and call ``sink(frame, rgb)`` for each, in order."""
+    engine = FrameColorizer(colorizer, shot_threshold)
+    stats = StreamStats()
+    start = time.perf_counter()
+    for batch in batches(frames, max(1, batch_size)):
+        for frame, rgb in zip(batch, engine.process(batch)):
+            sink(frame, rgb)
+            frame.image = None  # let the decoded frame go as soon as it is written
+        stats.frames += len(batch)
+        stats.size = stats.size or (rgb.shape[1], rgb.shape[0])
+        if on_batch:
+            on_batch(len(batch))
+    stats.seconds = time.perf_counter() - start
+    stats.shots = engine.shot_count
+    return stats

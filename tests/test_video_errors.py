@@ -1,0 +1,145 @@
+"""`colorfuse video` with bad input: clear typed errors naming the file, no hang, no partial output."""
+
+import os
+import signal
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from colorfuse.engine.colorizer import Colorizer
+from colorfuse.engine.video.errors import VideoReadError, VideoWriteError
+from colorfuse.engine.video.job import VideoSettings, run_video
+from colorfuse.engine.video.mkv import frame_prefix, stream_header
+from colorfuse.engine.video.pipeline import FrameColorizer
+from colorfuse.engine.video.reader import FfmpegReader
+from colorfuse.engine.video.writer import FfmpegWriter
+from tests.test_video import ffmpeg, frames_of, leftovers, make_clip, run
+
+
+def fails(result, *words):
+    assert result.exit_code != 0
+    assert all(word in result.output for word in words), result.output
+    return result
+
+
+def test_corrupt_and_truncated_files(tmp_path, model_path):
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    out = tmp_path / "out.mp4"
+    fails(run(garbage, "--out", out, "--model", model_path), "garbage.mp4", "not a video ffmpeg can read")
+    # index (moov) at the end: cutting the end loses it, nothing can be decoded
+    whole = make_clip(tmp_path / "whole.mp4", seconds=3.0).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])
+    fails(run(cut, "--out", out, "--model", model_path), "cut.mp4", "moov atom not found")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_truncated_file_with_index_first_gives_the_frames_it_has(tmp_path, model_path):
+    whole = make_clip(tmp_path / "whole.mp4", seconds=3.0, before=["-g", "5", "-movflags", "+faststart"])
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 7 // 10])
+    out = tmp_path / "out.mp4"
+    result = run(cut, "--out", out, "--model", model_path)
+    assert result.exit_code == 0, result.output
+    assert "ended early" in result.output and "cut.mp4" in result.output
+    assert 5 <= len(frames_of(out)) < 30
+
+
+def test_no_video_stream_and_no_frames(tmp_path, model_path):
+    out = tmp_path / "out.mp4"
+    audio = tmp_path / "sound.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", audio)
+    fails(run(audio, "--out", out, "--model", model_path), "sound.m4a", "no video stream", "audio")
+    empty = tmp_path / "empty.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "0", "-c:v", "libx264", empty)
+    fails(run(empty, "--out", out, "--model", model_path), "empty.mp4", "no video stream")
+    undecodable = tmp_path / "undecodable.mkv"  # a video track whose only frame is 10 bytes short of 9216
+    undecodable.write_bytes(stream_header(64, 48) + frame_prefix(0, 0, 10) + bytes(10))
+    fails(run(undecodable, "--out", out, "--model", model_path), "undecodable.mkv", "could not decode")
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.5)
+    fails(run(clip, "--out", out, "--model", model_path, "--start", 5), "clip.mp4", "no frames in the selected")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_bad_arguments_and_outputs(tmp_path, model_path):
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.5)
+    out = tmp_path / "out.mp4"
+    fails(run(tmp_path / "missing.mp4", "--out", out, "--model", model_path), "missing.mp4", "no such file")
+    fails(run(clip, "--out", clip, "--model", model_path), "clip.mp4", "overwrite the input")
+    fails(run(clip, "--out", out, "--model", model_path, "--start", 0.4, "--end", 0.2), "--end")
+    fails(run(clip, "--out", out, "--model", model_path, "--fps", 10), "--fps is only for a folder")
+    fails(run(clip, "--out", tmp_path / "noext", "--model", model_path), "suffix")
+    out.write_bytes(b"keep me")
+    fails(run(clip, "--out", out, "--model", model_path), "already exists")
+    assert out.read_bytes() == b"keep me"
+    fails(run(clip, "--model", model_path), "--out")
+
+
+def test_frame_folder_problems(tmp_path, model_path):
+    from PIL import Image
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    out = tmp_path / "out.mp4"
+    fails(run(folder, "--out", out, "--fps", 10, "--model", model_path), "no image files")
+    Image.new("L", (32, 24)).save(folder / "f1.png")
+    fails(run(folder, "--out", out, "--model", model_path), "needs --fps")
+    Image.new("L", (30, 24)).save(folder / "f2.png")
+    fails(run(folder, "--out", out, "--fps", 10, "--model", model_path), "f2.png", "differs from the first frame")
+    (folder / "f2.png").write_bytes(b"not a png")
+    fails(run(folder, "--out", out, "--fps", 10, "--model", model_path), "f2.png")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_encoder_failures_leave_nothing(tmp_path, model_path):
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.5)
+    out = tmp_path / "out.mp4"
+    fails(run(clip, "--out", out, "--model", model_path, "--codec", "no-such-codec"), "out.mp4", "Unknown encoder")
+    tiny = make_clip(tmp_path / "tiny.mkv", size="2x2", seconds=0.5)
+    fails(run(tiny, "--out", out, "--model", model_path, "--codec", "libx265"), "out.mp4", "too small")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_interrupted_run_leaves_nothing(tmp_path, model_path, monkeypatch):
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.5, audio="aac")
+    original = FrameColorizer.process
+    calls = []
+
+    def interrupted(self, frames):
+        calls.append(len(frames))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, frames)
+
+    monkeypatch.setattr(FrameColorizer, "process", interrupted)
+    out = tmp_path / "out.mp4"
+    settings = VideoSettings(clip, out=out, frames_dir=tmp_path / "frames", batch_size=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_video(Colorizer(model_path, device="cpu"), settings)
+    assert not out.exists() and leftovers(tmp_path) == [] and leftovers(tmp_path / "frames") == []
+
+
+def test_stalled_or_dead_ffmpeg_raises_instead_of_hanging(tmp_path):
+    clip = make_clip(tmp_path / "long.mp4", seconds=20.0)
+    reader = FfmpegReader(clip, stall_timeout=0.5, prefetch=1)
+    os.kill(reader._ffmpeg.process.pid, signal.SIGSTOP)
+    with pytest.raises(VideoReadError, match="long.mp4.*stalled"):
+        list(reader)
+
+    frame = np.zeros((48, 64, 3), np.uint8)
+    writer = FfmpegWriter(tmp_path / "stalled.mp4", 64, 48, Fraction(1, 10), stall_timeout=0.5)
+    os.kill(writer._ffmpeg.process.pid, signal.SIGSTOP)
+    with pytest.raises(VideoWriteError, match="stalled.mp4.*stalled"):
+        for index in range(200):
+            writer.write(frame, index, 1)
+
+    writer = FfmpegWriter(tmp_path / "killed.mp4", 64, 48, Fraction(1, 10))
+    writer.write(frame, 0, 1)
+    writer._ffmpeg.process.kill()  # the encoder dies: the pipe breaks
+    with pytest.raises(VideoWriteError, match="killed.mp4"):
+        for index in range(1, 200):
+            writer.write(frame, index, 1)
+        writer.finish()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
