@@ -7,6 +7,8 @@ full-resolution L) and merged with the original L.
 
 Work is split in three steps so callers can overlap them: :meth:`prepare` (CPU, per image),
 :meth:`predict` (the model, batched by working shape) and :meth:`finish` (CPU, per image).
+Working sizes over the tile budget (``options["tile"]``) run in overlapping tiles: see
+:mod:`colorfuse.engine.tiling`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from colorfuse.engine import lab
+from colorfuse.engine import lab, tiling
 from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.errors import ModelCardError
 from colorfuse.engine.models import resolve_model
@@ -105,6 +107,8 @@ class Colorizer:
         """Take L at full size and build the model's inputs for one image array."""
         image = lab.as_image(image)
         image = call_chain("preprocess_image", "image", image=image, options=self.options)
+        if tiling.streams(self, image.shape[:2]):  # tiling: huge full-size images go tile by tile in finish()
+            return tiling.StreamedImage(image)
         full_l = lab.luminance(image)
         height, width = full_l.shape
         small_h, small_w, pad_h, pad_w = working_size(height, width, self.max_side, self.card.size_multiple)
@@ -126,6 +130,11 @@ class Colorizer:
         """Run the model on prepared images, batching those with the same working shape."""
         groups: dict[tuple, list[Prepared]] = {}
         for item in items:
+            if isinstance(item, tiling.StreamedImage):  # tiling: runs in finish()
+                continue
+            if tiling.over_budget(self.options, item.shape_key):  # tiling: too big for one run
+                tiling.predict_tiled(self, item)
+                continue
             groups.setdefault(item.shape_key, []).append(item)
         l_name, g_name = self.card.input_name("L"), self.card.input_name("L_global")
         for group in groups.values():
@@ -140,6 +149,8 @@ class Colorizer:
 
     def finish(self, item: Prepared) -> np.ndarray:
         """Upsample the predicted chroma, merge it with the full-size L, return RGB uint8."""
+        if isinstance(item, tiling.StreamedImage):  # tiling
+            return tiling.finish_streamed(self, item)
         if item.ab is None:
             raise RuntimeError("finish() needs predict() first")
         small_h, small_w = item.small_l.shape

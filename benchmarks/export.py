@@ -1,0 +1,91 @@
+"""Export the paper-size Iizuka et al. network, untrained, to ONNX with a colorfuse card (timing only).
+
+The weights are random: the model is good for timing and nothing else, and its card says so.
+The file (~160 MB fp32) goes to the git-ignored ``benchmarks/.cache/`` and is reused while the
+architecture's source is unchanged. Needs the ``train`` extra (torch, onnx).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+UNTRAINED = "untrained (timing only)"
+PAPER_ARCH = "iizuka"
+GLOBAL_SIZE = 224
+
+
+def _source_digest() -> str:
+    import colorfuse.train.models.iizuka as iizuka
+    import colorfuse.train.models.layers as layers
+
+    digest = hashlib.sha256()
+    for module in (iizuka, layers):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def paper_model(seed: int = 0):
+    """The paper-size network (width 1.0), seeded random weights, in eval mode."""
+    import torch
+
+    from colorfuse.train.models.registry import build_model
+    import colorfuse.train.models  # noqa: F401  (registers the architectures)
+
+    torch.manual_seed(seed)
+    model = build_model(PAPER_ARCH, width=1.0, global_size=GLOBAL_SIZE)
+    return model.eval()
+
+
+def write_card(onnx_model, path: Path, card) -> None:
+    """Save ``onnx_model`` to ``path`` with ``card`` embedded (hash taken after the graph is saved)."""
+    import onnx
+
+    from colorfuse.engine.card import embed_card
+    from colorfuse.engine.onnxfile import read_onnx
+
+    del onnx_model.metadata_props[:]
+    onnx.save(onnx_model, path)
+    card.weights_sha256 = read_onnx(path).graph_sha256
+    for key, value in embed_card({}, card).items():
+        entry = onnx_model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(onnx_model, path)
+
+
+def export_paper_model(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path:
+    """Export (or reuse) the untrained paper-size model; returns the ``.onnx`` path."""
+    import onnx
+    import torch
+
+    from colorfuse.engine.card import ModelCard, TensorSpec, read_card
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"iizuka-paper-{_source_digest()}.onnx"
+    if path.exists() and not force:
+        read_card(path)
+        return path
+    model = paper_model()
+    module = model.export_module()
+    l_in = torch.zeros(1, 1, 64, 64)
+    g_in = torch.zeros(1, 1, GLOBAL_SIZE, GLOBAL_SIZE)
+    temporary = path.with_suffix(".onnx.tmp")
+    torch.onnx.export(
+        module, (l_in, g_in), str(temporary), dynamo=False, opset_version=17,
+        input_names=["L", "L_global"], output_names=["ab"],
+        dynamic_axes={"L": {0: "N", 2: "H", 3: "W"}, "L_global": {0: "N"}, "ab": {0: "N", 2: "H", 3: "W"}},
+    )
+    card = ModelCard(
+        name="iizuka-paper-untrained", architecture=PAPER_ARCH, version="0.0.0",
+        description=f"Iizuka et al. 2016 at the paper's size (width 1.0), {UNTRAINED}",
+        inputs=[TensorSpec("L"), TensorSpec("L_global", role="L_global")],
+        size_multiple=model.size_multiple, global_input_size=GLOBAL_SIZE, default_max_side=0,
+        parameters=sum(p.numel() for p in model.parameters()),
+        weights_sha256="0" * 64, training={"data": UNTRAINED, "seed": 0},
+    )
+    write_card(onnx.load(str(temporary)), temporary, card)
+    os.replace(temporary, path)
+    read_card(path)
+    return path

@@ -1,0 +1,163 @@
+"""Precision variants of an exported model: int8 (static QDQ, calibrated on real photos) and fp16.
+
+int8: ``onnxruntime.quantization.quantize_static`` in QDQ format with per-channel int8 weights
+and uint8 activations, calibrated (min/max) on the L channel of real photos at the model's
+inputs, exactly as the engine prepares them. ``reduce_range`` (7-bit weights) is on by default:
+without VNNI, x86 int8 kernels multiply u8*s8 pairs into saturating int16 and 7-bit weights
+avoid that overflow. fp16: float16 weights and compute with float32 inputs and outputs (for
+CUDA; onnxruntime's CPU provider has few fp16 kernels).
+
+Each variant gets the source card with ``precision``, ``name`` and the new ``weights_sha256``;
+files are cached in the git-ignored ``benchmarks/.cache/``, keyed by the source's hash and the settings.
+
+    python -m colorfuse.benchmarks.quantize MODEL.onnx --precision int8 [--photos DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from colorfuse.benchmarks.export import CACHE_DIR
+
+DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "val" / "imagenet_samples"
+CALIBRATION_SIDE = 256
+
+
+def calibration_feeds(card, photos: list[Path], side: int = CALIBRATION_SIDE):
+    """The model's feeds for each photo: L resized to ``side`` (padded to the multiple) plus the global view."""
+    from colorfuse.engine import lab
+    from colorfuse.engine.colorizer import working_size
+    from colorfuse.engine.imagefiles import read_image
+
+    multiple = card.size_multiple
+    for path in photos:
+        image = read_image(path)
+        full_l = lab.luminance(image)
+        height, width = full_l.shape
+        small_h, small_w, pad_h, pad_w = working_size(height, width, side, multiple)
+        small = lab.resize(full_l, small_w, small_h)
+        small = np.pad(small, ((0, pad_h - small_h), (0, pad_w - small_w)), mode="edge")
+        norm = lambda a: ((a - np.float32(card.l_offset)) / np.float32(card.l_scale))[None, None].astype(np.float32)  # noqa: E731
+        feeds = {card.input_name("L"): norm(small)}
+        if card.global_input_size:
+            size = card.global_input_size
+            feeds[card.input_name("L_global")] = norm(lab.resize(small[:small_h, :small_w], size, size))
+        yield feeds
+
+
+def _reader(card, photos):
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class PhotoReader(CalibrationDataReader):
+        """Feeds one photo at a time to the calibrator."""
+
+        def __init__(self):
+            self._feeds = calibration_feeds(card, photos)
+
+        def get_next(self):
+            return next(self._feeds, None)
+
+    return PhotoReader()
+
+
+def _variant_path(source: Path, precision: str, settings: str) -> Path:
+    """Cache name: the source's name and weights hash, the precision, and a hash of the settings."""
+    from colorfuse.engine.card import read_card
+
+    digest = hashlib.sha256(settings.encode()).hexdigest()[:8]
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    return CACHE_DIR / f"{source.stem}-{read_card(source).weights_sha256[:8]}-{precision}-{digest}.onnx"
+
+
+def _save_variant(model_proto, path: Path, card, precision: str, extra: dict) -> None:
+    from colorfuse.benchmarks.export import write_card
+
+    variant = dataclasses.replace(card, name=f"{card.name}-{precision}", precision=precision,
+                                  training={**card.training, "precision_variant": extra})
+    temporary = path.with_name(path.name + ".tmp")
+    write_card(model_proto, temporary, variant)
+    os.replace(temporary, path)
+
+
+def quantize_int8(source: Path, photos_dir: Path = DEFAULT_PHOTOS, count: int = 32,
+                  reduce_range: bool = True, force: bool = False) -> Path:
+    """Write (or reuse) the int8 QDQ variant of ``source`` calibrated on ``count`` photos of ``photos_dir``."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from colorfuse.engine.card import read_card
+    from colorfuse.engine.errors import ColorfuseError
+
+    source = Path(source)
+    card = read_card(source)
+    photos = sorted(p for p in Path(photos_dir).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:count]
+    if not photos:
+        raise ColorfuseError(f"{photos_dir}: no calibration photos (.jpg/.png) found")
+    settings = (f"int8 qdq per-channel u8s8 minmax reduce_range={reduce_range} "
+                f"photos={len(photos)} from {Path(photos_dir).resolve()} side={CALIBRATION_SIDE}")
+    target = _variant_path(source, "int8", settings)
+    if target.exists() and not force:
+        return target
+    prepared = target.with_name(target.name + ".pre.tmp")
+    quantized = target.with_name(target.name + ".q.tmp")
+    try:
+        quant_pre_process(str(source), str(prepared))
+        quantize_static(str(prepared), str(quantized), _reader(card, photos), quant_format=QuantFormat.QDQ,
+                        per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+        model = onnx.load(str(quantized))
+        _save_variant(model, target, card, "int8", {"method": settings, "calibration": str(photos_dir)})
+    finally:
+        for leftover in (prepared, quantized):
+            if leftover.exists():
+                leftover.unlink()
+    return target
+
+
+def convert_fp16(source: Path, force: bool = False) -> Path:
+    """Write (or reuse) the float16 variant of ``source`` (float32 inputs and outputs kept)."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    from colorfuse.engine.card import read_card
+
+    source = Path(source)
+    card = read_card(source)
+    settings = "fp16 keep_io_types"
+    target = _variant_path(source, "fp16", settings)
+    if target.exists() and not force:
+        return target
+    model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+    _save_variant(model, target, card, "fp16", {"method": settings})
+    return target
+
+
+def precision_variant(source: Path, precision: str, photos_dir: Path = DEFAULT_PHOTOS) -> Path:
+    """``source`` itself for fp32, else its cached fp16 or int8 variant."""
+    if precision == "fp32":
+        return Path(source)
+    if precision == "fp16":
+        return convert_fp16(source)
+    if precision == "int8":
+        return quantize_int8(source, photos_dir)
+    raise ValueError(f"precision must be fp32, fp16 or int8, got {precision!r}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--precision", choices=["int8", "fp16"], default="int8")
+    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="calibration photos (int8)")
+    args = parser.parse_args(argv)
+    print(precision_variant(args.model, args.precision, args.photos))
+
+
+if __name__ == "__main__":
+    main()

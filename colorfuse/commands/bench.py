@@ -1,0 +1,152 @@
+"""``colorfuse bench``: speed and memory benchmarks (paper table, throughput, scaling, profile).
+
+Every subcommand prints a Markdown summary and can write ``--json``, ``--md`` and ``--plot``
+(PNG) files; the JSON records the machine (CPU, cores, GPU and driver, library versions,
+providers used), the load average and the model's sha256.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+OUT_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _numbers(kind, text: str, name: str) -> list:
+    try:
+        values = [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers", param_hint=name) from None
+    if not values or min(values) <= 0:
+        raise click.BadParameter(f"{text!r}: give positive numbers", param_hint=name)
+    return values
+
+
+def _outputs(function):
+    function = click.option("--plot", "plot_file", type=OUT_FILE, default=None, help="Write a PNG plot.")(function)
+    function = click.option("--md", "md_file", type=OUT_FILE, default=None, help="Write the Markdown summary.")(function)
+    return click.option("--json", "json_file", type=OUT_FILE, default=None, help="Write the full result as JSON.")(function)
+
+
+def _emit(data: dict, markdown: str, json_file, md_file, plot_file=None, plot=None) -> None:
+    from colorfuse.benchmarks.report import write_json, write_text
+
+    click.echo(markdown)
+    for path, write in ((json_file, lambda p: write_json(data, p)), (md_file, lambda p: write_text(markdown, p)),
+                        (plot_file, plot)):
+        if path is not None and write is not None:
+            write(path)
+            click.echo(f"wrote {path}", err=True)
+
+
+@click.group("bench")
+def command():
+    """Benchmarks: the paper's speed table, end-to-end throughput, scaling with size, profiles."""
+
+
+def _paper_base_model(model) -> tuple[Path, bool]:
+    """(model path, whether it is the built-in paper model that PyTorch can rebuild)."""
+    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.engine.models import resolve_model
+
+    if model is not None:
+        return resolve_model(model), False
+    from colorfuse.benchmarks.torchref import torch_available
+
+    reason = torch_available()
+    if reason:
+        raise ColorfuseError(f"the paper-size model is exported with PyTorch, but {reason}: "
+                             "pip install 'colorfuse[train]', or pass --model MODEL.onnx")
+    from colorfuse.benchmarks.export import export_paper_model
+
+    click.echo("exporting the paper-size network (untrained, timing only) to benchmarks/.cache ...", err=True)
+    return export_paper_model(), True
+
+
+@command.command("paper")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "both"]), default="both", show_default=True)
+@click.option("--precision", default="fp32", show_default=True,
+              help="Comma-separated: fp32, fp16, int8 (int8: static QDQ calibrated on --photos).")
+@click.option("--sizes", default="224,512,1024,2048", show_default=True, help="Square image sides (px).")
+@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True, help="Timed runs after one warm-up.")
+@click.option("--model", default=None, help="Model to time (default: the paper-size network, untrained, exported here).")
+@click.option("--threads", type=click.IntRange(1), default=None, help="Intra-op threads (default: physical cores).")
+@click.option("--photos", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Calibration photos for int8 (default: the shared validation photos).")
+@click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager reference.")
+@click.option("--no-end-to-end", is_flag=True, help="Time the model only.")
+@_outputs
+def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, no_end_to_end, json_file, md_file, plot_file):
+    """The speed table of Iizuka et al. 2016 (224-2048 px, batch 1) on this machine."""
+    from colorfuse.benchmarks.paper import paper_markdown, paper_plot, run_paper
+    from colorfuse.benchmarks.quantize import DEFAULT_PHOTOS, precision_variant
+
+    precisions = [p.strip() for p in precision.split(",") if p.strip()]
+    unknown = sorted(set(precisions) - {"fp32", "fp16", "int8"})
+    if unknown or not precisions:
+        raise click.BadParameter(f"unknown precision {unknown or precision!r}: use fp32, fp16, int8", param_hint="--precision")
+    base, is_paper_model = _paper_base_model(model)
+    paths = {p: precision_variant(base, p, photos or DEFAULT_PHOTOS) for p in precisions}
+    devices = ["cpu", "cuda"] if device == "both" else [device]
+    data = run_paper(paths, devices, _numbers(int, sizes, "--sizes"), repeats, threads=threads,
+                     torch_reference=is_paper_model and not no_torch, end_to_end=not no_end_to_end)
+    _emit(data, paper_markdown(data), json_file, md_file, plot_file, lambda p: paper_plot(data, p))
+
+
+@command.command("throughput")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--model", default=None, help="Model name or .onnx path (default: the default model).")
+@click.option("--max-side", type=click.IntRange(0), default=None, help="Working size (default: the card's).")
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=None)
+@click.option("--repeats", type=click.IntRange(1), default=1, show_default=True, help="Passes over the folder.")
+@click.option("--limit", type=click.IntRange(0), default=0, help="Use only the first N images (0: all).")
+@_outputs
+def throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, json_file, md_file, plot_file):
+    """End-to-end images/s colorizing FOLDER (decode, model, encode, write), and how busy the model was."""
+    from colorfuse.benchmarks.throughput import run_throughput, throughput_markdown, throughput_plot
+
+    data = run_throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit)
+    _emit(data, throughput_markdown(data), json_file, md_file, plot_file, lambda p: throughput_plot(data, p))
+
+
+@command.command("scaling")
+@click.option("--sizes", default="0.25,0.5,1,2,4,8,16,32,64", show_default=True, help="Megapixels.")
+@click.option("--model", default=None, help="Model name or .onnx path (default: the default model).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=None)
+@click.option("--repeats", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--tile", type=click.IntRange(0), default=None, help="Tile side (default: the engine's; 0: never tile).")
+@click.option("--seam", default="1024,512,128", show_default=True,
+              help="SIZE,TILE,OVERLAP of the tiled-vs-untiled check ('none' to skip).")
+@click.option("--timeout", type=float, default=None, help="Seconds allowed per size.")
+@_outputs
+def scaling(sizes, model, device, threads, repeats, tile, seam, timeout, json_file, md_file, plot_file):
+    """Time and peak memory against pixel count at full resolution (one child process per size)."""
+    from colorfuse.benchmarks.scaling import run_scaling, scaling_markdown, scaling_plot
+
+    seam_check = None if seam.lower() == "none" else tuple(_numbers(int, seam, "--seam"))
+    if seam_check is not None and len(seam_check) != 3:
+        raise click.BadParameter("give SIZE,TILE,OVERLAP", param_hint="--seam")
+    data = run_scaling(_numbers(float, sizes, "--sizes"), model, device, threads, repeats, tile, seam_check, timeout)
+    _emit(data, scaling_markdown(data), json_file, md_file, plot_file, lambda p: scaling_plot(data, p))
+
+
+@command.command("profile")
+@click.option("--model", default=None, help="Model (default: the paper-size network, untrained).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--size", type=click.IntRange(8), default=2048, show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=None)
+@_outputs
+def profile(model, precision, size, threads, json_file, md_file, plot_file):
+    """onnxruntime's profile of one CPU run, by operator type, with achieved GFLOP/s."""
+    from colorfuse.benchmarks.profile import profile_markdown, profile_plot, run_profile
+    from colorfuse.benchmarks.quantize import DEFAULT_PHOTOS, precision_variant
+
+    base, _ = _paper_base_model(model)
+    data = run_profile(precision_variant(base, precision, DEFAULT_PHOTOS), size, threads)
+    _emit(data, profile_markdown(data), json_file, md_file, plot_file, lambda p: profile_plot(data, p))

@@ -1,0 +1,232 @@
+"""Tiled inference for images too big to run the model on at once.
+
+When the working size (the image the model sees) has more than ``tile**2`` pixels, the model
+runs on overlapping tiles. Every tile gets the same global view, of the whole image, so global
+features (and the colours they imply) are shared. Neighbouring tiles overlap by ``overlap`` px;
+the outer quarter of the overlap on each side is context only (weight 0 for the tile whose edge
+it is), and across the middle half the two predictions are blended with complementary cosine
+ramps. The weights of all tiles sum to one at every pixel, so where tiles agree the result is
+exactly the untiled one, and where their receptive fields differ there is no seam.
+
+Options (the colorizer's ``options`` dict): ``tile`` (side in px, default 2048; 0 never tiles)
+and ``tile_overlap`` (px, default 128, at most a quarter of the tile). Tile starts are multiples of the card's size multiple,
+so strided layers see the same pixel grid as without tiling.
+
+Two routes use the same blending core (:func:`blended_rows`, which walks rows of tiles and hands
+on rows no later tile touches):
+
+- full resolution (``max_side=0``, or an image within ``max_side``): :class:`StreamedImage`.
+  Nothing image-sized is kept but the input and the preallocated uint8 output: per tile, L is
+  computed, the model runs and its ab is blended; per finished band of rows, L is recomputed and
+  merged with ab into RGB. ``upsample_chroma`` is not called (there is nothing to upsample) and
+  ``postprocess_ab`` sees bands of rows, so it must be pointwise.
+- a reduced working size that is still too big: :func:`predict_tiled` fills ``Prepared.ab`` at
+  the padded working size, and ``finish`` proceeds as usual.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from colorfuse.engine import lab
+from colorfuse.plugins.manager import call_chain
+
+DEFAULT_TILE = 2048
+DEFAULT_OVERLAP = 128
+ROW_CHUNK = 256  # rows converted to RGB at a time in the streamed route
+
+
+# ---- the plan -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AxisPlan:
+    """Tiles along one axis: ``spans[i] = (start, stop)``; tile i is the main one on ``[cuts[i], cuts[i+1])``."""
+
+    length: int
+    spans: tuple[tuple[int, int], ...]
+    cuts: tuple[int, ...]
+    ramp: int  # half-width of the cosine blend around each inner cut
+
+    def weights(self, index: int) -> np.ndarray:
+        """Blend weight of tile ``index`` at each pixel of its span (float32)."""
+        start, stop = self.spans[index]
+        centres = np.arange(start, stop, dtype=np.float64) + 0.5
+        weight = np.ones(stop - start)
+        if index > 0:
+            weight *= self._rise(centres, self.cuts[index])
+        if index < len(self.spans) - 1:
+            weight *= 1.0 - self._rise(centres, self.cuts[index + 1])
+        return weight.astype(np.float32)
+
+    def _rise(self, centres: np.ndarray, cut: int) -> np.ndarray:
+        if self.ramp == 0:
+            return (centres >= cut).astype(np.float64)
+        phase = np.clip((centres - (cut - self.ramp)) / (2 * self.ramp), 0.0, 1.0)
+        return 0.5 - 0.5 * np.cos(np.pi * phase)
+
+
+def axis_plan(length: int, tile: int, overlap: int, multiple: int = 1) -> AxisPlan:
+    """Split ``[0, length)`` into tiles of at most about ``tile`` px overlapping by ``overlap`` px."""
+    if tile <= 0 or overlap < 0 or tile < 2 * overlap + 2 * multiple:
+        raise ValueError(f"tile ({tile}) must be positive and at least 2 * overlap ({overlap}) + 2 * multiple ({multiple})")
+    count = 1 if length <= tile else math.ceil(length / (tile - overlap))
+    cuts = tuple(round(i * length / count) for i in range(count + 1))
+    half = overlap // 2
+    spans = []
+    for i in range(count):
+        start = 0 if i == 0 else (cuts[i] - half) // multiple * multiple
+        stop = length if i == count - 1 else min(length, -(-(cuts[i + 1] + half) // multiple) * multiple)
+        spans.append((start, stop))
+    return AxisPlan(length, tuple(spans), cuts, overlap // 4)
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple: int = 1) -> list[tuple[int, int, int, int]]:
+    """Every tile as ``(y0, y1, x0, x1)``, row by row."""
+    rows, cols = axis_plan(height, tile, overlap, multiple), axis_plan(width, tile, overlap, multiple)
+    return [(y0, y1, x0, x1) for y0, y1 in rows.spans for x0, x1 in cols.spans]
+
+
+def tile_settings(options: dict) -> tuple[int, int]:
+    """(tile, overlap) from the options; tile 0 disables tiling. The overlap is at most a quarter tile."""
+    tile, overlap = int(options.get("tile", DEFAULT_TILE)), int(options.get("tile_overlap", DEFAULT_OVERLAP))
+    if tile < 0 or overlap < 0:
+        raise ValueError(f"tile ({tile}) and tile_overlap ({overlap}) must be >= 0")
+    return tile, min(overlap, tile // 4)
+
+
+def over_budget(options: dict, shape: tuple[int, int]) -> bool:
+    """Whether a working size (padded) is too big to run in one piece."""
+    tile, _ = tile_settings(options)
+    return tile > 0 and shape[0] * shape[1] > tile * tile
+
+
+# ---- the blending core ---------------------------------------------------------------------------
+def blended_rows(run_tile, height: int, width: int, tile: int, overlap: int, multiple: int = 1):
+    """Yield ``(y0, y1, ab)`` for consecutive row ranges covering ``[0, height)``.
+
+    ``run_tile(y0, y1, x0, x1)`` returns the model's raw ab (y1-y0, x1-x0, 2) for that tile;
+    ``ab`` (y1-y0, width, 2) is the blend of every tile covering those rows. One band of rows
+    (a row of tiles) is held at a time.
+    """
+    rows, cols = axis_plan(height, tile, overlap, multiple), axis_plan(width, tile, overlap, multiple)
+    col_weights = [cols.weights(j) for j in range(len(cols.spans))]
+    band, band_start = None, 0
+    for i, (y0, y1) in enumerate(rows.spans):
+        fresh = np.zeros((y1 - y0, width, 2), np.float32)
+        if band is not None:
+            carried = band[y0 - band_start :]
+            fresh[: len(carried)] = carried
+        band, band_start = fresh, y0
+        row_weight = rows.weights(i)[:, None, None]
+        for (x0, x1), col_weight in zip(cols.spans, col_weights):
+            ab = run_tile(y0, y1, x0, x1)
+            ab *= row_weight
+            ab *= col_weight[None, :, None]
+            band[:, x0:x1] += ab
+        done = rows.spans[i + 1][0] if i + 1 < len(rows.spans) else height
+        yield band_start, done, band[: done - band_start]
+
+
+def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None) -> np.ndarray:
+    """The model's raw ab (h, w, 2) for one normalised L tile (h, w), padded to the size multiple."""
+    height, width = l_norm.shape
+    multiple = colorizer.card.size_multiple
+    pad_h, pad_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+    if (pad_h, pad_w) != (height, width):
+        l_norm = cv2.copyMakeBorder(l_norm, 0, pad_h - height, 0, pad_w - width, cv2.BORDER_REPLICATE)
+    l_name, g_name = colorizer.card.input_name("L"), colorizer.card.input_name("L_global")
+    feeds = {l_name: l_norm[None, None].astype(colorizer._input_types[l_name], copy=False)}
+    if g_name:
+        feeds[g_name] = global_view[None].astype(colorizer._input_types[g_name], copy=False)
+    output = colorizer._runner(feeds)[0]
+    out_h, out_w = output.shape[1:]
+    crop_h, crop_w = max(1, round(height * out_h / pad_h)), max(1, round(width * out_w / pad_w))
+    ab = np.ascontiguousarray(output[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32)
+    return np.array(lab.resize(ab, width, height), dtype=np.float32)
+
+
+# ---- route 1: a reduced working size that is still too big ---------------------------------------
+def predict_tiled(colorizer, item) -> None:
+    """Set ``item.ab`` (2, H', W') for a :class:`Prepared` whose padded working size is over budget."""
+    tile, overlap = tile_settings(colorizer.options)
+    padded = item.padded[0]
+    height, width = padded.shape
+    result = np.empty((height, width, 2), np.float32)
+
+    def run_tile(y0, y1, x0, x1):
+        return predict_tile(colorizer, np.ascontiguousarray(padded[y0:y1, x0:x1]), item.global_view)
+
+    for y0, y1, ab in blended_rows(run_tile, height, width, tile, overlap, colorizer.card.size_multiple):
+        result[y0:y1] = ab
+    item.ab = result.transpose(2, 0, 1)
+
+
+# ---- route 2: streaming at full resolution --------------------------------------------------------
+class StreamedImage:
+    """An image that the model sees at full size and that is over the tile budget: colorized in
+    :func:`finish_streamed`, tile by tile, into one preallocated output (``predict`` skips it)."""
+
+    def __init__(self, image: np.ndarray):
+        self.image = image
+        self.ab = None
+
+    @property
+    def shape_key(self) -> tuple[int, int]:
+        return self.image.shape[:2]
+
+    @property
+    def full_l(self) -> np.ndarray:
+        """Full-size L, computed on demand (only previews ask for it)."""
+        return lab.luminance(self.image)
+
+
+def streams(colorizer, shape: tuple[int, int]) -> bool:
+    """Whether an image of ``shape`` runs at full size and over the tile budget."""
+    height, width = shape
+    full_size = colorizer.max_side <= 0 or max(height, width) <= colorizer.max_side
+    multiple = colorizer.card.size_multiple
+    return full_size and over_budget(colorizer.options, (-(-height // multiple) * multiple, -(-width // multiple) * multiple))
+
+
+def global_view_of(image: np.ndarray, size: int, card) -> np.ndarray:
+    """The normalised (1, size, size) global view of ``image``'s L, computed in bands of rows.
+
+    Area averaging is separable, so shrinking each band's width first and then the stacked
+    columns' height equals shrinking the whole L at once (up to float rounding).
+    """
+    height, width = image.shape[:2]
+    if min(height, width) < size:
+        view = lab.resize(lab.luminance(image), size, size)
+    else:
+        columns = np.empty((height, size), np.float32)
+        for y0 in range(0, height, ROW_CHUNK):
+            y1 = min(height, y0 + ROW_CHUNK)
+            columns[y0:y1] = cv2.resize(lab.luminance(image[y0:y1]), (size, y1 - y0), interpolation=cv2.INTER_AREA)
+        view = cv2.resize(columns, (size, size), interpolation=cv2.INTER_AREA)
+    return ((view - np.float32(card.l_offset)) * np.float32(1.0 / card.l_scale))[None]
+
+
+def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
+    """Colorize a :class:`StreamedImage` tile by tile; returns RGB uint8 at the input's size."""
+    card, options, image = colorizer.card, colorizer.options, item.image
+    tile, overlap = tile_settings(options)
+    height, width = image.shape[:2]
+    global_view = global_view_of(image, card.global_input_size, card) if card.global_input_size else None
+    offset, inv_scale = np.float32(card.l_offset), np.float32(1.0 / card.l_scale)
+
+    def run_tile(y0, y1, x0, x1):
+        l_norm = (lab.luminance(image[y0:y1, x0:x1]) - offset) * inv_scale
+        return predict_tile(colorizer, l_norm, global_view)
+
+    output = np.empty((height, width, 3), np.uint8)
+    for y0, y1, ab in blended_rows(run_tile, height, width, tile, overlap, card.size_multiple):
+        for start in range(y0, y1, ROW_CHUNK):
+            stop = min(y1, start + ROW_CHUNK)
+            lum = lab.luminance(image[start:stop])
+            rows_ab = ab[start - y0 : stop - y0] * np.float32(card.ab_scale)
+            rows_ab = call_chain("postprocess_ab", "ab", lum=lum, ab=rows_ab, options=options)
+            output[start:stop] = lab.lab_to_rgb8(lum, rows_ab)
+    return call_chain("postprocess_image", "image", image=output, options=options)
