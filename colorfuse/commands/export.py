@@ -1,0 +1,40 @@
+"""``colorfuse export``: turn a training run or checkpoint into one ONNX file with a model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from colorfuse.commands.train import NEEDS_TORCH, TRAIN_DEPS
+
+
+@click.command("export")
+@click.argument("source", type=click.Path(exists=True, path_type=Path), metavar="RUN_DIR|CHECKPOINT")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .onnx file to write.")
+@click.option("--fp16", is_flag=True, help="Half-precision weights and compute (float32 inputs and output).")
+@click.option("--name", help="Model name in the card [default: the architecture].")
+@click.option("--version", "model_version", default="1.0.0", show_default=True, help="Model version in the card.")
+def command(source, out_path, fp16, name, model_version):
+    """Export a run directory (its best.pt, else last.pt) or a checkpoint file, check the graph,
+    and compare onnxruntime with PyTorch at two sizes; nothing is written if they disagree."""
+    try:
+        from colorfuse.train.export import export_model
+    except ModuleNotFoundError as exc:
+        if exc.name not in TRAIN_DEPS:
+            raise
+        raise click.ClickException(f"{NEEDS_TORCH} (no module {exc.name!r})") from exc
+    try:
+        card = export_model(source, out_path, fp16=fp16, name=name, version=model_version)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    parity = ", ".join(f"{size} {error:.2g}" for size, error in card.evaluation["export_parity"].items())
+    click.echo(f"wrote {out_path}: {card.name} {card.version} ({card.architecture}, {card.precision}, "
+               f"{card.parameters:,} parameters)")
+    click.echo(f"parity vs PyTorch fp32, max |error| in ab/110 units: {parity} (tolerance {card.parity_tolerance:g})")
+    figures = card.evaluation
+    if "val_psnr" in figures:
+        click.echo(f"validation (epoch {figures['epoch']}): PSNR {figures['val_psnr']:.2f} dB vs gray "
+                   f"{figures['val_psnr_gray_baseline']:.2f}, colourfulness {figures['val_colorfulness']:.1f} "
+                   f"vs truth {figures['val_colorfulness_truth']:.1f}")

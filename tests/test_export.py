@@ -1,0 +1,120 @@
+"""colorfuse.train.export: checked ONNX files with cards, fp16, parity refusals, the command."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from click.testing import CliRunner  # noqa: E402
+
+from colorfuse.cli import cli  # noqa: E402
+from colorfuse.engine.card import read_card  # noqa: E402
+from colorfuse.engine.onnxfile import read_onnx  # noqa: E402
+from colorfuse.train import runs  # noqa: E402
+from colorfuse.train.models import build_model  # noqa: E402
+from colorfuse.train.export import PARITY_TOLERANCE, ExportParityError, export_model, parity_inputs  # noqa: E402
+from colorfuse.train.trainer import train  # noqa: E402
+from tests.helpers_train import photo_set, train_run, write_folder  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export-data")
+    photos = photo_set(30, real=6)
+    names = list(photos)
+    train_dir = write_folder(root / "train", {n: photos[n] for n in names[6:]})
+    return train_dir, write_folder(root / "val", {n: photos[n] for n in names[:6]})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, data):
+    run = tmp_path_factory.mktemp("tiny-run")
+    train_run(run, data[0], val=[str(data[1])], epochs=2)
+    return run
+
+
+def _session(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def test_export_writes_a_checked_file_with_its_card(tmp_path, tiny_run):
+    out = tmp_path / "tiny.onnx"
+    card = export_model(tiny_run, out)
+    onnx.checker.check_model(str(out))
+    assert read_card(out) == card  # the card reads back and its sha matches the graph
+    assert card.weights_sha256 == read_onnx(out).graph_sha256
+    assert (card.name, card.architecture, card.precision, card.size_multiple) == ("tiny", "tiny", "fp32", 4)
+    assert card.global_input_size is None and [s.name for s in card.inputs] == ["L"] and card.output_name == "ab"
+    assert card.parameters == sum(p.numel() for p in build_model("tiny").parameters())
+    assert card.training["licence"].startswith("research-only") and card.training["crop"] == 32
+    best = min(runs.read_metrics(tiny_run), key=lambda r: r["val_loss"])
+    assert card.evaluation["val_psnr"] == best["val_psnr"] and card.evaluation["epoch"] == best["epoch"]
+    parity = card.evaluation["export_parity"]
+    assert list(parity) == ["100x132", "64x96"] and max(parity.values()) <= card.parity_tolerance
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left
+
+
+def test_export_has_dynamic_batch_and_size(tmp_path, tiny_run):
+    out = tmp_path / "tiny.onnx"
+    export_model(runs.checkpoint_path(tiny_run).parent / runs.LAST, out, name="tiny-test", version="0.2.0")
+    assert (read_card(out).name, read_card(out).version) == ("tiny-test", "0.2.0")
+    (l,) = parity_inputs(36, 52, 3, None)
+    assert _session(out).run(["ab"], {"L": l.numpy()})[0].shape == (3, 2, 36, 52)
+
+
+def test_fp16_export_keeps_float32_io_and_parity(tmp_path, tiny_run):
+    out = tmp_path / "tiny16.onnx"
+    card = export_model(tiny_run, out, fp16=True)
+    assert card.precision == "fp16" and card.parity_tolerance == PARITY_TOLERANCE["fp16"]
+    assert max(card.evaluation["export_parity"].values()) <= card.parity_tolerance
+    session = _session(out)
+    assert [x.type for x in session.get_inputs() + session.get_outputs()] == ["tensor(float)"] * 2
+    weights = onnx.load(str(out)).graph.initializer
+    assert weights and all(w.data_type == onnx.TensorProto.FLOAT16 for w in weights)
+    export_model(tiny_run, tmp_path / "tiny32.onnx")
+    assert out.stat().st_size < (tmp_path / "tiny32.onnx").stat().st_size
+
+
+def test_global_model_export(tmp_path, data):
+    run = tmp_path / "iizuka-run"
+    train("iizuka", [str(data[0])], run, val=[str(data[1])], epochs=1, batch_size=8, crop=32,
+          model_kwargs={"width": 0.125, "global_size": 32})  # fmt: skip
+    card = export_model(run, tmp_path / "iizuka.onnx")
+    assert card.global_input_size == 32 and [s.role for s in card.inputs] == ["L", "L_global"]
+    assert card.classes == ["forest", "sea", "street"] and card.default_max_side == 512
+    session = _session(tmp_path / "iizuka.onnx")
+    l, g = parity_inputs(40, 48, 2, 32)
+    assert session.run(["ab"], {"L": l.numpy(), "L_global": g.numpy()})[0].shape == (2, 2, 40, 48)
+
+
+def test_parity_failures_are_refused(tmp_path, tiny_run, monkeypatch):
+    out = tmp_path / "tiny.onnx"
+    with pytest.raises(ExportParityError, match="tolerance"):
+        export_model(tiny_run, out, fp16=True, parity_tolerance=1e-9)
+    real_export = torch.onnx.export
+
+    def corrupted_export(module, args, *rest, **kwargs):  # ship other weights than the ones tested
+        with torch.no_grad():
+            for p in module.parameters():
+                p.add_(0.05)
+            real_export(module, args, *rest, **kwargs)
+            for p in module.parameters():
+                p.sub_(0.05)
+
+    monkeypatch.setattr(torch.onnx, "export", corrupted_export)
+    with pytest.raises(ExportParityError, match="differs"):
+        export_model(tiny_run, out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_command(tmp_path, tiny_run):
+    out = tmp_path / "cli.onnx"
+    result = CliRunner().invoke(cli, ["export", str(tiny_run), "--out", str(out), "--fp16", "--name", "smoke"])
+    assert result.exit_code == 0, result.output
+    assert "parity vs PyTorch fp32" in result.output and "100x132" in result.output and "PSNR" in result.output
+    assert read_card(out).name == "smoke"
+    missing = CliRunner().invoke(cli, ["export", str(tmp_path), "--out", str(tmp_path / "x.onnx")])
+    assert missing.exit_code == 1 and "no best.pt or last.pt" in missing.output

@@ -1,0 +1,119 @@
+"""colorfuse.train.trainer: the loss falls, budgets stop, checkpoints resume, run files exist."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from colorfuse.cli import cli  # noqa: E402
+from colorfuse.train import runs  # noqa: E402
+from colorfuse.train.metrics import colorization_figures  # noqa: E402
+from colorfuse.train.trainer import train  # noqa: E402
+from tests.helpers_train import photo_set, synthetic_photo, train_run, write_folder  # noqa: E402
+
+RECORD_KEYS = {"epoch", "epoch_progress", "step", "elapsed_s", "train_loss", "val_loss", "val_psnr",
+               "val_psnr_gray_baseline", "val_colorfulness", "val_colorfulness_truth", "lr",
+               "images_per_s"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """(train folder, val folder): real shared photos when present, else synthetic ones."""
+    root = tmp_path_factory.mktemp("data")
+    photos = photo_set(56, real=24)
+    names = list(photos)
+    train_dir = write_folder(root / "train", {n: photos[n] for n in names[8:]})
+    val_dir = write_folder(root / "val", {n: photos[n] for n in names[:8]})
+    return train_dir, val_dir
+
+
+def test_colorization_figures():
+    import cv2
+
+    rgb = np.ascontiguousarray(synthetic_photo(1)[..., ::-1])
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    perfect = colorization_figures(lab[..., 0], lab[..., 1:], lab[..., 1:])
+    assert perfect["psnr"] == float("inf") and perfect["colorfulness"] == perfect["colorfulness_truth"] > 20
+    gray = colorization_figures(lab[..., 0], np.zeros_like(lab[..., 1:]), lab[..., 1:])
+    assert gray["psnr"] == gray["psnr_gray_baseline"] < 40 and gray["colorfulness"] == pytest.approx(0, abs=1e-9)
+
+
+def test_loss_falls_and_run_files_are_written(tmp_path, data):
+    run = tmp_path / "run"
+    records = train_run(run, data[0], val=[str(data[1])], epochs=4, lr=3e-3)
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert RECORD_KEYS <= set(records[0])
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    assert min(r["val_loss"] for r in records[1:]) < records[0]["val_loss"]
+    assert all(r["val_colorfulness_truth"] > 0 and r["val_psnr_gray_baseline"] > 10 for r in records)
+    assert (run / runs.LOSS_CURVE).read_bytes()[:4] == b"\x89PNG"
+    info = json.loads((run / runs.RUN_JSON).read_text())
+    assert info["model"] == "tiny" and info["device"] == "cpu" and info["torch"] == torch.__version__
+    assert 0 < info["data"]["val_images"] <= 8 and info["settings"]["crop"] == 32
+    best = runs.load_checkpoint(run)  # a run directory means best.pt
+    assert best["best_val_loss"] == min(r["val_loss"] for r in records)
+
+
+def test_budget_stop_and_resume(tmp_path, data):
+    run = tmp_path / "run"
+    first = train_run(run, data[0], val=[str(data[1])], minutes=1e-6, epochs=None)
+    assert len(first) == 1 and first[0]["step"] == 1 and first[0]["epoch_progress"] < 1
+    last = runs.load_checkpoint(run / runs.LAST)
+    assert (last["epoch"], last["epoch_step"], last["step"]) == (0, 1, 1) and last["optimizers"]
+    # The spent budget is remembered: resuming with the same budget does nothing.
+    assert train(resume=run, minutes=1e-6) == {}
+    with pytest.raises(ValueError, match="batch_size"):
+        train(resume=run, epochs=2, batch_size=4)
+    assert train(resume=run, epochs=2)["step"] == runs.read_metrics(run)[-1]["step"]
+    records = runs.read_metrics(run)
+    per_epoch = (len(photo_set(56)) - 8) // 8
+    assert [(r["epoch"], r["step"]) for r in records] == [(1, 1), (1, per_epoch), (2, 2 * per_epoch)]
+    resumed = runs.load_checkpoint(run / runs.LAST)
+    assert resumed["model_config"] == last["model_config"] and resumed["settings"] == last["settings"]
+    assert resumed["elapsed_s"] > last["elapsed_s"]
+
+
+def test_train_command(tmp_path, data):
+    out = tmp_path / "cli-run"
+    args = ["train", "tiny", "--data", str(data[0]), "--val", str(data[1]), "--out", str(out), "--epochs", "1",
+            "--crop", "32", "--batch-size", "16", "--workers", "0", "--max-images", "32"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "epoch 1 step 2" in result.output and "PSNR" in result.output and "img/s" in result.output
+    assert json.loads((out / runs.RUN_JSON).read_text())["data"]["train_images"] == 32
+    bad = CliRunner().invoke(cli, ["train", "tiny", "--data", str(data[0]), "--out", str(tmp_path / "x"),
+                                   "--epochs", "1", "--set", "width=0.5"])  # fmt: skip
+    assert bad.exit_code != 0 and "width" in bad.output
+    assert CliRunner().invoke(cli, ["train", "tiny", "--data", str(data[0]), "--out", str(out)]).exit_code == 2
+
+
+def test_classification_model_gets_a_prior_and_runs_are_not_overwritten(tmp_path, data):
+    run = tmp_path / "zhang"
+    train("zhang", [str(data[0])], run, val=[str(data[1])], epochs=1, batch_size=8, crop=32,
+          model_kwargs={"width": 0.125}, max_train_images=16)  # fmt: skip
+    prior = runs.load_checkpoint(run / runs.LAST)["model_state"]["prior"]
+    assert prior.sum().item() == pytest.approx(1, abs=1e-4) and prior.max() > 5 * prior.min()
+    with pytest.raises(ValueError, match="already holds a run"):
+        train("zhang", [str(data[0])], run, epochs=1)
+
+
+def test_precision_choice(monkeypatch):
+    from colorfuse.train.trainer import precision_tools, resolve_device
+
+    assert precision_tools(torch.device("cpu"))[1:] == (None, "fp32")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert precision_tools(torch.device("cuda"))[1:] == (None, "bf16")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    with pytest.warns(UserWarning) if not torch.cuda.is_available() else contextlib.nullcontext():
+        autocast, scaler, label = precision_tools(torch.device("cuda"))  # GradScaler warns without CUDA
+    assert label == "fp16" and scaler is not None and autocast.keywords["dtype"] == torch.float16
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no usable CUDA"):
+            resolve_device("cuda")
