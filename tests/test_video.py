@@ -138,6 +138,8 @@ def test_frames_out_then_frames_in(tmp_path, model_path):
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in frames.iterdir())
     assert names == [f"frame_{i:06d}.png" for i in range(1, 7)]
+    assert run(source, "--frames", tmp_path / "only", "--frames-format", "jpeg", "--model", model_path).exit_code == 0
+    assert len(list((tmp_path / "only").glob("frame_*.jpg"))) == 6
     # the encoded video shows the frame images' colours (the colour matrix and range agree; 4:4:4, so
     # chroma subsampling of the test model's busy colours does not blur the comparison)
     decoded = frames_of(video, "rgb24")

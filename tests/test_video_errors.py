@@ -2,6 +2,9 @@
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -75,6 +78,11 @@ def test_bad_arguments_and_outputs(tmp_path, model_path):
     fails(run(clip, "--out", out, "--model", model_path), "already exists")
     assert out.read_bytes() == b"keep me"
     fails(run(clip, "--model", model_path), "--out")
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "frame_000001.png").write_bytes(b"input")
+    fails(run(folder, "--fps", 5, "--frames", folder, "--overwrite", "--model", model_path), "input folder")
+    assert (folder / "frame_000001.png").read_bytes() == b"input"
 
 
 def test_frame_folder_problems(tmp_path, model_path):
@@ -121,6 +129,20 @@ def test_interrupted_run_leaves_nothing(tmp_path, model_path, monkeypatch):
     assert not out.exists() and leftovers(tmp_path) == [] and leftovers(tmp_path / "frames") == []
 
 
+def test_killed_command_leaves_nothing(tmp_path, model_path):
+    clip = make_clip(tmp_path / "clip.mp4", seconds=30.0, audio="aac")
+    out = tmp_path / "out.mp4"
+    process = subprocess.Popen([sys.executable, "-m", "colorfuse", "video", str(clip), "--out", str(out),
+                                "--model", str(model_path), "--quiet"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(tmp_path), "the run never started writing"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
 def test_stalled_or_dead_ffmpeg_raises_instead_of_hanging(tmp_path):
     clip = make_clip(tmp_path / "long.mp4", seconds=20.0)
     reader = FfmpegReader(clip, stall_timeout=0.5, prefetch=1)
@@ -129,13 +151,15 @@ def test_stalled_or_dead_ffmpeg_raises_instead_of_hanging(tmp_path):
         list(reader)
 
     frame = np.zeros((48, 64, 3), np.uint8)
-    writer = FfmpegWriter(tmp_path / "stalled.mp4", 64, 48, Fraction(1, 10), stall_timeout=0.5)
+    writer = FfmpegWriter(tmp_path / "stalled.mp4", stall_timeout=0.5)
+    writer.start(64, 48, Fraction(1, 10))
     os.kill(writer._ffmpeg.process.pid, signal.SIGSTOP)
     with pytest.raises(VideoWriteError, match="stalled.mp4.*stalled"):
         for index in range(200):
             writer.write(frame, index, 1)
 
-    writer = FfmpegWriter(tmp_path / "killed.mp4", 64, 48, Fraction(1, 10))
+    writer = FfmpegWriter(tmp_path / "killed.mp4")
+    writer.start(64, 48, Fraction(1, 10))
     writer.write(frame, 0, 1)
     writer._ffmpeg.process.kill()  # the encoder dies: the pipe breaks
     with pytest.raises(VideoWriteError, match="killed.mp4"):

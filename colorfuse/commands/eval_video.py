@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -13,19 +10,6 @@ from colorfuse.commands.colorize import parse_options
 from colorfuse.engine.session import DEVICES
 
 LOW_SATURATION = 10.0  # mean HSV saturation (0..255) under which a clip is effectively gray
-
-
-def write_json_atomic(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=1)
-            stream.write("\n")
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _figure(value, unit="") -> str:
@@ -52,7 +36,7 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
     """
     from tqdm import tqdm
 
-    from colorfuse.engine.video.evaluate import evaluate_clip, machine_info
+    from colorfuse.engine.video.evaluate import evaluate_clip, machine_info, write_json_atomic
     from colorfuse.engine.video.errors import VideoReadError
 
     if end is not None and end <= (start or 0.0):

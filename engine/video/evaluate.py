@@ -8,10 +8,13 @@ the real colours (flicker only), and both runs.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -36,6 +39,21 @@ def machine_info() -> dict:
     except (OSError, StopIteration):
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform()}
+
+
+def write_json_atomic(data: dict, path) -> None:
+    """Write ``data`` as JSON to ``path`` via a temporary file in the same folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=1)
+            stream.write("\n")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
 
 
 def evaluate_clip(clip, model=None, device: str = "auto", max_side: int | None = None, batch_size: int = 8,

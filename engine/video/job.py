@@ -32,7 +32,7 @@ class VideoSettings:
     end: float | None = None
     codec: str = "libx264"
     crf: int = 18
-    preset: str = "medium"
+    preset: str = "veryfast"
     pix_fmt: str | None = None
     batch_size: int = 8
     shot_threshold: float = 0.35
@@ -76,9 +76,27 @@ def _check(settings: VideoSettings) -> None:
             raise VideoWriteError(f"{out}: give the output a suffix (.mp4, .mkv, .mov, ...) to choose the container")
         if out.exists() and not settings.overwrite:
             raise VideoWriteError(f"{out}: already exists (use --overwrite)")
+    if settings.frames_dir is not None and settings.frames_dir.exists() and source.is_dir() \
+            and settings.frames_dir.resolve() == source.resolve():
+        raise VideoWriteError(f"{settings.frames_dir}: --frames would write into the input folder")
     if settings.frames_dir is not None and settings.frames_dir.is_dir() and not settings.overwrite:
         if any(settings.frames_dir.glob("frame_*")):
             raise VideoWriteError(f"{settings.frames_dir}: already holds frame_* files (use --overwrite)")
+
+
+def _video_writer(settings: VideoSettings, reader, summary: VideoSummary) -> FfmpegWriter | None:
+    """The encoder for ``--out`` (not started yet), with the audio's fate decided."""
+    if settings.out is None:
+        return None
+    from_file = isinstance(reader, FfmpegReader)
+    duration = None if settings.end is None else settings.end - (settings.start or 0.0)
+    audio_args = None
+    if from_file and reader.info.audio_codecs:
+        summary.audio, audio_args = choose_audio(str(settings.source), settings.start or 0.0, duration,
+                                                 settings.out.suffix)
+    return FfmpegWriter(settings.out, settings.codec, settings.crf, settings.preset, settings.pix_fmt,
+                        source=str(settings.source) if from_file else None, start=settings.start or 0.0,
+                        duration=duration, audio_args=audio_args)
 
 
 def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[[int | None], None] | None = None,
@@ -91,40 +109,30 @@ def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[
     else:
         reader = FfmpegReader(source, "gray", settings.start, settings.end)
     summary = VideoSummary(StreamStats(), frames_dir=settings.frames_dir)
-    audio_args = None
-    if settings.out is not None and isinstance(reader, FfmpegReader) and reader.info.audio_codecs:
-        duration = None if settings.end is None else settings.end - (settings.start or 0.0)
-        summary.audio, audio_args = choose_audio(str(source), settings.start or 0.0, duration, settings.out.suffix)
-    if on_total:
-        on_total(reader.expected_frames)
-    writer: FfmpegWriter | None = None
-    folder = FrameFolderWriter(settings.frames_dir, settings.frames_format, colorizer.options) \
-        if settings.frames_dir is not None else None
-
-    def sink(frame, rgb):
-        nonlocal writer
-        if settings.out is not None:
-            if writer is None:
-                from_file = isinstance(reader, FfmpegReader)
-                duration = None if settings.end is None else settings.end - (settings.start or 0.0)
-                writer = FfmpegWriter(settings.out, rgb.shape[1], rgb.shape[0], frame.time_base, settings.codec,
-                                      settings.crf, settings.preset, settings.pix_fmt,
-                                      source=str(source) if from_file else None, start=settings.start or 0.0,
-                                      duration=duration, audio_args=audio_args,
-                                      sample_aspect=getattr(reader, "sample_aspect", None))
-                if writer.notice:
-                    summary.notices.append(writer.notice)
-            writer.write(rgb, frame.pts, frame.duration)
-        if folder is not None:
-            folder.write(rgb, frame.index)
-
-    began = time.perf_counter()
+    writer = folder = None
     try:
+        writer = _video_writer(settings, reader, summary)
+        if settings.frames_dir is not None:
+            folder = FrameFolderWriter(settings.frames_dir, settings.frames_format, colorizer.options)
+        if on_total:
+            on_total(reader.expected_frames)
+
+        def sink(frame, rgb):
+            if writer is not None:
+                if not writer.started:
+                    writer.start(rgb.shape[1], rgb.shape[0], frame.time_base, getattr(reader, "sample_aspect", None))
+                    if writer.notice:
+                        summary.notices.append(writer.notice)
+                writer.write(rgb, frame.pts, frame.duration)
+            if folder is not None:
+                folder.write(rgb, frame.index)
+
+        began = time.perf_counter()
         summary.stats = colorize_stream(colorizer, reader, sink, settings.batch_size, settings.shot_threshold,
                                         on_batch)
         if folder is not None:
             folder.finish()
-        if writer is not None:
+        if writer is not None and writer.started:
             summary.output = writer.finish()
         summary.stats.seconds = time.perf_counter() - began  # encoding included
     except BaseException:

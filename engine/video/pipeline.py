@@ -32,11 +32,12 @@ class FrameColorizer:
         self.shot_count = 0
 
     def _prepare(self, frame: VideoFrame) -> Prepared:
-        item = self.colorizer.prepare(frame.image)
-        frame.new_shot = self.shots.is_cut(item.full_l)
+        frame.new_shot = self.shots.is_cut(frame.image)
         self.shot_count += frame.new_shot
         frame.shot, frame.state = self.shot_count - 1, self.state
-        call_each("video_prepare", prepared=item, frame=frame, options=self.colorizer.options)
+        item = self.colorizer.prepare(frame.image)
+        if isinstance(item, Prepared):  # not a huge frame the colorizer streams tile by tile
+            call_each("video_prepare", prepared=item, frame=frame, options=self.colorizer.options)
         return item
 
     def _process_ab(self, item: Prepared, frame: VideoFrame) -> None:
@@ -61,7 +62,7 @@ class FrameColorizer:
         smoothing = has_implementations("video_process_ab")
         results = []
         for frame, item in zip(frames, prepared):
-            if smoothing:
+            if smoothing and isinstance(item, Prepared) and item.ab is not None:
                 self._process_ab(item, frame)
             results.append(self.colorizer.finish(item))
         return results

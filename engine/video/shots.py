@@ -11,12 +11,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from colorfuse.engine import lab
+
 THUMB_SIDE = 64
 BINS = 32
 
 
 class ShotDetector:
-    """Feed luminance frames in order; :meth:`is_cut` says whether each one starts a new shot."""
+    """Feed frames (gray or RGB) in order; :meth:`is_cut` says whether each one starts a new shot."""
 
     def __init__(self, threshold: float = 0.35, min_change: float = 8.0):
         if not 0.0 < threshold <= 1.0:
@@ -26,17 +28,17 @@ class ShotDetector:
         self.last_distance = 0.0
 
     @staticmethod
-    def _signature(lum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        height, width = lum.shape
+    def _signature(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        height, width = image.shape[:2]
         scale = min(1.0, THUMB_SIDE / max(height, width))
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        thumb = cv2.resize(lum.astype(np.float32, copy=False), size, interpolation=cv2.INTER_AREA)
+        thumb = lab.luminance(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
         histogram = np.histogram(thumb, bins=BINS, range=(0.0, 100.0))[0].astype(np.float32)
         return thumb, histogram / max(1.0, histogram.sum())
 
-    def is_cut(self, lum: np.ndarray) -> bool:
-        """True for the first frame and for every frame that starts a new shot."""
-        thumb, histogram = self._signature(lum)
+    def is_cut(self, image: np.ndarray) -> bool:
+        """True for the first frame and for every frame that starts a new shot (gray or RGB image)."""
+        thumb, histogram = self._signature(image)
         previous, self._previous = self._previous, (thumb, histogram)
         if previous is None or previous[0].shape != thumb.shape:
             self.last_distance = 1.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import secrets
 import subprocess
 import tempfile
 import threading
@@ -32,15 +33,13 @@ AUDIO_CHOICES = (("copy", ["-c:a", "copy"]), ("aac", ["-c:a", "aac"]), ("default
 _CLOSED = object()
 
 
-def temporary_path(final: Path) -> Path:
-    """A new, hidden, empty file next to ``final`` with the same suffix (ffmpeg picks the format by it)."""
+def reserve_temporary(final: Path, name: Path) -> None:
+    """Create the empty temporary file ``name`` next to ``final`` (exclusively: never someone else's)."""
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent)
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as exc:
         raise VideoWriteError(f"{final}: cannot write to {final.parent} ({exc.strerror or exc})") from None
-    os.close(handle)
-    return Path(name)
 
 
 def _audio_input(source: str, start: float, duration: float | None) -> list[str]:
@@ -80,53 +79,73 @@ def pixel_format(codec: str, width: int, height: int, requested: str | None) -> 
     return "yuv420p", None
 
 
+def encoder_args(codec: str, crf: int, preset: str, pix_fmt: str, time_base: Fraction, suffix: str,
+                 sample_aspect: Fraction | None) -> list[str]:
+    """ffmpeg output options: codec and quality, BT.709 limited-range colour, timestamps passed through."""
+    quality = []
+    if codec in CRF_CODECS:
+        quality = ["-crf", str(crf)] + (["-b:v", "0"] if codec.startswith("libvpx") else [])
+    elif codec in QSCALE_CODECS:
+        quality = ["-q:v", "2"]
+    if codec in PRESET_CODECS:
+        quality += ["-preset", preset]
+    aspect = sample_aspect or Fraction(1)
+    colour = ["-vf", f"scale=out_color_matrix=bt709:out_range=tv,format={pix_fmt},"
+              "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,"
+              f"setsar={aspect.numerator}/{aspect.denominator}"]
+    timing = ["-fps_mode", "passthrough", "-enc_time_base", f"{time_base.numerator}:{time_base.denominator}"]
+    if suffix.lower() in MOV_FAMILY:
+        timing += ["-movflags", "+faststart"]
+        if time_base.numerator == 1 and time_base.denominator <= 10_000_000:
+            timing += ["-video_track_timescale", str(time_base.denominator)]
+    return ["-c:v", codec, *quality, *colour, *timing]
+
+
 class FfmpegWriter:
-    """Encode frames of one size to ``path``.
+    """Encode frames of one size to ``path``; :meth:`start` (at the first frame) launches ffmpeg.
 
     ``source`` (the input video, cut to ``start``/``duration``) gives the global metadata and,
     when ``audio_args`` is given (see :func:`choose_audio`), every audio stream. Output is BT.709,
-    limited range, with the input's ``sample_aspect`` (pixel aspect ratio).
+    limited range, with the input's pixel aspect ratio. The temporary file's name is chosen
+    before the file exists, so :meth:`abort` removes it whenever the run is interrupted.
     """
 
-    def __init__(self, path, width: int, height: int, time_base: Fraction, codec: str = "libx264",
-                 crf: int = 18, preset: str = "medium", pix_fmt: str | None = None,
-                 source: str | None = None, start: float = 0.0, duration: float | None = None,
-                 audio_args: list[str] | None = None, sample_aspect: Fraction | None = None,
-                 stall_timeout: float = 120.0):
+    def __init__(self, path, codec: str = "libx264", crf: int = 18, preset: str = "veryfast",
+                 pix_fmt: str | None = None, source: str | None = None, start: float = 0.0,
+                 duration: float | None = None, audio_args: list[str] | None = None, stall_timeout: float = 120.0):
         self.path = Path(path)
-        self.width, self.height, self.time_base = width, height, time_base
+        self.codec, self.crf, self.preset, self.requested_pix_fmt = codec, crf, preset, pix_fmt
+        self.source, self.start_s, self.duration, self.audio_args = source, start, duration, audio_args
         self.stall_timeout = stall_timeout
-        self.pix_fmt, self.notice = pixel_format(codec, width, height, pix_fmt)
-        self.temporary = temporary_path(self.path)
-        args = ["-f", "matroska", "-i", "pipe:0"]
-        maps = ["-map", "0:v:0"]
-        if source is not None:  # global metadata, and the audio when ``audio_args`` says how
-            args += _audio_input(source, start, duration)
-            maps += ["-map_metadata", "1"] + (["-map", "1:a", *audio_args] if audio_args is not None else [])
-        quality = []
-        if codec in CRF_CODECS:
-            quality = ["-crf", str(crf)] + (["-b:v", "0"] if codec.startswith("libvpx") else [])
-        elif codec in QSCALE_CODECS:
-            quality = ["-q:v", "2"]
-        if codec in PRESET_CODECS:
-            quality += ["-preset", preset]
-        timing = ["-fps_mode", "passthrough", "-enc_time_base", f"{time_base.numerator}:{time_base.denominator}"]
-        if self.path.suffix.lower() in MOV_FAMILY:
-            timing += ["-movflags", "+faststart"]
-            if time_base.numerator == 1 and time_base.denominator <= 10_000_000:
-                timing += ["-video_track_timescale", str(time_base.denominator)]
-        aspect = sample_aspect or Fraction(1)
-        colour = ["-vf", f"scale=out_color_matrix=bt709:out_range=tv,format={self.pix_fmt},"
-                  "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,"
-                  f"setsar={aspect.numerator}/{aspect.denominator}"]
-        self._ffmpeg = FfmpegProcess([*args, *maps, "-c:v", codec, *quality, *colour, *timing, "-y",
-                                      str(self.temporary)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.temporary = self.path.with_name(f".{self.path.stem}.{secrets.token_hex(4)}.partial{self.path.suffix}")
+        self.notice: str | None = None
+        self.frames = 0
+        self._ffmpeg: FfmpegProcess | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=8)
         self._error: str | None = None
         self._pump = threading.Thread(target=self._write_frames, daemon=True, name="ffmpeg-encode")
+
+    @property
+    def started(self) -> bool:
+        return self._ffmpeg is not None
+
+    def start(self, width: int, height: int, time_base: Fraction, sample_aspect: Fraction | None = None) -> None:
+        """Launch the encoder for frames of ``width`` x ``height`` timed in ``time_base`` ticks."""
+        self.width, self.height, self.time_base = width, height, time_base
+        pix_fmt, self.notice = pixel_format(self.codec, width, height, self.requested_pix_fmt)
+        args = ["-f", "matroska", "-i", "pipe:0"]
+        maps = ["-map", "0:v:0"]
+        if self.source is not None:  # global metadata, and the audio when ``audio_args`` says how
+            args += _audio_input(self.source, self.start_s, self.duration)
+            maps += ["-map_metadata", "1"]
+            if self.audio_args is not None:
+                maps += ["-map", "1:a", *self.audio_args]
+        output = encoder_args(self.codec, self.crf, self.preset, pix_fmt, time_base, self.path.suffix, sample_aspect)
+        reserve_temporary(self.path, self.temporary)
+        self._ffmpeg = FfmpegProcess([*args, *maps, *output, "-y", str(self.temporary)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self._pump.start()
         self._queue.put(mkv.stream_header(width, height))
-        self.frames = 0
 
     def _write_frames(self) -> None:
         stdin = self._ffmpeg.process.stdin
@@ -147,12 +166,13 @@ class FfmpegWriter:
             pass
 
     def _fail(self, why: str) -> VideoWriteError:
-        self._ffmpeg.stop()
         self.abort()
         return VideoWriteError(f"{self.path}: cannot encode the video: {why}")
 
     def write(self, image: np.ndarray, pts: int, duration: int) -> None:
         """Queue one RGB uint8 frame (H, W, 3) shown at ``pts`` for ``duration`` ticks of the time base."""
+        if not self.started:
+            raise RuntimeError("FfmpegWriter.write() needs start() first")
         if self._error:
             raise self._fail(self._ffmpeg.reason())
         if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
@@ -186,14 +206,16 @@ class FfmpegWriter:
         return self.path
 
     def abort(self) -> None:
-        """Stop ffmpeg and delete the temporary file (safe to call more than once)."""
+        """Stop ffmpeg and delete the temporary file (safe to call more than once, or before start)."""
         self._error = self._error or "aborted"
-        self._ffmpeg.stop()
-        try:
-            self._queue.put(_CLOSED, timeout=5)  # the thread drains quickly once ffmpeg is gone
-        except queue.Full:
-            pass
-        self._pump.join(timeout=5)
+        if self._ffmpeg is not None:
+            self._ffmpeg.stop()
+        if self._pump.is_alive():
+            try:
+                self._queue.put(_CLOSED, timeout=5)  # the thread drains quickly once ffmpeg is gone
+            except queue.Full:
+                pass
+            self._pump.join(timeout=5)
         self.temporary.unlink(missing_ok=True)
 
 

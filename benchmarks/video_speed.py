@@ -1,0 +1,122 @@
+"""End-to-end ``colorfuse video`` speed on this machine's CPU, written to ``benchmarks/results/video-cpu.json``.
+
+For each height (360p, 480p, 720p, 1080p by default) a clip is made from a real video (scaled,
+``--frames`` frames) and colorized from file to file: decode, model, temporal plugins, encode.
+Reported per run: frames/s (wall), CPU milliseconds per frame in this process and in the ffmpeg
+children, time inside the model, and the load average (the machine may be shared: frames/s
+depends on it, CPU per frame much less). Models: ``--model`` (repeatable); by default the shipped
+default model if there is one, and the hand-built test model of ``tests/modelfactory.py``.
+
+    python -m colorfuse.benchmarks.video_speed [--frames 60] [--heights 360,480,720,1080]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from colorfuse.engine.colorizer import Colorizer
+from colorfuse.engine.video.evaluate import machine_info, write_json_atomic
+from colorfuse.engine.video.ffmpeg import ffmpeg_exe
+from colorfuse.engine.video.job import VideoSettings, run_video
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "video" / "solidWhiteRight.mp4"
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "video-cpu.json"
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def make_clip(source: Path | None, height: int, frames: int, path: Path) -> Path:
+    """``frames`` frames of ``source`` (looped; lavfi testsrc2 without one) scaled to ``height``, H.264."""
+    if source is not None and source.exists():
+        video_in = ["-stream_loop", "-1", "-i", str(source)]
+    else:
+        video_in = ["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25"]
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *video_in,
+                    "-frames:v", str(frames), "-vf", f"scale=-2:{height}", "-c:v", "libx264", "-crf", "20",
+                    "-an", str(path)], check=True, timeout=600)
+    return path
+
+
+def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side: int | None) -> dict:
+    """Colorize ``clip`` once, file to file; return the figures."""
+    options = {"timing": {}, "temporal_global": temporal, "temporal_flow": temporal}
+    colorizer = Colorizer(model, device="cpu", max_side=max_side, options=options)
+    out.unlink(missing_ok=True)
+    load_before = os.getloadavg()[0]
+    cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
+    summary = run_video(colorizer, VideoSettings(clip, out=out, preset=preset))
+    wall = time.perf_counter() - wall_before
+    cpu_after = _cpu_seconds()
+    frames = summary.stats.frames
+    width, height = summary.stats.size
+    return {"size": f"{width}x{height}", "frames": frames, "temporal": temporal, "preset": preset,
+            "model": colorizer.card.name, "model_path": str(colorizer.model_path), "max_side": colorizer.max_side,
+            "seconds": round(wall, 3), "frames_per_s": round(frames / wall, 2),
+            "cpu_ms_per_frame_python": round((cpu_after[0] - cpu_before[0]) / frames * 1000, 1),
+            "cpu_ms_per_frame_ffmpeg": round((cpu_after[1] - cpu_before[1]) / frames * 1000, 1),
+            "model_ms_per_frame": round(options["timing"].get("model_s", 0.0) / frames * 1000, 2),
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def default_models(scratch: Path) -> list[str]:
+    models = []
+    try:
+        from colorfuse.engine.models import default_model_name
+
+        models.append(default_model_name())
+    except Exception as exc:  # no shipped default model yet
+        print(f"no default model: {exc}")
+    try:
+        from tests.modelfactory import make_model
+    except ImportError as exc:
+        print(f"no test model (run from the repository root with the dev extras): {exc}")
+    else:
+        path = scratch / "test-model.onnx"
+        make_model(path, multiple=4)
+        models.append(str(path))
+    return models
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="model name or .onnx path (repeatable)")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="real clip to scale (looped)")
+    parser.add_argument("--heights", default="360,480,720,1080")
+    parser.add_argument("--frames", type=int, default=60, help="frames per clip")
+    parser.add_argument("--preset", default="veryfast", help="x264 preset")
+    parser.add_argument("--max-side", type=int, default=None, help="working size (default: the card's)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="colorfuse-video-bench-") as scratch:
+        scratch = Path(scratch)
+        models = args.model or default_models(scratch)
+        for height in (int(h) for h in args.heights.split(",")):
+            clip = make_clip(args.source, height, args.frames, scratch / f"in-{height}.mp4")
+            for model in models:
+                for temporal in (True, False) if height == 480 else (True,):
+                    run = measure(model, clip, scratch / "out.mp4", temporal, args.preset, args.max_side)
+                    runs.append(run)
+                    print(f"{run['size']:>10} {run['model']:<12} temporal={temporal!s:<5} {run['frames_per_s']:6.1f} "
+                          f"frames/s  cpu/frame {run['cpu_ms_per_frame_python']} ms python + "
+                          f"{run['cpu_ms_per_frame_ffmpeg']} ms ffmpeg  load {run['load_average_1min']}")
+    report = {"benchmark": "colorfuse video, file to file, CPU", "machine": machine_info(),
+              "source": str(args.source) if args.source.exists() else "lavfi testsrc2",
+              "ffmpeg": ffmpeg_exe(), "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs}
+    write_json_atomic(report, args.out)
+    print(f"wrote {args.out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
