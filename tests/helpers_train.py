@@ -8,8 +8,20 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 SHARED_TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: these small tensors gain nothing from more, and the CPU is shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def synthetic_photo(seed: int, height: int = 40, width: int = 48) -> np.ndarray:

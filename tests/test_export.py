@@ -17,6 +17,7 @@ from colorfuse.train import runs  # noqa: E402
 from colorfuse.train.models import build_model  # noqa: E402
 from colorfuse.train.export import PARITY_TOLERANCE, ExportParityError, export_model, parity_inputs  # noqa: E402
 from colorfuse.train.trainer import train  # noqa: E402
+from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
 from tests.helpers_train import photo_set, train_run, write_folder  # noqa: E402
 
 

@@ -23,6 +23,7 @@ from colorfuse.train.data import (  # noqa: E402
     scan,
     square_crop,
 )
+from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
 from tests.helpers_train import jpeg, photo_set, synthetic_photo, write_folder, write_tar  # noqa: E402
 
 

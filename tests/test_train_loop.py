@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from colorfuse.cli import cli  # noqa: E402
 from colorfuse.train import runs  # noqa: E402
 from colorfuse.train.metrics import colorization_figures  # noqa: E402
 from colorfuse.train.trainer import train  # noqa: E402
+from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
 from tests.helpers_train import photo_set, synthetic_photo, train_run, write_folder  # noqa: E402
 
 RECORD_KEYS = {"epoch", "epoch_progress", "step", "elapsed_s", "train_loss", "val_loss", "val_psnr",
@@ -117,3 +119,13 @@ def test_precision_choice(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no usable CUDA"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize("args", [["train", "tiny", "--data", "d", "--out", "o", "--epochs", "1"],
+                                  ["export", ".", "--out", "x.onnx"]])  # fmt: skip
+def test_commands_without_torch_say_what_to_install(monkeypatch, args):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ModuleNotFoundError
+    for module in ("colorfuse.train.trainer", "colorfuse.train.export"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and "pip install 'colorfuse[train]'" in result.output
