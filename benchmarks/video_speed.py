@@ -4,7 +4,8 @@ For each height (360p, 480p, 720p, 1080p by default) a clip is made from a real 
 ``--frames`` frames) and colorized from file to file: decode, model, temporal plugins, encode.
 Reported per run: frames/s (wall), CPU milliseconds per frame in this process and in the ffmpeg
 children, time inside the model, and the load average (the machine may be shared: frames/s
-depends on it, CPU per frame much less). Models: ``--model`` (repeatable); by default the shipped
+depends on it, CPU per frame much less); at 480p also the time per frame of each step of the
+colorizing loop (profiled on decoded frames in memory), to show what bounds the speed. Models: ``--model`` (repeatable); by default the shipped
 default model if there is one, and the hand-built test model of ``tests/modelfactory.py``.
 
     python -m colorfuse.benchmarks.video_speed [--frames 60] [--heights 360,480,720,1080]
@@ -13,7 +14,9 @@ default model if there is one, and the hand-built test model of ``tests/modelfac
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import resource
 import subprocess
 import tempfile
@@ -24,6 +27,8 @@ from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.video.evaluate import machine_info, write_json_atomic
 from colorfuse.engine.video.ffmpeg import ffmpeg_exe
 from colorfuse.engine.video.job import VideoSettings, run_video
+from colorfuse.engine.video.pipeline import FrameColorizer, batches
+from colorfuse.engine.video.reader import FfmpegReader
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "video" / "solidWhiteRight.mp4"
@@ -68,6 +73,28 @@ def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side:
             "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
+STAGES = {"shot detection": "is_cut", "prepare (L, resize)": "prepare", "model": "predict",
+          "temporal flow plugin": "video_process_ab", "finish (chroma upsampling, Lab to RGB)": "finish"}
+
+
+def stage_profile(model, clip: Path, max_side: int | None, frames: int = 40) -> dict:
+    """Milliseconds per frame spent in each step of the colorizing loop (decoded frames in memory)."""
+    images = [frame for _, frame in zip(range(frames), FfmpegReader(clip))]
+    engine = FrameColorizer(Colorizer(model, device="cpu", max_side=max_side))
+    profile = cProfile.Profile()
+    profile.enable()
+    for batch in batches(images, 8):
+        engine.process(batch)
+    profile.disable()
+    by_name = {}
+    for (_, _, name), row in pstats.Stats(profile).stats.items():
+        by_name[name] = by_name.get(name, 0.0) + row[3]  # cumulative seconds
+    total = sum(row[2] for row in pstats.Stats(profile).stats.values())
+    result = {stage: round(by_name.get(name, 0.0) / len(images) * 1000, 2) for stage, name in STAGES.items()}
+    result["total"] = round(total / len(images) * 1000, 2)
+    return result
+
+
 def default_models(scratch: Path) -> list[str]:
     models = []
     try:
@@ -104,6 +131,10 @@ def main(argv=None) -> dict:
         for height in (int(h) for h in args.heights.split(",")):
             clip = make_clip(args.source, height, args.frames, scratch / f"in-{height}.mp4")
             for model in models:
+                if height == 480:
+                    stages = stage_profile(model, clip, args.max_side)
+                    runs.append({"size": "854x480", "model": str(model), "stage_ms_per_frame": stages})
+                    print(f"   854x480 stages (ms/frame, main thread): {stages}")
                 for temporal in (True, False) if height == 480 else (True,):
                     run = measure(model, clip, scratch / "out.mp4", temporal, args.preset, args.max_side)
                     runs.append(run)

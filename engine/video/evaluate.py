@@ -95,7 +95,7 @@ def evaluate_clip(clip, model=None, device: str = "auto", max_side: int | None =
               "mean_hsv_saturation": float(np.mean(saturation)) if saturation else None,
               "model": {"name": card.name, "version": card.version, "path": str(runs["naive"].model_path),
                         "max_side": runs["naive"].max_side, "device": runs["naive"].device},
-              "shots": engines["consistent"].shot_count, "runs": {}}
+              "shots": engines["consistent"].shot_count, "options": options, "runs": {}}
     for name in ("gray", "reference", "naive", "consistent"):
         entry = {"flicker": metrics.flicker(name)}
         if name != "reference":
