@@ -86,7 +86,8 @@ def _end_to_end(path: Path, device: str, gray: np.ndarray, repeats: int, threads
 
 
 def run_paper(model_paths: dict[str, Path], devices: list[str], sizes: list[int], repeats: int,
-              threads: int | None = None, torch_reference: bool = True, end_to_end: bool = True) -> dict:
+              threads: int | None = None, torch_reference: bool = True, end_to_end: bool = True,
+              cuda_graph: bool = False) -> dict:
     """Time every precision's model (``{precision: path}``) on every device at every size.
 
     ``torch_reference`` is only meaningful for the built-in paper model (same seed, same weights).
@@ -108,7 +109,7 @@ def run_paper(model_paths: dict[str, Path], devices: list[str], sizes: list[int]
                         continue
                     gray, l_norm, view = paper_inputs(card, size)
                     feeds = model_feeds(card, l_norm, view)
-                    runner = ModelRunner(path, device, feeds, threads)
+                    runner = ModelRunner(path, device, feeds, threads, cuda_graph=cuda_graph and device == "cuda")
                     row["providers"] = runner.providers
                     row["model_only"] = time_runs(runner.run, repeats)
                     if end_to_end:
@@ -121,7 +122,7 @@ def run_paper(model_paths: dict[str, Path], devices: list[str], sizes: list[int]
         "benchmark": "paper", "created": report.timestamp(), "machine": describe_machine(),
         "load_average_before": load_before, "load_average_after": load_average(),
         "models": {precision: model_facts(path) for precision, path in model_paths.items()},
-        "settings": {"sizes": sizes, "repeats": repeats, "warmup": 1, "batch": 1, "devices": devices,
+        "settings": {"sizes": sizes, "repeats": repeats, "warmup": 1, "batch": 1, "devices": devices, "cuda_graph": cuda_graph,
                      "threads": threads or "onnxruntime default (physical cores)"},
         "columns": COLUMNS, "paper": {**PAPER_MACHINE, "seconds_cpu_gpu": PAPER_SECONDS},
         "results": results, "table": table_rows(results),

@@ -19,8 +19,13 @@ from colorfuse.engine.machine import describe_machine, load_average
 
 
 def run_throughput(folder, device: str = "auto", model=None, max_side: int | None = None, batch_size: int = 8,
-                   workers: int = 2, threads: int | None = None, repeats: int = 1, limit: int = 0) -> dict:
-    """Colorize ``folder`` ``repeats`` times; images/s, model-busy share and timings per pass."""
+                   workers: int = 2, threads: int | None = None, repeats: int = 1, limit: int = 0,
+                   bucket: int = 0) -> dict:
+    """Colorize ``folder`` ``repeats`` times; images/s, model-busy share and timings per pass.
+
+    ``bucket`` > 0 pads working shapes up to multiples of it (:mod:`colorfuse.benchmarks.buckets`).
+    """
+    from colorfuse.benchmarks.buckets import BucketedColorizer
     from colorfuse.engine.batch import colorize_collection
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
@@ -31,8 +36,9 @@ def run_throughput(folder, device: str = "auto", model=None, max_side: int | Non
     if not jobs:
         raise ColorfuseError(f"{folder}: no readable images to colorize")
     timing: dict = {}
-    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
-                          options={"timing": timing}, threads=threads)
+    settings = {"device": device, "max_side": max_side, "batch_size": batch_size, "options": {"timing": timing},
+                "threads": threads}
+    colorizer = BucketedColorizer(model, bucket=bucket, **settings) if bucket else Colorizer(model, **settings)
     colorizer.colorize(jobs[0].source)  # warm-up: session, first shapes
     load_before = load_average()
     passes = []
@@ -54,6 +60,7 @@ def run_throughput(folder, device: str = "auto", model=None, max_side: int | Non
         "providers": colorizer.model_session.providers,
         "settings": {"folder": str(folder), "images": len(jobs), "max_side": colorizer.max_side or "full",
                      "batch_size": batch_size, "workers": workers, "threads": threads or "default", "repeats": repeats,
+                     "bucket": bucket or None,
                      "input_megapixels_mean": round(statistics.mean(megapixels), 4)},
         "passes": passes,
         "images_per_s": statistics.median(p["images_per_s"] for p in passes),
@@ -78,7 +85,8 @@ def throughput_markdown(data: dict) -> str:
         f"{data['load_average_after']}.", "",
         f"Model {data['model']['name']} ({data['model']['weights']}) on {data['device']} ({', '.join(data['providers'])}); "
         f"{s['images']} images from {s['folder']} (mean {s['input_megapixels_mean']} MP), working size {s['max_side']}, "
-        f"batch {s['batch_size']}, {s['workers']} I/O workers.", "",
+        f"batch {s['batch_size']}, {s['workers']} I/O workers"
+        + (f", working shapes bucketed to multiples of {s['bucket']}." if s.get("bucket") else "."), "",
         report.markdown_table(["pass", "images", "seconds", "images/s", "model s", "model busy"], rows),
         f"Median: **{data['images_per_s']:.2f} images/s** end to end (decode, model, chroma, Lab->RGB, encode, write); "
         f"the model was busy {100 * data['model_busy_share']:.0f}% of the wall time.",

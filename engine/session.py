@@ -64,11 +64,14 @@ class ModelSession:
 
 
 def _session_options(threads: int | None):
+    from colorfuse.engine.machine import physical_cores
+
     ort = _onnxruntime()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        options.intra_op_num_threads = threads
+    # CPU: one intra-op thread per physical core available to this process (its CPU affinity);
+    # hyper-threads share a core's vector units and only add contention.
+    options.intra_op_num_threads = threads or physical_cores()
     options.log_severity_level = 3
     return options
 

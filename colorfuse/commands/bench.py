@@ -77,8 +77,10 @@ def _paper_base_model(model) -> tuple[Path, bool]:
               help="Calibration photos for int8 (default: the shared validation photos).")
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch eager reference.")
 @click.option("--no-end-to-end", is_flag=True, help="Time the model only.")
+@click.option("--cuda-graph", is_flag=True, help="CUDA: capture the model in a CUDA graph (fixed shapes) and replay it.")
 @_outputs
-def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, no_end_to_end, json_file, md_file, plot_file):
+def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, no_end_to_end, cuda_graph, json_file, md_file,
+          plot_file):
     """The speed table of Iizuka et al. 2016 (224-2048 px, batch 1) on this machine."""
     from colorfuse.benchmarks.paper import paper_markdown, paper_plot, run_paper
     from colorfuse.benchmarks.quantize import DEFAULT_PHOTOS, precision_variant
@@ -91,7 +93,7 @@ def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, n
     paths = {p: precision_variant(base, p, photos or DEFAULT_PHOTOS) for p in precisions}
     devices = ["cpu", "cuda"] if device == "both" else [device]
     data = run_paper(paths, devices, _numbers(int, sizes, "--sizes"), repeats, threads=threads,
-                     torch_reference=is_paper_model and not no_torch, end_to_end=not no_end_to_end)
+                     torch_reference=is_paper_model and not no_torch, end_to_end=not no_end_to_end, cuda_graph=cuda_graph)
     _emit(data, paper_markdown(data), json_file, md_file, plot_file, lambda p: paper_plot(data, p))
 
 
@@ -105,12 +107,15 @@ def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, n
 @click.option("--threads", type=click.IntRange(1), default=None)
 @click.option("--repeats", type=click.IntRange(1), default=1, show_default=True, help="Passes over the folder.")
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use only the first N images (0: all).")
+@click.option("--bucket", type=click.IntRange(0), default=0,
+              help="Pad working shapes up to multiples of this so more images share a batch (0: off).")
 @_outputs
-def throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, json_file, md_file, plot_file):
+def throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, bucket, json_file, md_file,
+               plot_file):
     """End-to-end images/s colorizing FOLDER (decode, model, encode, write), and how busy the model was."""
     from colorfuse.benchmarks.throughput import run_throughput, throughput_markdown, throughput_plot
 
-    data = run_throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit)
+    data = run_throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, bucket)
     _emit(data, throughput_markdown(data), json_file, md_file, plot_file, lambda p: throughput_plot(data, p))
 
 
