@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from colorfuse.benchmarks import report
@@ -44,14 +45,17 @@ def run_throughput(folder, device: str = "auto", model=None, max_side: int | Non
     passes = []
     for _ in range(repeats):
         timing.clear()
+        cpu_start = time.process_time()
         with tempfile.TemporaryDirectory(prefix="colorfuse-throughput-") as out_dir:
             summary = colorize_collection(colorizer, jobs, out_dir, workers=workers, overwrite=True)
+        cpu_s = time.process_time() - cpu_start
         if summary.failed:
             raise ColorfuseError(f"{len(summary.failed)} images failed, first: {summary.failed[0].error}")
         model_s = timing.get("model_s", 0.0)
         passes.append({"images": summary.done, "seconds": summary.seconds,
                        "images_per_s": summary.done / summary.seconds, "model_s": model_s,
-                       "model_calls": timing.get("calls", 0), "model_busy_share": model_s / summary.seconds})
+                       "model_calls": timing.get("calls", 0), "model_busy_share": model_s / summary.seconds,
+                       "process_cpu_s": cpu_s})
     megapixels = [_megapixels(job.source) for job in jobs]
     return {
         "benchmark": "throughput", "created": report.timestamp(), "machine": describe_machine(),
@@ -78,7 +82,7 @@ def _megapixels(path: Path) -> float:
 def throughput_markdown(data: dict) -> str:
     s = data["settings"]
     rows = [[i + 1, p["images"], f"{p['seconds']:.2f}", f"{p['images_per_s']:.2f}", f"{p['model_s']:.2f}",
-             f"{100 * p['model_busy_share']:.0f}%"] for i, p in enumerate(data["passes"])]
+             f"{100 * p['model_busy_share']:.0f}%", f"{p['process_cpu_s']:.2f}"] for i, p in enumerate(data["passes"])]
     return "\n".join([
         f"# Throughput, {data['created']}", "",
         f"Machine: {report.machine_line(data['machine'])}; load before/after {data['load_average_before']} / "
@@ -87,7 +91,7 @@ def throughput_markdown(data: dict) -> str:
         f"{s['images']} images from {s['folder']} (mean {s['input_megapixels_mean']} MP), working size {s['max_side']}, "
         f"batch {s['batch_size']}, {s['workers']} I/O workers"
         + (f", working shapes bucketed to multiples of {s['bucket']}." if s.get("bucket") else "."), "",
-        report.markdown_table(["pass", "images", "seconds", "images/s", "model s", "model busy"], rows),
+        report.markdown_table(["pass", "images", "seconds", "images/s", "model s", "model busy", "process CPU s"], rows),
         f"Median: **{data['images_per_s']:.2f} images/s** end to end (decode, model, chroma, Lab->RGB, encode, write); "
         f"the model was busy {100 * data['model_busy_share']:.0f}% of the wall time.",
     ]) + "\n"

@@ -46,14 +46,15 @@ def time_torch(l_norm: np.ndarray, global_view: np.ndarray, device: str, precisi
     dtype = torch.float16 if half else torch.float32
     l_in, g_in = (torch.from_numpy(value).to(device=device, dtype=dtype) for value in (l_norm, global_view))
     synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    seconds = []
+    seconds, cpu_seconds = [], []
     with torch.inference_mode():
         for index in range(warmup + repeats):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             model(l_in, g_in)
             synchronize()
             if index >= warmup:
                 seconds.append(time.perf_counter() - start)
-    result = summarize(seconds)
+                cpu_seconds.append(time.process_time() - cpu_start)
+    result = summarize(seconds, cpu_seconds)
     result.update(torch=torch.__version__, dtype=str(dtype).replace("torch.", ""), threads=torch.get_num_threads())
     return result

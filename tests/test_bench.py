@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from colorfuse.benchmarks.measure import run_child, time_runs
-from colorfuse.benchmarks.profile import node_flops
+from colorfuse.benchmarks.profile import graph_flops
 from colorfuse.cli import cli
 from colorfuse.engine.card import read_card
 from colorfuse.engine.colorizer import Colorizer
@@ -128,8 +128,9 @@ def test_profile_by_op_type(global_model_path, tmp_path):
     result = invoke("profile", "--model", global_model_path, "--size", "64", *outputs(tmp_path, "profile"))
     assert result.exit_code == 0, result.output
     data = check_outputs(tmp_path, "profile")
-    conv = next(op for op in data["ops"] if op["op"] in ("Conv", "FusedConv"))
-    assert conv["gflop"] == pytest.approx(2 * 2 * 64 * 64 * 9 / 1e9, abs=0.01) and data["run_ms"] > 0
+    assert {"Conv", "FusedConv"} & {op["op"] for op in data["ops"]} and data["run_ms"] > 0
+    assert data["groups"]["conv"]["gflop"] == pytest.approx(2 * 2 * 64 * 64 * 9 / 1e9, abs=0.01)
+    assert data["numpy_float32_matmul_gflop_per_s"] > 0
 
 
 def test_bad_sizes_are_refused(model_path):
@@ -152,10 +153,9 @@ def test_time_runs_warms_up_then_times():
     assert len(calls) == 5 and len(result["runs"]) == 3 and result["min_s"] <= result["median_s"] <= result["p95_s"]
 
 
-def test_flops_of_a_convolution_and_a_gemm():
-    assert node_flops("Conv", [[1, 64, 10, 10], [128, 64, 3, 3]], [[1, 128, 10, 10]]) == 2 * 128 * 100 * 64 * 9
-    assert node_flops("Gemm", [[1, 512], [256, 512]], [[1, 256]]) == 2 * 256 * 512
-    assert node_flops("Relu", [[1, 8]], [[1, 8]]) == 0
+def test_graph_flops_count_the_convolution(global_model_path):
+    flops = graph_flops(global_model_path, {"L": (1, 1, 40, 48), "L_global": (1, 1, 32, 32)})
+    assert flops == {"conv": 2.0 * 2 * 40 * 48 * 9, "gemm": 0.0}
 
 
 def test_machine_description():
