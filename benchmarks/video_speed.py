@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.video.evaluate import machine_info, write_json_atomic
 from colorfuse.engine.video.ffmpeg import ffmpeg_exe
 from colorfuse.engine.video.job import VideoSettings, run_video
 from colorfuse.engine.video.pipeline import FrameColorizer, batches
 from colorfuse.engine.video.reader import FfmpegReader
+from colorfuse.engine.video.reports import machine_info, write_json_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "video" / "solidWhiteRight.mp4"

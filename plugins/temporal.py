@@ -8,10 +8,10 @@ Two parts, each with its own switch in ``options``:
   of the shot's views so far).
 * ``temporal_flow`` (default True): the predicted ab is blended with the previous frame's output
   warped along optical flow (DIS on downscaled L), an exponential moving average whose weight
-  ``flow_alpha`` (default 0.8) is scaled per pixel by a confidence from forward-backward flow
-  agreement (``flow_fb_tolerance`` px) and luminance agreement (``flow_lum_sigma`` L units), so
-  colour is not dragged across moving edges or into uncovered areas. It restarts at shot cuts.
-  ``flow_side`` (default 320) is the longest side the flow is computed at.
+  ``flow_alpha`` (default 0.85) is scaled per pixel by a confidence from forward-backward flow
+  agreement (``flow_fb_tolerance``, default 2 px) and luminance agreement (``flow_lum_sigma``,
+  default 8 L units), so colour is not dragged across moving edges or into uncovered areas. It
+  restarts at shot cuts. ``flow_side`` (default 320) is the longest side the flow is computed at.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ class FlowSmoother:
     """Running state of the optical-flow smoothing for one video."""
 
     def __init__(self, options):
-        self.alpha = float(options.get("flow_alpha", 0.8))
+        self.alpha = float(options.get("flow_alpha", 0.85))
         if not 0.0 <= self.alpha < 1.0:
             raise ValueError(f"flow_alpha must be in [0, 1), got {self.alpha}")
-        self.fb_tolerance = float(options.get("flow_fb_tolerance", 1.0))
-        self.lum_sigma = float(options.get("flow_lum_sigma", 6.0))
+        self.fb_tolerance = float(options.get("flow_fb_tolerance", 2.0))
+        self.lum_sigma = float(options.get("flow_lum_sigma", 8.0))
         self.estimator = FlowEstimator(int(options.get("flow_side", 320)))
         self.previous_l: np.ndarray | None = None
         self.previous_ab: np.ndarray | None = None

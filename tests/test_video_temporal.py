@@ -147,32 +147,13 @@ def test_metrics_of_a_still_clip():
     assert metrics.mean_psnr("same") == psnr(rgb, rgb) == 100.0
 
 
-class NoisyModel:
-    """A test plugin making the model's output flicker: fresh noise on every call."""
-
-    def __init__(self):
-        self.rng = np.random.default_rng(7)
-
-    @hookimpl
-    def wrap_runner(self, runner, card, options):
-        return lambda feeds: (lambda ab: ab + self.rng.normal(0, 0.1, ab.shape).astype(ab.dtype))(runner(feeds))
-
-
-@pytest.fixture
-def noisy_model():
-    manager = get_plugin_manager()
-    plugin = manager.register(NoisyModel(), name="test-noisy-model")
-    yield plugin
-    manager.unregister(name="test-noisy-model")
-
-
-def test_eval_video_reports_lower_flicker_with_temporal_consistency(tmp_path, global_model_path, noisy_model):
-    clip = tmp_path / "still.mp4"  # a still colour scene: all flicker comes from the model
+def test_eval_video_reports_lower_flicker_with_temporal_consistency(tmp_path, global_model_path):
+    clip = tmp_path / "still.mp4"  # a still colour scene: all flicker comes from the model (and --jitter)
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=10:duration=1.6,trim=end_frame=1,loop=loop=15:size=1",
            "-c:v", "libx264", "-pix_fmt", "yuv444p", "-qp", "0", clip)
     report_path = tmp_path / "report.json"
     result = CliRunner().invoke(cli, ["eval-video", str(clip), "--json", str(report_path), "--quiet",
-                                      "--model", str(global_model_path)], catch_exceptions=False)
+                                      "--model", str(global_model_path), "--jitter", "0.1"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
     assert report["frames"] == 16 and report["shots"] == 1 and report["flow_pairs"] == 15
@@ -183,3 +164,4 @@ def test_eval_video_reports_lower_flicker_with_temporal_consistency(tmp_path, gl
     assert report["flicker_reduction"] > 0.5
     assert abs(report["psnr_change_db"]) < 1.0 and runs["gray"]["psnr_db"] > 0
     assert report["machine"]["cores"] >= 1 and "flicker" in result.output
+    assert get_plugin_manager().get_plugin("colorfuse-eval-jitter") is None  # registered only while building

@@ -27,8 +27,11 @@ def _figure(value, unit="") -> str:
 @click.option("--start", type=click.FloatRange(min=0), default=None, help="Start at this time (seconds).")
 @click.option("--end", type=float, default=None, help="Stop at this time (seconds).")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Option for plugins (repeatable).")
+@click.option("--jitter", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Stress test: add fresh low-frequency noise of this standard deviation (model output "
+                   "units, ab/ab_scale) to every frame's prediction, a known flicker for the plugins to remove.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(clip, json_path, model, device, max_side, batch_size, start, end, extra, quiet):
+def command(clip, json_path, model, device, max_side, batch_size, start, end, extra, jitter, quiet):
     """Turn the colour CLIP to gray, colorize it without and with the temporal plugins, and compare.
 
     Reports PSNR against the real colours and flicker (mean absolute ab change between
@@ -36,14 +39,15 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
     """
     from tqdm import tqdm
 
-    from colorfuse.engine.video.evaluate import evaluate_clip, machine_info, write_json_atomic
     from colorfuse.engine.video.errors import VideoReadError
+    from colorfuse.engine.video.evaluate import evaluate_clip
+    from colorfuse.engine.video.reports import machine_info, write_json_atomic
 
     if end is not None and end <= (start or 0.0):
         raise click.BadParameter("--end must be after --start", param_hint="--end")
     progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="eval-video")
     try:
-        report = evaluate_clip(clip, model, device, max_side, batch_size, start, end, parse_options(extra),
+        report = evaluate_clip(clip, model, device, max_side, batch_size, start, end, parse_options(extra), jitter,
                                on_total=lambda total: setattr(progress, "total", total), on_batch=progress.update)
     finally:
         progress.close()

@@ -3,18 +3,14 @@
 The clip is decoded as RGB, turned to gray (BT.601 luma, what a gray video's Y plane holds) and
 colorized twice in the same pass: ``naive`` (temporal plugins off) and ``consistent`` (on).
 PSNR against the real colours and flicker (see :mod:`.metrics`) are reported for the gray input,
-the real colours (flicker only), and both runs.
+the real colours (flicker only), and both runs. ``jitter`` adds known, model-like flicker to
+both runs, to test the temporal plugins when the model itself hardly flickers.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -25,46 +21,63 @@ from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.video.metrics import ClipMetrics
 from colorfuse.engine.video.pipeline import FrameColorizer, batches
 from colorfuse.engine.video.reader import FfmpegReader
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.manager import get_plugin_manager
 
 OFF = {"temporal_global": False, "temporal_flow": False}
 ON = {"temporal_global": True, "temporal_flow": True}
+JITTER_PLUGIN = "colorfuse-eval-jitter"
 
 
-def machine_info() -> dict:
-    """CPU model, core count and OS, for reports."""
-    cpu = platform.processor() or platform.machine()
+class Jitter:
+    """A stress test for the temporal plugins: fresh low-frequency noise on every frame's prediction.
+
+    Added to the model output (its units: ab / ab_scale) as a 4x4 grid of N(0, ``std``) values
+    interpolated over the frame, the way a network's colour choices wobble between frames. Every
+    colorizer gets the same noise sequence (one generator per wrapped runner, same seed).
+    """
+
+    def __init__(self, std: float, seed: int = 0):
+        self.std, self.seed = std, seed
+
+    @hookimpl
+    def wrap_runner(self, runner, card, options):
+        rng = np.random.default_rng(self.seed)
+
+        def jittered(feeds):
+            output = runner(feeds)
+            noise = rng.normal(0.0, self.std, output.shape[:2] + (4, 4)).astype(np.float32)
+            height, width = output.shape[2:]
+            field = [[cv2.resize(channel, (width, height), interpolation=cv2.INTER_CUBIC) for channel in item]
+                     for item in noise]
+            return output + np.asarray(field, dtype=output.dtype)
+
+        return jittered
+
+
+def _colorizers(model, device, max_side, batch_size, options, jitter) -> dict[str, Colorizer]:
+    manager = get_plugin_manager()
+    if jitter:
+        manager.register(Jitter(jitter), name=JITTER_PLUGIN)
     try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform()}
-
-
-def write_json_atomic(data: dict, path) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=1)
-            stream.write("\n")
-        os.replace(temporary, path)
+        return {name: Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
+                                options={**options, **switches, "timing": {}})
+                for name, switches in (("naive", OFF), ("consistent", ON))}
     finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        if jitter:
+            manager.unregister(name=JITTER_PLUGIN)  # the runners above keep their wrapping
 
 
 def evaluate_clip(clip, model=None, device: str = "auto", max_side: int | None = None, batch_size: int = 8,
                   start: float | None = None, end: float | None = None, options: dict | None = None,
-                  on_total: Callable[[int | None], None] | None = None,
+                  jitter: float = 0.0, on_total: Callable[[int | None], None] | None = None,
                   on_batch: Callable[[int], None] | None = None) -> dict:
-    """Colorize ``clip`` naively and consistently; return the figures as a JSON-ready dict."""
+    """Colorize ``clip`` naively and consistently; return the figures as a JSON-ready dict.
+
+    ``jitter`` > 0 adds :class:`Jitter` noise of that standard deviation to both runs' predictions.
+    """
     options = options or {}
-    runs = {name: Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
-                            options={**options, **switches, "timing": {}})
-            for name, switches in (("naive", OFF), ("consistent", ON))}
+    runs = _colorizers(model, device, max_side, batch_size, options, jitter)
     engines = {name: FrameColorizer(colorizer) for name, colorizer in runs.items()}
     seconds = {name: 0.0 for name in runs}
     metrics = ClipMetrics()
@@ -95,7 +108,7 @@ def evaluate_clip(clip, model=None, device: str = "auto", max_side: int | None =
               "mean_hsv_saturation": float(np.mean(saturation)) if saturation else None,
               "model": {"name": card.name, "version": card.version, "path": str(runs["naive"].model_path),
                         "max_side": runs["naive"].max_side, "device": runs["naive"].device},
-              "shots": engines["consistent"].shot_count, "options": options, "runs": {}}
+              "shots": engines["consistent"].shot_count, "options": options, "jitter": jitter, "runs": {}}
     for name in ("gray", "reference", "naive", "consistent"):
         entry = {"flicker": metrics.flicker(name)}
         if name != "reference":

@@ -66,8 +66,8 @@ class FlowEstimator:
         to_u8 = np.float32(2.55)
         return self._dis.calc(cv2.convertScaleAbs(src, alpha=to_u8), cv2.convertScaleAbs(dst, alpha=to_u8), None)
 
-    def aligned(self, current: np.ndarray, previous: np.ndarray, fb_tolerance: float = 1.0,
-                lum_sigma: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
+    def aligned(self, current: np.ndarray, previous: np.ndarray, fb_tolerance: float = 2.0,
+                lum_sigma: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
         """(flow from ``current`` to ``previous``, confidence in [0, 1]) on ``current``'s grid.
 
         Confidence is high where the forward and backward flows agree (error under
