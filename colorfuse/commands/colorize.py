@@ -60,8 +60,19 @@ def write_grid(summary, path: Path) -> None:
               help="Refuse images whose header claims more pixels than this.")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Option for plugins (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+# ---- cluster mode (--ray): the run itself is in colorfuse.commands.cluster / colorfuse.engine.distributed ----
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Run on Ray (pip install 'colorfuse[distributed]'): alone, a local Ray instance; "
+                   "auto or ray://HOST:PORT joins a cluster.")
+@click.option("--ray-workers", type=int, default=None, help="With --ray: model workers (default: as many as fit).")
+@click.option("--ray-threads", type=int, default=1, show_default=True,
+              help="With --ray: onnxruntime threads per worker on CPU nodes.")
+@click.option("--ray-gpus", type=float, default=1.0, show_default=True, help="With --ray: GPUs per worker on GPU nodes.")
+@click.option("--failures", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --ray: JSONL report of the failed inputs (default: OUT/failures.jsonl).")
+# ---- end of cluster mode options ----
 def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, quality, saturation,
-            chroma_upsample, skip_existing, overwrite, grid, grid_count, max_pixels, extra, quiet):
+            chroma_upsample, skip_existing, overwrite, grid, grid_count, max_pixels, extra, quiet, **cluster):
     """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
     from tqdm import tqdm
 
@@ -73,6 +84,14 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         raise click.UsageError("--skip-existing and --overwrite contradict each other")
     options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "quality": quality,
                "max_pixels": max_pixels, "timing": {}, **parse_options(extra)}
+    if cluster["ray_address"] is not None:  # ---- cluster mode: the same run through Ray Data ----
+        from colorfuse.commands.cluster import run_colorize
+
+        return run_colorize(inputs, out_dir, cluster["ray_address"], workers=cluster["ray_workers"],
+                            threads=cluster["ray_threads"], gpus_per_worker=cluster["ray_gpus"],
+                            failures=cluster["failures"], quiet=quiet, grid=grid, model=model, device=device,
+                            max_side=max_side, batch_size=batch_size, fmt=fmt, skip_existing=skip_existing,
+                            overwrite=overwrite, options=options)
     colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options)
     click.echo(f"model {colorizer.card.name} {colorizer.card.version} on {colorizer.device}, "
                f"working size {colorizer.max_side or 'full'}", err=True)

@@ -1,0 +1,72 @@
+"""``colorfuse cluster``: Ray cluster mode (the ``distributed`` extra).
+
+``colorfuse cluster info [--ray ADDRESS]`` shows what a ``colorize --ray`` run would use there;
+:func:`run_colorize` is the ``colorize --ray`` branch (progress, summary, exit status).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from colorfuse.engine.session import DEVICES
+
+
+def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet, grid, **settings):
+    """``colorfuse colorize ... --ray``: the run of :func:`colorize_on_ray` with a progress bar."""
+    from tqdm import tqdm
+
+    from colorfuse.engine.distributed import check_address, colorize_on_ray
+
+    if grid:
+        raise click.UsageError("--grid is not available with --ray")
+    check_address(address)
+    progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize (ray)")
+
+    def on_outcome(outcome):
+        progress.update(1)
+        if outcome.status == "failed":
+            progress.write(f"error: {outcome.error}", file=sys.stderr)
+
+    def on_start(plan):
+        click.echo(f"ray: {plan.describe()}", err=True)
+
+    try:
+        summary = colorize_on_ray(inputs, out_dir, address=address, workers=workers, threads=threads,
+                                  failures=failures, on_outcome=on_outcome, on_start=on_start, **settings)
+    finally:
+        progress.close()
+    rate = summary.done / summary.seconds if summary.seconds else 0.0
+    click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
+               f"in {summary.seconds:.1f} s ({rate:.1f} images/s, Ray start-up included)")
+    if summary.failed:
+        click.echo(f"failures: {failures or out_dir / 'failures.jsonl'}", err=True)
+        raise SystemExit(1)
+
+
+@click.group("cluster")
+def command():
+    """Ray cluster mode: `colorfuse colorize INPUTS --out DIR --ray [ADDRESS]` (needs colorfuse[distributed])."""
+
+
+@command.command("info")
+@click.option("--ray", "address", default="local", show_default=True,
+              help="local (start one here), auto (the cluster this node belongs to), or ray://HOST:PORT.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--ray-workers", "workers", type=int, default=None, help="Colorize workers (default: what fits).")
+@click.option("--ray-threads", "threads", type=int, default=1, show_default=True,
+              help="onnxruntime threads per worker on CPU nodes.")
+def info(address, device, workers, threads):
+    """Show the cluster's nodes and resources, and the colorize workers a run would start."""
+    from colorfuse.engine.distributed import check_address, connect, plan_workers
+
+    with connect(check_address(address)) as ray:
+        nodes = [node for node in ray.nodes() if node.get("Alive")]
+        resources = ray.cluster_resources()
+        click.echo(f"ray {ray.__version__}: {len(nodes)} node(s), {resources.get('CPU', 0):g} CPU, "
+                   f"{resources.get('GPU', 0):g} GPU")
+        for node in nodes:
+            have = node.get("Resources", {})
+            click.echo(f"  {node.get('NodeManagerAddress')}: {have.get('CPU', 0):g} CPU, {have.get('GPU', 0):g} GPU")
+        click.echo(f"colorize --ray would start {plan_workers(resources, device, workers, threads).describe()}")

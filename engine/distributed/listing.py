@@ -1,0 +1,98 @@
+"""Listing and reading inputs for cluster mode: local and NFS paths, or any pyarrow filesystem.
+
+Listing is lazy: local inputs go through ``collection.iter_jobs`` (a generator), URIs such as
+``s3://bucket/photos/`` are walked one folder level at a time with ``pyarrow.fs``. Every file is
+planned with ``batch.plan`` (layout, naming, ``--skip-existing``, ``--overwrite``) as it is found.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+import numpy as np
+
+from colorfuse.engine.batch import Outcome, plan
+from colorfuse.engine.collection import IMAGE_EXTENSIONS, Job, iter_jobs
+from colorfuse.engine.errors import ImageReadError
+
+
+def is_uri(item: str) -> bool:
+    return "://" in str(item)
+
+
+def iter_remote_jobs(uri: str) -> Iterator[tuple[str, str, Job]]:
+    """Yield (source URI, filesystem path, job) for a file or folder on any pyarrow filesystem.
+
+    Folders are walked one level at a time (sorted, hidden names and non-images left out, like
+    local folders), so only one folder's listing is in memory at once.
+    """
+    import pyarrow.fs as pafs
+
+    fs, root = pafs.FileSystem.from_uri(uri)
+    info = fs.get_file_info(root)
+    name = PurePosixPath(root).name
+    if info.type == pafs.FileType.File:
+        yield uri, root, Job(Path(uri), Path(name))
+        return
+    if info.type != pafs.FileType.Directory:
+        yield uri, root, Job(Path(uri), Path(name or "input"), error=f"{uri}: no such file or folder")
+        return
+    base = uri.rstrip("/")
+    folders = [root]
+    while folders:
+        entries = sorted(fs.get_file_info(pafs.FileSelector(folders.pop(), recursive=False)),
+                         key=lambda entry: entry.path)
+        for entry in entries:
+            if entry.type == pafs.FileType.File and not entry.base_name.startswith(".") \
+                    and PurePosixPath(entry.base_name).suffix.lower() in IMAGE_EXTENSIONS:
+                relative = PurePosixPath(entry.path).relative_to(root).as_posix()
+                yield f"{base}/{relative}", entry.path, Job(Path(f"{base}/{relative}"), Path(relative))
+        folders.extend(entry.path for entry in reversed(entries) if entry.type == pafs.FileType.Directory)
+
+
+def iter_planned(inputs, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool) -> Iterator[dict]:
+    """One row per input file: where it goes and whether it is to do, skipped or failed."""
+    seen: set[Path] = set()
+    for item in inputs:
+        found = iter_remote_jobs(item) if is_uri(item) else ((str(j.source), "", j) for j in iter_jobs([item]))
+        for source, fspath, job in found:
+            target, outcome = plan(job, out_dir, fmt, skip_existing, overwrite)
+            if target is not None and target in seen:
+                target, outcome = None, Outcome(job.source, "failed", target,
+                                                f"{source}: another input also writes {target}")
+            if target is not None:
+                seen.add(target)
+            output = target or (outcome.output if outcome else None)
+            yield {"source": source, "fspath": fspath, "target": str(output or ""),
+                   "status": outcome.status if outcome else "todo", "error": (outcome.error or "") if outcome else ""}
+
+
+@lru_cache(maxsize=16)
+def _filesystem(scheme_and_host: str):
+    import pyarrow.fs as pafs
+
+    return pafs.FileSystem.from_uri(scheme_and_host + "/")[0]
+
+
+def read_input(source: str, fspath: str, options: dict) -> np.ndarray:
+    """Decode a local file, or stage a remote one in a temporary file for the reader plugins."""
+    from colorfuse.engine.imagefiles import read_image
+
+    if not fspath:
+        return read_image(source, options)
+    scheme, rest = source.split("://", 1)
+    try:
+        with _filesystem(f"{scheme}://{rest.split('/', 1)[0]}").open_input_stream(fspath) as stream:
+            data = stream.read()
+    except OSError as exc:
+        raise ImageReadError(f"{source}: cannot read ({exc})") from None
+    with tempfile.NamedTemporaryFile(suffix=PurePosixPath(fspath).suffix) as staged:
+        staged.write(data)
+        staged.flush()
+        try:
+            return read_image(staged.name, options)
+        except ImageReadError as exc:
+            raise ImageReadError(str(exc).replace(staged.name, source)) from None

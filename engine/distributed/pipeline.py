@@ -1,0 +1,213 @@
+"""The Ray Data pipeline of cluster mode, and :func:`colorize_on_ray`.
+
+    list (1 task) -> decode (tasks) -> colorize (actor pool, one Colorizer each) -> write (tasks)
+
+Rows carry source, target, status (todo, skipped, failed, done) and error; decoded and
+colorized pixels travel as bytes with their shape and dtype (gray, RGB, 8 or 16 bits alike).
+A failing file only fails its row, with the single-machine run's message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from colorfuse.engine.batch import Outcome, Summary
+from colorfuse.engine.collection import output_format
+from colorfuse.engine.distributed.cluster import WorkerPlan, connect, data_context, import_ray, plan_workers
+from colorfuse.engine.distributed.listing import is_uri, iter_planned, read_input
+from colorfuse.engine.errors import ColorfuseError
+
+LIST_CHUNK = 64  # rows per batch the listing task yields
+COLUMNS = ("source", "fspath", "target", "status", "error")
+
+
+def _list_stage(batch, inputs, out_dir, fmt, skip_existing, overwrite):
+    """The listing task (one input row, ignored): planned rows, ``LIST_CHUNK`` at a time."""
+    chunk: list[dict] = []
+    for row in iter_planned(inputs, Path(out_dir), fmt, skip_existing, overwrite):
+        chunk.append(row)
+        if len(chunk) == LIST_CHUNK:
+            yield _columns(chunk)
+            chunk = []
+    if chunk:
+        yield _columns(chunk)
+
+
+def _columns(rows: list[dict]) -> dict:
+    return {key: np.array([row[key] for row in rows], dtype=object) for key in rows[0]}
+
+
+def _pack(image: np.ndarray) -> tuple[bytes, str, str]:
+    return image.tobytes(), ",".join(map(str, image.shape)), image.dtype.str
+
+
+def _unpack(data: bytes, shape: str, dtype: str) -> np.ndarray:
+    """A writable array again (plugins get the same kind of array as in a single-machine run)."""
+    return np.frombuffer(data, dtype=np.dtype(dtype)).reshape([int(side) for side in shape.split(",")]).copy()
+
+
+def _failure(source: str, exc: Exception) -> str:
+    """The single-machine run's message: a ColorfuseError as is, anything else with its type."""
+    if isinstance(exc, ColorfuseError):
+        return str(exc)
+    return f"{source}: {type(exc).__name__}: {exc}"
+
+
+def _with_pixels(batch: dict, pixels: list, status: list, error: list) -> dict:
+    out = {key: batch[key] for key in COLUMNS}
+    out["status"], out["error"] = np.array(status, dtype=object), np.array(error, dtype=object)
+    packed = [_pack(image) if image is not None else (b"", "", "") for image in pixels]
+    for index, key in enumerate(("pixels", "shape", "dtype")):
+        out[key] = np.array([item[index] for item in packed], dtype=object)
+    return out
+
+
+def _decode_stage(batch: dict, options: dict) -> dict:
+    pixels, status, error = [], list(batch["status"]), list(batch["error"])
+    for index, source in enumerate(batch["source"]):
+        image = None
+        if status[index] == "todo":
+            try:
+                image = read_input(source, batch["fspath"][index], options)
+            except Exception as exc:
+                status[index], error[index] = "failed", _failure(source, exc)
+        pixels.append(image)
+    return _with_pixels(batch, pixels, status, error)
+
+
+class ColorizeActor:
+    """A Ray Data actor: one Colorizer (one onnxruntime session) for its whole life."""
+
+    def __init__(self, model, device: str, max_side, batch_size: int, options: dict, threads: int | None):
+        from colorfuse.engine.colorizer import Colorizer
+
+        self.colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
+                                   options=options, threads=threads)
+
+    def __call__(self, batch: dict) -> dict:
+        status, error = list(batch["status"]), list(batch["error"])
+        prepared, results = {}, [None] * len(status)
+        for index, source in enumerate(batch["source"]):
+            if status[index] == "todo":
+                try:
+                    image = _unpack(batch["pixels"][index], batch["shape"][index], batch["dtype"][index])
+                    prepared[index] = self.colorizer.prepare(image)
+                except Exception as exc:
+                    status[index], error[index] = "failed", _failure(source, exc)
+        try:
+            self.colorizer.predict(list(prepared.values()))
+        except Exception as exc:
+            for index in prepared:
+                status[index], error[index] = "failed", f"{batch['source'][index]}: model failed: {exc}"
+            prepared = {}
+        for index, item in prepared.items():
+            try:
+                results[index] = self.colorizer.finish(item)
+            except Exception as exc:
+                status[index], error[index] = "failed", _failure(batch["source"][index], exc)
+        return _with_pixels(batch, results, status, error)
+
+
+def _write_stage(batch: dict, fmt: str, options: dict) -> dict:
+    from colorfuse.engine.imagefiles import write_image_atomic
+
+    status, error = list(batch["status"]), list(batch["error"])
+    for index, source in enumerate(batch["source"]):
+        if status[index] == "todo":
+            try:
+                image = _unpack(batch["pixels"][index], batch["shape"][index], batch["dtype"][index])
+                write_image_atomic(image, batch["target"][index], output_format(Path(source), fmt), options)
+                status[index] = "done"
+            except Exception as exc:
+                status[index], error[index] = "failed", _failure(source, exc)
+    out = {key: batch[key] for key in ("source", "target")}
+    out["status"], out["error"] = np.array(status, dtype=object), np.array(error, dtype=object)
+    return out
+
+
+def _model_spec(model):
+    """A file path travels as an absolute path (it must exist on the workers too); a name as is."""
+    if model is not None and Path(model).suffix == ".onnx" and Path(model).exists():
+        return os.path.abspath(model)
+    return model
+
+
+def _local(item: str) -> str:
+    return item if is_uri(item) else os.path.abspath(item)
+
+
+def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None, max_side=None,
+                  batch_size: int = 8, fmt: str = "auto", skip_existing: bool = False,
+                  overwrite: bool = False, options: dict | None = None):
+    """The lazy Ray Data pipeline whose rows are outcomes (source, target, status, error)."""
+    data = ray.data
+    options = dict(options or {})
+    listing = data.from_items([{"inputs": len(inputs)}]).map_batches(
+        _list_stage, batch_size=1, num_cpus=0, batch_format="numpy",
+        fn_kwargs={"inputs": [_local(item) for item in inputs], "out_dir": os.path.abspath(out_dir), "fmt": fmt,
+                   "skip_existing": skip_existing, "overwrite": overwrite})
+    decoded = listing.repartition(num_blocks=None, target_num_rows_per_block=batch_size).map_batches(
+        _decode_stage, batch_size=batch_size, batch_format="numpy", fn_kwargs={"options": options})
+    colorized = decoded.map_batches(
+        ColorizeActor, batch_size=batch_size, batch_format="numpy",
+        compute=data.ActorPoolStrategy(min_size=workers.min_workers, max_size=workers.max_workers),
+        fn_constructor_kwargs={"model": _model_spec(model), "device": workers.device, "max_side": max_side,
+                               "batch_size": batch_size, "options": options, "threads": workers.threads},
+        **workers.resources)
+    return colorized.map_batches(_write_stage, batch_size=batch_size, batch_format="numpy",
+                                 fn_kwargs={"fmt": fmt, "options": options})
+
+
+def write_failures(path: Path, failed: list[Outcome]) -> None:
+    """The failure report: one JSON object per failed input, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    with os.fdopen(handle, "w") as report:
+        for outcome in failed:
+            report.write(json.dumps({"source": str(outcome.source), "output": str(outcome.output or ""),
+                                     "error": outcome.error}) + "\n")
+    os.replace(temporary, path)
+
+
+def colorize_on_ray(inputs, out_dir, *, address: str = "local", workers: int | None = None, threads: int = 1,
+                    gpus_per_worker: float = 1.0, device: str = "auto", failures=None,
+                    on_outcome: Callable[[Outcome], None] | None = None,
+                    on_start: Callable[[WorkerPlan], None] | None = None, **settings) -> Summary:
+    """Colorize ``inputs`` into ``out_dir`` on Ray; ``settings`` as for :func:`build_dataset`.
+
+    Outcomes arrive as they finish (``on_outcome``); failed ones are also written to
+    ``failures`` (default ``out_dir/failures.jsonl``, rewritten by each run).
+    """
+    from colorfuse.engine.card import read_card
+    from colorfuse.engine.models import resolve_model
+
+    import_ray()
+    if not address.startswith("ray://"):  # a Ray Client's model may exist on the cluster only
+        read_card(resolve_model(settings.get("model")))  # a bad model fails here, before cluster work
+    out_dir = Path(out_dir)
+    summary = Summary()
+    start = time.perf_counter()
+    with connect(address) as ray:
+        plan_ = plan_workers(ray.cluster_resources(), device, workers, threads, gpus_per_worker)
+        if on_start:
+            on_start(plan_)
+        try:
+            with data_context(ray):
+                for row in build_dataset(ray, list(inputs), out_dir, plan_, **settings).iter_rows():
+                    outcome = Outcome(row["source"] if is_uri(row["source"]) else Path(row["source"]),
+                                      row["status"], Path(row["target"]) if row["target"] else None,
+                                      row["error"] or None)
+                    summary.add(outcome)
+                    if on_outcome:
+                        on_outcome(outcome)
+        finally:
+            summary.seconds = time.perf_counter() - start
+            write_failures(Path(failures) if failures else out_dir / "failures.jsonl", summary.failed)
+    return summary
