@@ -80,7 +80,8 @@ STAGES = {"shot detection": "is_cut", "prepare (L, resize)": "prepare", "model":
 def stage_profile(model, clip: Path, max_side: int | None, frames: int = 40) -> dict:
     """Milliseconds per frame spent in each step of the colorizing loop (decoded frames in memory)."""
     images = [frame for _, frame in zip(range(frames), FfmpegReader(clip))]
-    engine = FrameColorizer(Colorizer(model, device="cpu", max_side=max_side))
+    colorizer = Colorizer(model, device="cpu", max_side=max_side)
+    engine = FrameColorizer(colorizer)
     profile = cProfile.Profile()
     profile.enable()
     for batch in batches(images, 8):
@@ -90,9 +91,11 @@ def stage_profile(model, clip: Path, max_side: int | None, frames: int = 40) -> 
     for (_, _, name), row in pstats.Stats(profile).stats.items():
         by_name[name] = by_name.get(name, 0.0) + row[3]  # cumulative seconds
     total = sum(row[2] for row in pstats.Stats(profile).stats.values())
-    result = {stage: round(by_name.get(name, 0.0) / len(images) * 1000, 2) for stage, name in STAGES.items()}
-    result["total"] = round(total / len(images) * 1000, 2)
-    return result
+    stages = {stage: round(by_name.get(name, 0.0) / len(images) * 1000, 2) for stage, name in STAGES.items()}
+    stages["total"] = round(total / len(images) * 1000, 2)
+    width, height = images[0].image.shape[1], images[0].image.shape[0]
+    return {"size": f"{width}x{height}", "model": colorizer.card.name, "max_side": colorizer.max_side,
+            "stage_ms_per_frame": stages}
 
 
 def default_models(scratch: Path) -> list[str]:
@@ -133,8 +136,8 @@ def main(argv=None) -> dict:
             for model in models:
                 if height == 480:
                     stages = stage_profile(model, clip, args.max_side)
-                    runs.append({"size": "854x480", "model": str(model), "stage_ms_per_frame": stages})
-                    print(f"   854x480 stages (ms/frame, main thread): {stages}")
+                    runs.append(stages)
+                    print(f"{stages['size']:>10} {stages['model']:<12} ms/frame by step: {stages['stage_ms_per_frame']}")
                 for temporal in (True, False) if height == 480 else (True,):
                     run = measure(model, clip, scratch / "out.mp4", temporal, args.preset, args.max_side)
                     runs.append(run)
