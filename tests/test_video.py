@@ -161,3 +161,23 @@ def test_codec_choice_and_temporal_switches(tmp_path, model_path):
     assert "temporal: off" in result.output
     result = run(source, "--out", out, "--model", model_path, "--no-temporal-flow", "--overwrite")
     assert result.exit_code == 0 and "temporal: temporal_global" in result.output
+
+
+def test_video_runs_without_torch_or_onnx(tmp_path, model_path):
+    import sys
+
+    from tests.test_packaging import BLOCK_HEAVY
+
+    source = make_clip(tmp_path / "in.mp4", seconds=0.3)
+    code = BLOCK_HEAVY + """
+from colorfuse.cli import main
+try:
+    main(['video', sys.argv[1], '--out', sys.argv[2], '--model', sys.argv[3], '--quiet'])
+except SystemExit as exit:
+    assert not exit.code, exit.code
+assert not any(m.split('.')[0] in ('torch', 'onnx') for m in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(source), str(tmp_path / "out.mp4"), str(model_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert probe(tmp_path / "out.mp4").width == 64
