@@ -2,10 +2,10 @@
 
 Two parts, each with its own switch in ``options``:
 
-* ``temporal_global`` (default True): for models with a global branch, every frame of a shot is
-  given the same global view, so the global features are those of the shot and do not flicker.
-  ``temporal_global_mode``: ``first`` (the shot's first frame, default) or ``mean`` (running mean
-  of the shot's views so far).
+* ``temporal_global`` (default True): for models with a global branch, the global view given to
+  a frame is the shot's, not the frame's own, so the global features change slowly within a shot
+  and restart at a cut. ``temporal_global_mode``: ``mean`` (running mean of the shot's views so
+  far, default: it follows a shot that drifts, such as a pan) or ``first`` (the shot's first frame).
 * ``temporal_flow`` (default True): the predicted ab is blended with the previous frame's output
   warped along optical flow (DIS on downscaled L), an exponential moving average whose weight
   ``flow_alpha`` (default 0.85) is scaled per pixel by a confidence from forward-backward flow
@@ -22,7 +22,7 @@ import numpy as np
 from colorfuse.engine.video.flow import FlowEstimator, resize_flow, warp
 from colorfuse.plugins import hookimpl
 
-GLOBAL_MODES = ("first", "mean")
+GLOBAL_MODES = ("mean", "first")
 
 
 def _flag(options, name: str) -> bool:
@@ -34,7 +34,7 @@ def _flag(options, name: str) -> bool:
 def video_prepare(prepared, frame, options):
     if prepared.global_view is None or not _flag(options, "temporal_global"):
         return
-    mode = options.get("temporal_global_mode", "first")
+    mode = options.get("temporal_global_mode", "mean")
     if mode not in GLOBAL_MODES:
         raise ValueError(f"temporal_global_mode must be one of {GLOBAL_MODES}, got {mode!r}")
     state = frame.state.setdefault("temporal_global", {})

@@ -76,15 +76,15 @@ def test_global_view_is_the_shots_first_or_running_mean():
     state, seen = {}, []
     for index, (view, new_shot) in enumerate(zip(views, (True, False, False, True))):
         prepared = SimpleNamespace(global_view=view)
-        temporal.video_prepare(prepared, frame(index, new_shot, state), {})
+        temporal.video_prepare(prepared, frame(index, new_shot, state), {"temporal_global_mode": "first"})
         seen.append(float(prepared.global_view.mean()))
     assert seen == [1.0, 1.0, 1.0, 9.0]
     state, seen = {}, []
-    for index, view in enumerate(views[:3]):
+    for index, (view, new_shot) in enumerate(zip(views, (True, False, False, True))):
         prepared = SimpleNamespace(global_view=view)
-        temporal.video_prepare(prepared, frame(index, index == 0, state), {"temporal_global_mode": "mean"})
+        temporal.video_prepare(prepared, frame(index, new_shot, state), {})  # default: running mean
         seen.append(float(prepared.global_view.mean()))
-    assert seen == [1.0, 2.0, 3.0]
+    assert seen == [1.0, 2.0, 3.0, 9.0]
     prepared = SimpleNamespace(global_view=views[2])
     temporal.video_prepare(prepared, frame(5, False, state), {"temporal_global": "false"})
     assert prepared.global_view is views[2]
