@@ -51,9 +51,11 @@ def file_sha256(path) -> str:
 
 def model_facts(path: Path) -> dict:
     card = read_card(path)
+    data = card.training.get("data")
+    weights = data if isinstance(data, str) else "trained (see the card's training section)" if data else "not stated"
     return {"name": card.name, "path": str(path), "architecture": card.architecture, "precision": card.precision,
             "parameters": card.parameters, "file_sha256": file_sha256(path), "weights_sha256": card.weights_sha256,
-            "weights": card.training.get("data", "training data not stated in the card")}
+            "weights": weights}
 
 
 def paper_inputs(card, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -81,7 +81,7 @@ def _paper_base_model(model) -> tuple[Path, bool]:
 @_outputs
 def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, no_end_to_end, cuda_graph, json_file, md_file,
           plot_file):
-    """The speed table of Iizuka et al. 2016 (224-2048 px, batch 1) on this machine."""
+    """The speed table of Iizuka, Simo-Serra and Ishikawa (2016) at 224-2048 px, batch 1, on this machine."""
     from colorfuse.benchmarks.paper import paper_markdown, paper_plot, run_paper
     from colorfuse.benchmarks.quantize import DEFAULT_PHOTOS, precision_variant
 
