@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,20 +9,7 @@ import click
 
 from colorfuse.engine.collection import FORMATS
 from colorfuse.engine.session import DEVICES
-
-
-def parse_options(pairs) -> dict:
-    """``key=value`` pairs to a dict; values are parsed as JSON when they can be."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--option")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
-    return options
+from colorfuse.options import parse_key_values
 
 
 def write_grid(summary, path: Path) -> None:
@@ -83,7 +69,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite contradict each other")
     options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "quality": quality,
-               "max_pixels": max_pixels, "timing": {}, **parse_options(extra)}
+               "max_pixels": max_pixels, "timing": {}, **parse_key_values(extra)}
     if cluster["ray_address"] is not None:  # ---- cluster mode: the same run through Ray Data ----
         from colorfuse.commands.cluster import run_colorize
 

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import click
 
+from colorfuse.options import parse_key_values
+
 NEEDS_TORCH = "training and export need torch and onnx: install them with pip install 'colorfuse[train]'"
 TRAIN_DEPS = {"torch", "onnx", "onnxruntime", "matplotlib"}
-
-
-def parse_settings(pairs) -> dict:
-    """``key=value`` pairs to model kwargs; values are parsed as JSON when they can be."""
-    settings = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--set")
-        try:
-            settings[key] = json.loads(value)
-        except ValueError:
-            settings[key] = value
-    return settings
 
 
 class _EchoHandler(logging.Handler):
@@ -91,7 +78,7 @@ def command(model, data, out_dir, val, minutes, epochs, batch_size, lr, device, 
     try:
         last = train(
             model, list(data) or None, out_dir, minutes=minutes, epochs=epochs, batch_size=batch_size, lr=lr,
-            device=device, crop=crop, model_kwargs=parse_settings(set_pairs) or None, val=list(val) or None,
+            device=device, crop=crop, model_kwargs=parse_key_values(set_pairs, "--set") or None, val=list(val) or None,
             checkpoint_minutes=checkpoint_minutes, resume=resume, seed=seed, workers=workers,
             max_train_images=max_images, cache=cache, on_epoch=lambda r: click.echo(format_record(r)),
         )  # fmt: skip

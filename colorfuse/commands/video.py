@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.colorize import parse_options
+from colorfuse.options import parse_key_values
 from colorfuse.engine.session import DEVICES
 
 FRAME_FORMATS = ("png", "jpeg", "webp", "tiff")
@@ -71,7 +71,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     if out is None and frames_dir is None:
         raise click.UsageError("give --out FILE and/or --frames DIR")
     options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "timing": {},
-               **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_options(extra)}
+               **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_key_values(extra)}
     settings = VideoSettings(source, out, frames_dir, frames_format, fps, start, end, codec, crf, preset, pix_fmt,
                              batch_size, shot_threshold, overwrite)
     colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options)

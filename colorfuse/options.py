@@ -1,0 +1,21 @@
+"""Parsing of repeatable ``KEY=VALUE`` command-line options (``--option``, ``--set``)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def parse_key_values(pairs, param_hint: str = "--option") -> dict:
+    """``key=value`` pairs to a dict; values are parsed as JSON when they can be."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint=param_hint)
+        try:
+            parsed[key] = json.loads(value)
+        except ValueError:
+            parsed[key] = value
+    return parsed
