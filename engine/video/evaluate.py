@@ -60,9 +60,11 @@ def _colorizers(model, device, max_side, batch_size, options, jitter) -> dict[st
     if jitter:
         manager.register(Jitter(jitter), name=JITTER_PLUGIN)
     try:
+        # naive: every temporal plugin off; consistent: on, unless the user's options switch one off.
+        settings = {"naive": {**options, **OFF}, "consistent": {**ON, **options}}
         return {name: Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
-                                options={**options, **switches, "timing": {}})
-                for name, switches in (("naive", OFF), ("consistent", ON))}
+                                options={**run_options, "timing": {}})
+                for name, run_options in settings.items()}
     finally:
         if jitter:
             manager.unregister(name=JITTER_PLUGIN)  # the runners above keep their wrapping
