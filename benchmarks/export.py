@@ -55,6 +55,11 @@ def write_card(onnx_model, path: Path, card) -> None:
     onnx.save(onnx_model, path)
 
 
+def paper_model_path(cache_dir: Path = CACHE_DIR) -> Path:
+    """Where the export of the current architecture source is cached."""
+    return cache_dir / f"iizuka-paper-{_source_digest()}.onnx"
+
+
 def export_paper_model(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path:
     """Export (or reuse) the untrained paper-size model; returns the ``.onnx`` path."""
     import onnx
@@ -63,7 +68,7 @@ def export_paper_model(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path
     from colorfuse.engine.card import ModelCard, TensorSpec, read_card
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"iizuka-paper-{_source_digest()}.onnx"
+    path = paper_model_path(cache_dir)
     if path.exists() and not force:
         read_card(path)
         return path

@@ -15,12 +15,15 @@ from colorfuse.engine.errors import ColorfuseError
 
 def summarize(seconds: list[float], cpu_seconds: list[float] | None = None) -> dict:
     """Median, 95th percentile and minimum of repeated wall-clock timings, the runs themselves, and
-    the median CPU time of the process per run (all threads) when given."""
+    when given the median CPU time of the process per run (all threads) and ``cores_busy``, CPU
+    time / wall time: about the thread count when the process had the cores to itself, lower
+    when other processes took them."""
     runs = np.asarray(seconds, dtype=np.float64)
     result = {"median_s": float(np.median(runs)), "p95_s": float(np.percentile(runs, 95)),
               "min_s": float(runs.min()), "runs": [round(float(s), 5) for s in runs]}
     if cpu_seconds:
         result["cpu_median_s"] = float(np.median(cpu_seconds))
+        result["cores_busy"] = round(result["cpu_median_s"] / result["median_s"], 2) if result["median_s"] else None
     return result
 
 

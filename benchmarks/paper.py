@@ -160,6 +160,8 @@ def table_rows(results: list[dict]) -> list[dict]:
             "precision": precision, "size": size,
             "cpu_model_s": cpu_s, "cpu_model_p95_s": (cpu or {}).get("model_only", {}).get("p95_s"),
             "cpu_model_cpu_s": (cpu or {}).get("model_only", {}).get("cpu_median_s"),
+            "cpu_model_cores_busy": (cpu or {}).get("model_only", {}).get("cores_busy"),
+            "cpu_end_to_end_cores_busy": ((cpu or {}).get("end_to_end") or {}).get("cores_busy"),
             "cpu_end_to_end_s": _median(cpu, "end_to_end"), "gpu_model_s": gpu_s,
             "gpu_end_to_end_s": _median(gpu, "end_to_end"), "gpu_vs_cpu": _ratio(cpu_s, gpu_s),
             "paper_cpu_s": paper_cpu, "paper_gpu_s": paper_gpu,
@@ -176,11 +178,11 @@ def _fmt(value):
 def paper_markdown(data: dict) -> str:
     """The table with its caption: what each column is, the machine, the load."""
     header = ["precision", "size (px)", "our CPU model (s)", "CPU p95 (s)", "CPU model, process CPU time (s)",
-              "our CPU end-to-end (s)",
+              "cores busy (model / e2e)", "our CPU end-to-end (s)",
               "our GPU model (s)", "our GPU end-to-end (s)", "GPU vs CPU", "paper CPU (s)", "paper GPU (s)",
               "vs paper CPU", "vs paper GPU", "PyTorch CPU (s)", "PyTorch GPU (s)"]
     rows = [[r["precision"], r["size"], _fmt(r["cpu_model_s"]), _fmt(r["cpu_model_p95_s"]), _fmt(r["cpu_model_cpu_s"]),
-             _fmt(r["cpu_end_to_end_s"]),
+             f"{r['cpu_model_cores_busy']} / {r['cpu_end_to_end_cores_busy']}", _fmt(r["cpu_end_to_end_s"]),
              _fmt(r["gpu_model_s"]), _fmt(r["gpu_end_to_end_s"]), r["gpu_vs_cpu"], r["paper_cpu_s"], r["paper_gpu_s"],
              r["vs_paper_cpu"], r["vs_paper_gpu"], _fmt(r["torch_cpu_s"]), _fmt(r["torch_gpu_s"])] for r in data["table"]]
     missing = sorted({f"{r['device']}: {r['unavailable']}" for r in data["results"] if "unavailable" in r})
@@ -193,7 +195,8 @@ def paper_markdown(data: dict) -> str:
              "Columns: model = " + data["columns"]["model_only"] + "; end-to-end = " + data["columns"]["end_to_end"]
              + "; PyTorch = " + data["columns"]["torch_eager"] + ". \"vs paper\" = paper time / our time (above 1: faster). "
              "Process CPU time = CPU seconds of all threads per run: on a shared machine it grows much less than the "
-             "wall time.",
+             "wall time. Cores busy = CPU time / wall time: near the thread count when the run had the cores to "
+             "itself, lower when other processes took them (then the wall time is inflated).",
              f"Paper: {PAPER_MACHINE['cpu']} / {PAPER_MACHINE['gpu']}."]
     lines += [f"Not measured: {reason}." for reason in missing]
     return "\n".join(lines) + "\n"

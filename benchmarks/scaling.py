@@ -69,6 +69,7 @@ def run_scaling(sizes: list[float], model=None, device: str = "cpu", threads: in
             colorize_s = statistics.median(result["colorize_s"])
             rows.append({**result, "requested_megapixels": megapixels, "photo": source,
                          "colorize_median_s": colorize_s, "seconds_per_megapixel": colorize_s / result["megapixels"],
+                         "cores_busy": round(statistics.median(result["colorize_cpu_s"]) / colorize_s, 2),
                          "model_share": statistics.median(result["model_s"]) / colorize_s})
     low, high = PER_PIXEL_RANGE
     per_pixel = [r["seconds_per_megapixel"] for r in rows if low <= r["requested_megapixels"] <= high]
@@ -87,7 +88,7 @@ def run_scaling(sizes: list[float], model=None, device: str = "cpu", threads: in
 def scaling_markdown(data: dict) -> str:
     rows = [[r["requested_megapixels"], f"{r['width']}x{r['height']}", r["tiles"], f"{r['read_s']:.2f}",
              f"{r['colorize_median_s']:.2f}", f"{r['seconds_per_megapixel']:.3f}", f"{100 * r['model_share']:.0f}%",
-             f"{r['write_s']:.2f}", f"{r['peak_rss_mib']:.0f}"] for r in data["rows"]]
+             f"{r['write_s']:.2f}", f"{r['peak_rss_mib']:.0f}", r["cores_busy"]] for r in data["rows"]]
     spread = data["per_pixel_spread"]["max_over_min_minus_1"]
     lines = [f"# Scaling with pixel count, {data['created']}", "",
              f"Machine: {report.machine_line(data['machine'])}; load before/after {data['load_average_before']} / "
@@ -95,7 +96,9 @@ def scaling_markdown(data: dict) -> str:
              f"Model {data['model']['name']} ({data['model']['weights']}) on {data['device']}, full resolution "
              f"(max_side 0), one child process per size.", "",
              report.markdown_table(["MP", "size", "tiles", "decode s", "colorize s", "s per MP", "model share",
-                                    "encode s", "peak RSS MiB"], rows)]
+                                    "encode s", "peak RSS MiB", "cores busy"], rows),
+             "Cores busy = process CPU time / wall time while colorizing: below the thread count, other processes "
+             "took CPU and the time is inflated."]
     if spread is not None:
         low, high = data["per_pixel_spread"]["range_megapixels"]
         lines.append(f"Time per pixel from {low} to {high} MP: slowest / fastest - 1 = {100 * spread:.1f}%.")

@@ -46,12 +46,13 @@ def main(argv=None) -> None:
     image = read_image(args.image, options)
     read_s = time.perf_counter() - start
     height, width = image.shape[:2]
-    colorize_s, model_s = [], []
+    colorize_s, cpu_s, model_s = [], [], []
     for _ in range(args.repeats):
         timing.clear()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = colorizer.colorize(image)
         colorize_s.append(time.perf_counter() - start)
+        cpu_s.append(time.process_time() - cpu_start)
         model_s.append(timing.get("model_s", 0.0))
     start = time.perf_counter()
     write_image_atomic(result, args.out, "jpeg", options)
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
     tiled = streams(colorizer, (height, width))
     print(json.dumps({
         "height": height, "width": width, "megapixels": height * width / 1e6, "read_s": read_s,
-        "colorize_s": colorize_s, "model_s": model_s, "write_s": write_s, "tiled": tiled,
+        "colorize_s": colorize_s, "colorize_cpu_s": cpu_s, "model_s": model_s, "write_s": write_s, "tiled": tiled,
         "tiles": len(plan_tiles(height, width, tile, overlap, colorizer.card.size_multiple)) if tiled else 1,
         "baseline_rss_mib": baseline_mib, "peak_rss_mib": peak_rss_mib(), "model": str(colorizer.model_path), "providers": colorizer.model_session.providers,
     }))

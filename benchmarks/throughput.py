@@ -82,7 +82,8 @@ def _megapixels(path: Path) -> float:
 def throughput_markdown(data: dict) -> str:
     s = data["settings"]
     rows = [[i + 1, p["images"], f"{p['seconds']:.2f}", f"{p['images_per_s']:.2f}", f"{p['model_s']:.2f}",
-             f"{100 * p['model_busy_share']:.0f}%", f"{p['process_cpu_s']:.2f}"] for i, p in enumerate(data["passes"])]
+             f"{100 * p['model_busy_share']:.0f}%", f"{p['process_cpu_s']:.2f}", f"{p['process_cpu_s'] / p['seconds']:.2f}"]
+            for i, p in enumerate(data["passes"])]
     return "\n".join([
         f"# Throughput, {data['created']}", "",
         f"Machine: {report.machine_line(data['machine'])}; load before/after {data['load_average_before']} / "
@@ -91,7 +92,8 @@ def throughput_markdown(data: dict) -> str:
         f"{s['images']} images from {s['folder']} (mean {s['input_megapixels_mean']} MP), working size {s['max_side']}, "
         f"batch {s['batch_size']}, {s['workers']} I/O workers"
         + (f", working shapes bucketed to multiples of {s['bucket']}." if s.get("bucket") else "."), "",
-        report.markdown_table(["pass", "images", "seconds", "images/s", "model s", "model busy", "process CPU s"], rows),
+        report.markdown_table(["pass", "images", "seconds", "images/s", "model s", "model busy", "process CPU s",
+                               "cores busy"], rows),
         f"Median: **{data['images_per_s']:.2f} images/s** end to end (decode, model, chroma, Lab->RGB, encode, write); "
         f"the model was busy {100 * data['model_busy_share']:.0f}% of the wall time.",
     ]) + "\n"

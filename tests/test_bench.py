@@ -133,6 +133,14 @@ def test_profile_by_op_type(global_model_path, tmp_path):
     assert data["numpy_float32_matmul_gflop_per_s"] > 0
 
 
+def test_settings_compares_session_variants(global_model_path, tmp_path):
+    result = invoke("settings", "--model", global_model_path, "--precision", "fp32", "--size", "32", "--repeats", "2",
+                    *outputs(tmp_path, "settings"))
+    assert result.exit_code == 0, result.output
+    data = check_outputs(tmp_path, "settings")
+    assert len(data["rows"]) == 6 and all(len(row["runs"]) == 2 for row in data["rows"])
+
+
 def test_bad_sizes_are_refused(model_path):
     result = CliRunner().invoke(cli, ["bench", "paper", "--model", str(model_path), "--sizes", "32,big"])
     assert result.exit_code != 0 and "comma-separated" in result.output

@@ -1,4 +1,4 @@
-"""``colorfuse bench``: speed and memory benchmarks (paper table, throughput, scaling, profile).
+"""``colorfuse bench``: speed and memory benchmarks (paper table, throughput, scaling, profile, settings).
 
 Every subcommand prints a Markdown summary and can write ``--json``, ``--md`` and ``--plot``
 (PNG) files; the JSON records the machine (CPU, cores, GPU and driver, library versions,
@@ -59,9 +59,10 @@ def _paper_base_model(model) -> tuple[Path, bool]:
     if reason:
         raise ColorfuseError(f"the paper-size model is exported with PyTorch, but {reason}: "
                              "pip install 'colorfuse[train]', or pass --model MODEL.onnx")
-    from colorfuse.benchmarks.export import export_paper_model
+    from colorfuse.benchmarks.export import export_paper_model, paper_model_path
 
-    click.echo("exporting the paper-size network (untrained, timing only) to benchmarks/.cache ...", err=True)
+    if not paper_model_path().exists():
+        click.echo(f"exporting the paper-size network (untrained, timing only) to {paper_model_path()} ...", err=True)
     return export_paper_model(), True
 
 
@@ -155,3 +156,20 @@ def profile(model, precision, size, threads, json_file, md_file, plot_file):
     base, _ = _paper_base_model(model)
     data = run_profile(precision_variant(base, precision, DEFAULT_PHOTOS), size, threads)
     _emit(data, profile_markdown(data), json_file, md_file, plot_file, lambda p: profile_plot(data, p))
+
+
+@command.command("settings")
+@click.option("--model", default=None, help="Model (default: the paper-size network, untrained).")
+@click.option("--precision", default="fp32,int8", show_default=True, help="Comma-separated precisions to compare.")
+@click.option("--size", type=click.IntRange(8), default=1024, show_default=True)
+@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True)
+@_outputs
+def settings(model, precision, size, repeats, json_file, md_file, plot_file):
+    """onnxruntime CPU session settings (threads, spinning, arena, graph optimisation), one at a time."""
+    from colorfuse.benchmarks.quantize import DEFAULT_PHOTOS, precision_variant
+    from colorfuse.benchmarks.settings import run_settings, settings_markdown, settings_plot
+
+    base, _ = _paper_base_model(model)
+    paths = {p.strip(): precision_variant(base, p.strip(), DEFAULT_PHOTOS) for p in precision.split(",") if p.strip()}
+    data = run_settings(paths, size, repeats)
+    _emit(data, settings_markdown(data), json_file, md_file, plot_file, lambda p: settings_plot(data, p))
