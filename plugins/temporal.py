@@ -4,13 +4,15 @@ Two parts, each with its own switch in ``options``:
 
 * ``temporal_global`` (default True): for models with a global branch, the global view given to
   a frame is the shot's, not the frame's own, so the global features change slowly within a shot
-  and restart at a cut. ``temporal_global_mode``: ``mean`` (running mean of the shot's views so
-  far, default: it follows a shot that drifts, such as a pan) or ``first`` (the shot's first frame).
+  and restart at a cut. ``temporal_global_mode``: ``ema`` (default: an exponential moving average
+  of the shot's views, weight ``temporal_global_rate`` = 0.5 for the new frame), ``mean`` (running
+  mean of the shot so far) or ``first`` (the shot's first frame). Measured with iizuka-compact on
+  the colour clip of shared/data/video: ``mean`` cost 1.0 dB PSNR, ``ema`` 0.5 about 0.1 dB.
 * ``temporal_flow`` (default True): the predicted ab is blended with the previous frame's output
   warped along optical flow (DIS on downscaled L), an exponential moving average whose weight
-  ``flow_alpha`` (default 0.85) is scaled per pixel by a confidence from forward-backward flow
-  agreement (``flow_fb_tolerance``, default 2 px) and luminance agreement (``flow_lum_sigma``,
-  default 8 L units), so colour is not dragged across moving edges or into uncovered areas. It
+  ``flow_alpha`` (default 0.95) is scaled per pixel by a confidence from forward-backward flow
+  agreement (``flow_fb_tolerance``, default 5 px) and luminance agreement (``flow_lum_sigma``,
+  default 20 L units), so colour is not dragged across moving edges or into uncovered areas. It
   restarts at shot cuts. ``flow_side`` (default 320) is the longest side the flow is computed at.
 """
 
@@ -22,7 +24,7 @@ import numpy as np
 from colorfuse.engine.video.flow import FlowEstimator, resize_flow, warp
 from colorfuse.plugins import hookimpl
 
-GLOBAL_MODES = ("mean", "first")
+GLOBAL_MODES = ("mean", "first", "ema")
 
 
 def _flag(options, name: str) -> bool:
@@ -34,7 +36,7 @@ def _flag(options, name: str) -> bool:
 def video_prepare(prepared, frame, options):
     if prepared.global_view is None or not _flag(options, "temporal_global"):
         return
-    mode = options.get("temporal_global_mode", "mean")
+    mode = options.get("temporal_global_mode", "ema")
     if mode not in GLOBAL_MODES:
         raise ValueError(f"temporal_global_mode must be one of {GLOBAL_MODES}, got {mode!r}")
     state = frame.state.setdefault("temporal_global", {})
@@ -43,6 +45,9 @@ def video_prepare(prepared, frame, options):
     elif mode == "mean":
         state["count"] += 1
         state["view"] = state["view"] + (prepared.global_view - state["view"]) / np.float32(state["count"])
+    elif mode == "ema":
+        rate = np.float32(options.get("temporal_global_rate", 0.5))
+        state["view"] = state["view"] + (prepared.global_view - state["view"]) * rate
     prepared.global_view = state["view"]
 
 
@@ -50,11 +55,11 @@ class FlowSmoother:
     """Running state of the optical-flow smoothing for one video."""
 
     def __init__(self, options):
-        self.alpha = float(options.get("flow_alpha", 0.85))
+        self.alpha = float(options.get("flow_alpha", 0.95))
         if not 0.0 <= self.alpha < 1.0:
             raise ValueError(f"flow_alpha must be in [0, 1), got {self.alpha}")
-        self.fb_tolerance = float(options.get("flow_fb_tolerance", 2.0))
-        self.lum_sigma = float(options.get("flow_lum_sigma", 8.0))
+        self.fb_tolerance = float(options.get("flow_fb_tolerance", 5.0))
+        self.lum_sigma = float(options.get("flow_lum_sigma", 20.0))
         self.estimator = FlowEstimator(int(options.get("flow_side", 320)))
         self.previous_l: np.ndarray | None = None
         self.previous_ab: np.ndarray | None = None

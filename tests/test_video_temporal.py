@@ -71,7 +71,7 @@ def test_flow_smoothing_steadies_noise_restarts_at_cuts_and_ignores_mismatches()
     assert temporal.video_process_ab(cut_ab, lum, frame(14, False, state), {"temporal_flow": False}) is None
 
 
-def test_global_view_is_the_shots_first_or_running_mean():
+def test_global_view_is_the_shots_first_running_mean_or_moving_average():
     views = [np.full((1, 8, 8), value, np.float32) for value in (1.0, 3.0, 5.0, 9.0)]
     state, seen = {}, []
     for index, (view, new_shot) in enumerate(zip(views, (True, False, False, True))):
@@ -82,9 +82,15 @@ def test_global_view_is_the_shots_first_or_running_mean():
     state, seen = {}, []
     for index, (view, new_shot) in enumerate(zip(views, (True, False, False, True))):
         prepared = SimpleNamespace(global_view=view)
-        temporal.video_prepare(prepared, frame(index, new_shot, state), {})  # default: running mean
+        temporal.video_prepare(prepared, frame(index, new_shot, state), {"temporal_global_mode": "mean"})
         seen.append(float(prepared.global_view.mean()))
     assert seen == [1.0, 2.0, 3.0, 9.0]
+    state, seen = {}, []
+    for index, (view, new_shot) in enumerate(zip(views, (True, False, False, True))):
+        prepared = SimpleNamespace(global_view=view)
+        temporal.video_prepare(prepared, frame(index, new_shot, state), {})  # default: moving average, 0.5
+        seen.append(float(prepared.global_view.mean()))
+    assert seen == [1.0, 2.0, 3.5, 9.0]
     prepared = SimpleNamespace(global_view=views[2])
     temporal.video_prepare(prepared, frame(5, False, state), {"temporal_global": "false"})
     assert prepared.global_view is views[2]
