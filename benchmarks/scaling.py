@@ -47,8 +47,12 @@ def seam_check(model: Path, device: str, size: int, tile: int, overlap: int, thr
 
 def run_scaling(sizes: list[float], model=None, device: str = "cpu", threads: int | None = None, repeats: int = 1,
                 tile: int | None = None, seam: tuple[int, int, int] | None = (1024, 512, 128),
-                timeout: float | None = None) -> dict:
-    """Time and peak RSS per size (megapixels), each in a child process; plus the seam check."""
+                timeout: float | None = None, warmup: int = 1) -> dict:
+    """Time and peak RSS per size (megapixels), each in a child process; plus the seam check.
+
+    Each child colorizes its image ``warmup`` times untimed first: the first run of a new shape
+    also pays for allocations and first-touch page faults, which tiles (repeated shapes) hide.
+    """
     from colorfuse.engine.models import resolve_model
 
     model_path = resolve_model(model)
@@ -61,7 +65,7 @@ def run_scaling(sizes: list[float], model=None, device: str = "cpu", threads: in
             image = write_jpeg(gray, Path(workdir) / f"in-{megapixels}.jpg")
             del gray
             args = [str(image), str(Path(workdir) / f"out-{megapixels}.jpg"), "--model", str(model_path),
-                    "--device", device, "--repeats", str(repeats)]
+                    "--device", device, "--repeats", str(repeats), "--warmup", str(warmup)]
             args += ["--threads", str(threads)] if threads else []
             args += ["--tile", str(tile)] if tile is not None else []
             result = run_child(["-m", "colorfuse.benchmarks.sizerun", *args], timeout)
@@ -78,7 +82,8 @@ def run_scaling(sizes: list[float], model=None, device: str = "cpu", threads: in
         "benchmark": "scaling", "created": report.timestamp(), "machine": describe_machine(),
         "load_average_before": load_before, "load_average_after": load_average(),
         "model": model_facts(Path(model_path)), "device": device,
-        "settings": {"sizes_megapixels": sizes, "repeats": repeats, "max_side": 0, "tile": tile or "engine default",
+        "settings": {"sizes_megapixels": sizes, "repeats": repeats, "warmup": warmup, "max_side": 0,
+                     "tile": "engine default" if tile is None else tile,
                      "threads": threads or "default", "memory": "peak RSS (VmHWM) of one child process per size, decode to encode"},
         "rows": rows, "per_pixel_spread": {"range_megapixels": PER_PIXEL_RANGE, "max_over_min_minus_1": spread},
         "seam_check": seam_check(model_path, device, *seam, threads=threads) if seam else None,
@@ -94,7 +99,8 @@ def scaling_markdown(data: dict) -> str:
              f"Machine: {report.machine_line(data['machine'])}; load before/after {data['load_average_before']} / "
              f"{data['load_average_after']}.", "",
              f"Model {data['model']['name']} ({data['model']['weights']}) on {data['device']}, full resolution "
-             f"(max_side 0), one child process per size.", "",
+             f"(max_side 0), one child process per size; median of {data['settings']['repeats']} run(s) after "
+             f"{data['settings']['warmup']} untimed run(s) of the same image.", "",
              report.markdown_table(["MP", "size", "tiles", "decode s", "colorize s", "s per MP", "model share",
                                     "encode s", "peak RSS MiB", "cores busy"], rows),
              "Cores busy = process CPU time / wall time while colorizing: below the thread count, other processes "

@@ -25,6 +25,8 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs on the image first (new shapes cost "
+                        "allocations and first-touch page faults once)")
     parser.add_argument("--tile", type=int, default=None, help="tile side (default: the engine's; 0: never tile)")
     parser.add_argument("--max-pixels", type=int, default=1_000_000_000)
     args = parser.parse_args(argv)
@@ -46,6 +48,8 @@ def main(argv=None) -> None:
     image = read_image(args.image, options)
     read_s = time.perf_counter() - start
     height, width = image.shape[:2]
+    for _ in range(args.warmup):
+        colorizer.colorize(image)
     colorize_s, cpu_s, model_s = [], [], []
     for _ in range(args.repeats):
         timing.clear()

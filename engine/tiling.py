@@ -104,34 +104,51 @@ def over_budget(options: dict, shape: tuple[int, int]) -> bool:
 
 
 # ---- the blending core ---------------------------------------------------------------------------
+def _weigh_edges(ab: np.ndarray, row_weight: np.ndarray, col_weight: np.ndarray) -> None:
+    """Multiply planar ``ab`` (2, h, w) in place by its blend weights, only where they are below one."""
+    for weight, axis in ((row_weight, 1), (col_weight, 2)):
+        full = np.flatnonzero(weight >= 1.0)
+        head, tail = (full[0], full[-1] + 1) if len(full) else (len(weight), len(weight))
+        for start, stop in ((0, head), (tail, len(weight))):
+            if stop > start:
+                index = [slice(None)] * 3
+                index[axis] = slice(start, stop)
+                shape = [1, 1, 1]
+                shape[axis] = stop - start
+                ab[tuple(index)] *= weight[start:stop].reshape(shape)
+
+
 def blended_rows(run_tile, height: int, width: int, tile: int, overlap: int, multiple: int = 1):
     """Yield ``(y0, y1, ab)`` for consecutive row ranges covering ``[0, height)``.
 
-    ``run_tile(y0, y1, x0, x1)`` returns the model's raw ab (y1-y0, x1-x0, 2) for that tile;
-    ``ab`` (y1-y0, width, 2) is the blend of every tile covering those rows. One band of rows
-    (a row of tiles) is held at a time.
+    ``run_tile(y0, y1, x0, x1)`` returns the model's ab for that tile, planar (2, y1-y0, x1-x0)
+    float32, which may be modified; ``ab`` (2, y1-y0, width) is the blend of every tile covering
+    those rows. One band of rows (a row of tiles) is held at a time.
     """
     rows, cols = axis_plan(height, tile, overlap, multiple), axis_plan(width, tile, overlap, multiple)
     col_weights = [cols.weights(j) for j in range(len(cols.spans))]
     band, band_start = None, 0
     for i, (y0, y1) in enumerate(rows.spans):
-        fresh = np.zeros((y1 - y0, width, 2), np.float32)
+        fresh = np.zeros((2, y1 - y0, width), np.float32)
         if band is not None:
-            carried = band[y0 - band_start :]
-            fresh[: len(carried)] = carried
+            carried = band[:, y0 - band_start :]
+            fresh[:, : carried.shape[1]] = carried
         band, band_start = fresh, y0
-        row_weight = rows.weights(i)[:, None, None]
+        row_weight = rows.weights(i)
         for (x0, x1), col_weight in zip(cols.spans, col_weights):
             ab = run_tile(y0, y1, x0, x1)
-            ab *= row_weight
-            ab *= col_weight[None, :, None]
-            band[:, x0:x1] += ab
+            _weigh_edges(ab, row_weight, col_weight)
+            band[:, :, x0:x1] += ab
         done = rows.spans[i + 1][0] if i + 1 < len(rows.spans) else height
-        yield band_start, done, band[: done - band_start]
+        yield band_start, done, band[:, : done - band_start]
 
 
-def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None) -> np.ndarray:
-    """The model's raw ab (h, w, 2) for one normalised L tile (h, w), padded to the size multiple."""
+def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None, scale: float = 1.0) -> np.ndarray:
+    """The model's ab times ``scale``, planar (2, h, w), for one normalised L tile (h, w).
+
+    The tile is padded to the size multiple as the colorizer pads whole images, and an output at a
+    lower resolution is resized to the tile like the colorizer resizes it.
+    """
     height, width = l_norm.shape
     multiple = colorizer.card.size_multiple
     pad_h, pad_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
@@ -144,8 +161,14 @@ def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None) 
     output = colorizer._runner(feeds)[0]
     out_h, out_w = output.shape[1:]
     crop_h, crop_w = max(1, round(height * out_h / pad_h)), max(1, round(width * out_w / pad_w))
-    ab = np.ascontiguousarray(output[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32)
-    return np.array(lab.resize(ab, width, height), dtype=np.float32)
+    ab = output[:, :crop_h, :crop_w].astype(np.float32, copy=False)
+    if (crop_h, crop_w) != (height, width):
+        ab = np.stack([lab.resize(np.ascontiguousarray(plane), width, height) for plane in ab])
+    elif not ab.flags.writeable:
+        ab = ab.copy()
+    if scale != 1.0:
+        ab *= np.float32(scale)
+    return ab
 
 
 # ---- route 1: a reduced working size that is still too big ---------------------------------------
@@ -154,14 +177,14 @@ def predict_tiled(colorizer, item) -> None:
     tile, overlap = tile_settings(colorizer.options)
     padded = item.padded[0]
     height, width = padded.shape
-    result = np.empty((height, width, 2), np.float32)
+    result = np.empty((2, height, width), np.float32)
 
     def run_tile(y0, y1, x0, x1):
         return predict_tile(colorizer, np.ascontiguousarray(padded[y0:y1, x0:x1]), item.global_view)
 
     for y0, y1, ab in blended_rows(run_tile, height, width, tile, overlap, colorizer.card.size_multiple):
-        result[y0:y1] = ab
-    item.ab = result.transpose(2, 0, 1)
+        result[:, y0:y1] = ab
+    item.ab = result
 
 
 # ---- route 2: streaming at full resolution --------------------------------------------------------
@@ -219,14 +242,14 @@ def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
 
     def run_tile(y0, y1, x0, x1):
         l_norm = (lab.luminance(image[y0:y1, x0:x1]) - offset) * inv_scale
-        return predict_tile(colorizer, l_norm, global_view)
+        return predict_tile(colorizer, l_norm, global_view, card.ab_scale)
 
     output = np.empty((height, width, 3), np.uint8)
     for y0, y1, ab in blended_rows(run_tile, height, width, tile, overlap, card.size_multiple):
         for start in range(y0, y1, ROW_CHUNK):
             stop = min(y1, start + ROW_CHUNK)
             lum = lab.luminance(image[start:stop])
-            rows_ab = ab[start - y0 : stop - y0] * np.float32(card.ab_scale)
+            rows_ab = cv2.merge([ab[0, start - y0 : stop - y0], ab[1, start - y0 : stop - y0]])
             rows_ab = call_chain("postprocess_ab", "ab", lum=lum, ab=rows_ab, options=options)
             output[start:stop] = lab.lab_to_rgb8(lum, rows_ab)
     return call_chain("postprocess_image", "image", image=output, options=options)

@@ -129,16 +129,19 @@ def throughput(folder, device, model, max_side, batch_size, workers, threads, re
 @click.option("--tile", type=click.IntRange(0), default=None, help="Tile side (default: the engine's; 0: never tile).")
 @click.option("--seam", default="1024,512,128", show_default=True,
               help="SIZE,TILE,OVERLAP of the tiled-vs-untiled check ('none' to skip).")
+@click.option("--warmup", type=click.IntRange(0), default=1, show_default=True,
+              help="Untimed runs of each image first (0 for huge images where memory is the point).")
 @click.option("--timeout", type=float, default=None, help="Seconds allowed per size.")
 @_outputs
-def scaling(sizes, model, device, threads, repeats, tile, seam, timeout, json_file, md_file, plot_file):
+def scaling(sizes, model, device, threads, repeats, tile, seam, warmup, timeout, json_file, md_file, plot_file):
     """Time and peak memory against pixel count at full resolution (one child process per size)."""
     from colorfuse.benchmarks.scaling import run_scaling, scaling_markdown, scaling_plot
 
     seam_check = None if seam.lower() == "none" else tuple(_numbers(int, seam, "--seam"))
     if seam_check is not None and len(seam_check) != 3:
         raise click.BadParameter("give SIZE,TILE,OVERLAP", param_hint="--seam")
-    data = run_scaling(_numbers(float, sizes, "--sizes"), model, device, threads, repeats, tile, seam_check, timeout)
+    data = run_scaling(_numbers(float, sizes, "--sizes"), model, device, threads, repeats, tile, seam_check, timeout,
+                       warmup)
     _emit(data, scaling_markdown(data), json_file, md_file, plot_file, lambda p: scaling_plot(data, p))
 
 
