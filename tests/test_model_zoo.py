@@ -21,16 +21,10 @@ from colorfuse.train.models.registry import build_model, model_names  # noqa: E4
 from colorfuse.train.trainer import train  # noqa: E402
 from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
 from tests.helpers_train import photo_set, write_folder  # noqa: E402
+from tests.test_models import TINY  # noqa: E402
 
-SMALL = {  # (model kwargs, crop): small enough for CI, same code paths as the full sizes
-    "iizuka": ({"width": 0.125, "global_size": 32}, 32),
-    "koala": ({"width": 0.125, "global_size": 32, "embed_dim": 16}, 32),
-    "unet": ({"base": 8, "depth": 2}, 32),
-    "pix2pix": ({"base": 8, "depth": 2, "disc_base": 8}, 32),
-    "tiny": ({}, 32),
-    "zhang": ({"width": 0.125}, 32),
-    "zhang_regression": ({"width": 0.125}, 32),
-}
+# The unit tests' tiny configurations, trained on 32-px crops (pix2pix's discriminator needs 32).
+SMALL = {name: (kwargs, 32) for name, (kwargs, _) in TINY.items()}
 LOSS_KEY = {"pix2pix": "train_l1"}  # the GAN term of pix2pix need not fall; its L1 term must
 
 

@@ -15,15 +15,7 @@ from torch import nn  # noqa: E402
 
 from colorfuse.train.models import MODELS, build_model, model_names  # noqa: E402
 from colorfuse.train.models.ab_bins import ab_bins, lut_index, rebalance_weights, soft_encoding_lut  # noqa: E402
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these tiny tensors gain nothing from more, and the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
 
 
 # Tiny configurations of every registered model, and the side of their square training batch.
