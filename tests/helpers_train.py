@@ -77,6 +77,12 @@ def write_folder(root: Path, members: dict[str, bytes]) -> Path:
     return root
 
 
+def train_val_folders(root: Path, count: int, real: int, val: int) -> tuple[Path, Path]:
+    """(train folder, validation folder) of ``count`` photos, the first ``val`` for validation."""
+    named = list(photo_set(count, real=real).items())
+    return write_folder(root / "train", dict(named[val:])), write_folder(root / "val", dict(named[:val]))
+
+
 def train_run(run_dir: Path, data_dir: Path, **kwargs) -> list[dict]:
     """A short tiny-model run (32-px crops); returns the epoch records."""
     from colorfuse.train import runs

@@ -18,16 +18,12 @@ from colorfuse.train.models import build_model  # noqa: E402
 from colorfuse.train.export import PARITY_TOLERANCE, ExportParityError, export_model, parity_inputs  # noqa: E402
 from colorfuse.train.trainer import train  # noqa: E402
 from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
-from tests.helpers_train import photo_set, train_run, write_folder  # noqa: E402
+from tests.helpers_train import train_run, train_val_folders  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export-data")
-    photos = photo_set(30, real=6)
-    names = list(photos)
-    train_dir = write_folder(root / "train", {n: photos[n] for n in names[6:]})
-    return train_dir, write_folder(root / "val", {n: photos[n] for n in names[:6]})
+    return train_val_folders(tmp_path_factory.mktemp("export-data"), 30, real=6, val=6)
 
 
 @pytest.fixture(scope="module")

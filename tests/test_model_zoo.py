@@ -20,7 +20,7 @@ from colorfuse.train.export import export_model  # noqa: E402
 from colorfuse.train.models.registry import build_model, model_names  # noqa: E402
 from colorfuse.train.trainer import train  # noqa: E402
 from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
-from tests.helpers_train import photo_set, write_folder  # noqa: E402
+from tests.helpers_train import train_val_folders  # noqa: E402
 from tests.test_models import TINY  # noqa: E402
 
 # The unit tests' tiny configurations, trained on 32-px crops (pix2pix's discriminator needs 32).
@@ -35,9 +35,7 @@ def test_every_registered_model_is_covered():
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     """(train folder, validation folder) of real photos (synthetic ones without ../shared)."""
-    root = tmp_path_factory.mktemp("zoo")
-    named = list(photo_set(24, real=24).items())
-    return write_folder(root / "train", dict(named[6:])), write_folder(root / "val", dict(named[:6]))
+    return train_val_folders(tmp_path_factory.mktemp("zoo"), 24, real=24, val=6)
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

@@ -18,7 +18,7 @@ from colorfuse.train import runs  # noqa: E402
 from colorfuse.train.metrics import colorization_figures  # noqa: E402
 from colorfuse.train.trainer import train  # noqa: E402
 from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
-from tests.helpers_train import photo_set, synthetic_photo, train_run, write_folder  # noqa: E402
+from tests.helpers_train import photo_set, synthetic_photo, train_run, train_val_folders  # noqa: E402
 
 RECORD_KEYS = {"epoch", "epoch_progress", "step", "elapsed_s", "train_loss", "val_loss", "val_psnr",
                "val_psnr_gray_baseline", "val_colorfulness", "val_colorfulness_truth", "lr",
@@ -28,12 +28,7 @@ RECORD_KEYS = {"epoch", "epoch_progress", "step", "elapsed_s", "train_loss", "va
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """(train folder, val folder): real shared photos when present, else synthetic ones."""
-    root = tmp_path_factory.mktemp("data")
-    photos = photo_set(56, real=24)
-    names = list(photos)
-    train_dir = write_folder(root / "train", {n: photos[n] for n in names[8:]})
-    val_dir = write_folder(root / "val", {n: photos[n] for n in names[:8]})
-    return train_dir, val_dir
+    return train_val_folders(tmp_path_factory.mktemp("data"), 56, real=24, val=8)
 
 
 def test_colorization_figures():
