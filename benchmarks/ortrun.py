@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from colorfuse.engine.card import read_card
-from colorfuse.engine.session import CUDA, available_providers, get_session, requested_providers
+from colorfuse.engine.machine import physical_cores
+from colorfuse.engine.session import CPU, CUDA, available_providers, get_session, requested_providers
 
 
 def model_feeds(card, l_norm: np.ndarray, global_view: np.ndarray | None, batch: int = 1) -> dict[str, np.ndarray]:
@@ -30,54 +31,66 @@ def cuda_available() -> bool:
 
 
 class ModelRunner:
-    """Runs one model on fixed feeds; ``run()`` is what gets timed. ``providers`` lists those used."""
+    """Runs one model on fixed feeds; ``run()`` is what gets timed. ``providers`` lists those used.
+
+    ``io_binding`` (always on for CUDA) binds the inputs as device values once and the output to
+    the device; it also works on the CPU, where the tests check it against ``session.run``.
+    """
 
     def __init__(self, path, device: str, feeds: dict[str, np.ndarray], threads: int | None = None,
-                 cuda_graph: bool = False):
+                 cuda_graph: bool = False, io_binding: bool = False):
         self.card = read_card(path)
         self.output_name = self.card.output_name
-        if device == "cpu":
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be cpu or cuda, got {device!r}")
+        if device == "cpu" and not io_binding:
             model_session = get_session(path, "cpu", threads)
             self.session, self.providers = model_session.session, model_session.providers
             self.feeds = feeds
-            self.run = self._run_cpu
-        elif device == "cuda":
-            self._init_cuda(path, feeds, cuda_graph)
-            self.run = self._run_cuda
+            self.run = self._run_plain
         else:
-            raise ValueError(f"device must be cpu or cuda, got {device!r}")
+            self._bind(path, device, feeds, threads, cuda_graph and device == "cuda")
+            self.run = self._run_bound
 
-    def _run_cpu(self) -> None:
+    def _run_plain(self) -> None:
         self.session.run([self.output_name], self.feeds)
 
-    def _init_cuda(self, path, feeds, cuda_graph: bool) -> None:
+    def _bind(self, path, device: str, feeds, threads: int | None, cuda_graph: bool) -> None:
         import onnxruntime as ort
 
-        if not cuda_available():
+        if device == "cuda" and not cuda_available():
             raise RuntimeError(f"onnxruntime has no CUDA provider here (available: {', '.join(available_providers())})")
-        name, provider_options = requested_providers("cuda")[0]
+        name, provider_options = requested_providers("cuda")[0] if device == "cuda" else (CPU, {})
         provider_options = dict(provider_options)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or physical_cores()
         options.log_severity_level = 3
         output_shape = None
         if cuda_graph:
             probe = ort.InferenceSession(str(path), options, providers=[(name, provider_options)])
             output_shape = probe.run([self.output_name], feeds)[0].shape
             provider_options["enable_cuda_graph"] = "1"
-        self.session = ort.InferenceSession(str(path), options, providers=[(name, provider_options), "CPUExecutionProvider"])
+        providers = [(name, provider_options)] + ([CPU] if name != CPU else [])
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
         self.providers = self.session.get_providers()
-        if CUDA not in self.providers:
-            raise RuntimeError(f"onnxruntime did not use CUDA for {path} (providers: {self.providers})")
-        self._inputs = {key: ort.OrtValue.ortvalue_from_numpy(value, "cuda", 0) for key, value in feeds.items()}
+        if self.providers[0] != name:
+            raise RuntimeError(f"onnxruntime did not use {name} for {path} (providers: {self.providers})")
+        self._inputs = {key: ort.OrtValue.ortvalue_from_numpy(value, device, 0) for key, value in feeds.items()}
         self.binding = self.session.io_binding()
         for key, value in self._inputs.items():
             self.binding.bind_ortvalue_input(key, value)
         if output_shape is not None:
-            self._output = ort.OrtValue.ortvalue_from_shape_and_type(output_shape, np.float32, "cuda", 0)
+            self._output = ort.OrtValue.ortvalue_from_shape_and_type(output_shape, np.float32, device, 0)
             self.binding.bind_ortvalue_output(self.output_name, self._output)
         else:
-            self.binding.bind_output(self.output_name, "cuda", 0)
+            self.binding.bind_output(self.output_name, device, 0)
 
-    def _run_cuda(self) -> None:
-        self.session.run_with_iobinding(self.binding)  # returns when the GPU is done
+    def _run_bound(self) -> None:
+        self.session.run_with_iobinding(self.binding)  # returns when the device is done
+
+    def output(self) -> np.ndarray:
+        """The last run's output, copied to the host."""
+        if hasattr(self, "binding"):
+            return self.binding.copy_outputs_to_cpu()[0]
+        return self.session.run([self.output_name], self.feeds)[0]

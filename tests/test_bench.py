@@ -141,6 +141,22 @@ def test_settings_compares_session_variants(global_model_path, tmp_path):
     assert len(data["rows"]) == 6 and all(len(row["runs"]) == 2 for row in data["rows"])
 
 
+def test_io_binding_runner_matches_session_run(global_model_path):
+    from colorfuse.benchmarks.ortrun import ModelRunner, cuda_available, model_feeds
+
+    card = read_card(global_model_path)
+    rng = np.random.default_rng(0)
+    feeds = model_feeds(card, rng.uniform(-1, 1, (40, 48)).astype(np.float32),
+                        rng.uniform(-1, 1, (1, 32, 32)).astype(np.float32))
+    plain, bound = ModelRunner(global_model_path, "cpu", feeds), ModelRunner(global_model_path, "cpu", feeds, io_binding=True)
+    plain.run()
+    bound.run()
+    np.testing.assert_allclose(bound.output(), plain.output(), atol=1e-6)
+    if not cuda_available():
+        with pytest.raises(RuntimeError, match="no CUDA provider"):
+            ModelRunner(global_model_path, "cuda", feeds, cuda_graph=True)
+
+
 def test_bad_sizes_are_refused(model_path):
     result = CliRunner().invoke(cli, ["bench", "paper", "--model", str(model_path), "--sizes", "32,big"])
     assert result.exit_code != 0 and "comma-separated" in result.output
