@@ -8,6 +8,11 @@ invalid, or contradicted by the file itself.
 Colour space: CIELAB as computed by OpenCV from float32 sRGB in [0, 1] (D65), so L is in
 [0, 100] and a, b in about [-128, 127]. The model input is ``(L - l_offset) / l_scale`` and
 the model output times ``ab_scale`` is ab.
+
+A model may have several ab outputs (for example a regression head and a more colourful
+classification head); a *look* is a named mix of them: ab = scale * sum(weight * output).
+``default_look`` is used unless the user picks another; a card without looks has one, its
+first output at scale 1.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from colorfuse.engine.errors import ModelCardError
 from colorfuse.engine.onnxfile import OnnxFormatError, read_onnx
 
 CARD_KEY = "colorfuse.card"
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2 added several ab outputs and named looks; version 1 cards still load
+READABLE_VERSIONS = (1, 2)
 LAYOUTS = ("NCHW",)
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -32,6 +38,15 @@ class TensorSpec:
     name: str
     layout: str = "NCHW"
     role: str = "L"  # inputs: "L" or "L_global"; outputs: "ab"
+
+
+@dataclass
+class Look:
+    """A named way to turn the model's outputs into ab: ``scale * sum(mix[name] * output)``."""
+
+    mix: dict[str, float]
+    scale: float = 1.0
+    description: str = ""
 
 
 @dataclass
@@ -51,13 +66,16 @@ class ModelCard:
     size_multiple: int = 1
     global_input_size: int | None = None
     default_max_side: int = 512
-    precision: str = "fp32"
+    precision: str = "fp32"  # of the arithmetic
+    weights_precision: str = "fp32"  # of the stored weights ("fp16": cast to float32 when loaded)
     parameters: int = 0
     parity_tolerance: float = 1e-3
     weights_sha256: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     classes: list[str] = field(default_factory=list)
+    looks: dict[str, Look] = field(default_factory=dict)
+    default_look: str | None = None
     card_version: int = CARD_VERSION
 
     # ---- serialisation -------------------------------------------------------------------
@@ -73,9 +91,10 @@ class ModelCard:
         if not isinstance(data, dict):
             raise ModelCardError(f"{source}: model card must be a JSON object")
         version = data.get("card_version")
-        if version != CARD_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ModelCardError(
-                f"{source}: unsupported model card version {version!r} (this colorfuse reads {CARD_VERSION})"
+                f"{source}: unsupported model card version {version!r} "
+                f"(this colorfuse reads {', '.join(map(str, READABLE_VERSIONS))})"
             )
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
@@ -84,6 +103,7 @@ class ModelCard:
         try:
             data["inputs"] = [TensorSpec(**spec) for spec in data.get("inputs", [])]
             data["outputs"] = [TensorSpec(**spec) for spec in data.get("outputs", [])]
+            data["looks"] = {name: Look(**look) for name, look in (data.get("looks") or {}).items()}
             card = cls(**data)
         except TypeError as exc:
             raise ModelCardError(f"{source}: malformed model card ({exc})") from exc
@@ -102,15 +122,23 @@ class ModelCard:
             problems.append("size_multiple must be >= 1")
         if self.default_max_side < 0:
             problems.append("default_max_side must be >= 0")
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {PRECISIONS}")
+        if self.precision not in PRECISIONS or self.weights_precision not in PRECISIONS:
+            problems.append(f"precision and weights_precision must be among {PRECISIONS}")
         roles = [spec.role for spec in self.inputs]
         if roles.count("L") != 1:
             problems.append("exactly one input must have role 'L'")
         if ("L_global" in roles) != (self.global_input_size is not None):
             problems.append("an 'L_global' input and global_input_size go together")
-        if [spec.role for spec in self.outputs] != ["ab"]:
-            problems.append("exactly one output, with role 'ab'")
+        if not self.outputs or any(spec.role != "ab" for spec in self.outputs):
+            problems.append("at least one output, every output with role 'ab'")
+        outputs = {spec.name for spec in self.outputs}
+        for name, look in self.looks.items():
+            if not look.mix or not set(look.mix) <= outputs:
+                problems.append(f"look {name!r} must mix outputs of the model ({sorted(outputs)})")
+            if not look.scale > 0:
+                problems.append(f"look {name!r}: scale must be positive")
+        if self.default_look is not None and self.default_look not in self.looks:
+            problems.append(f"default_look {self.default_look!r} is not one of the looks")
         for spec in self.inputs + self.outputs:
             if spec.layout not in LAYOUTS:
                 problems.append(f"{spec.name}: layout {spec.layout!r} not in {LAYOUTS}")
@@ -125,6 +153,17 @@ class ModelCard:
     @property
     def output_name(self) -> str:
         return self.outputs[0].name
+
+    def look(self, name: str | None = None) -> tuple[str, Look]:
+        """The look called ``name`` (None: the default one) and its name."""
+        if name is None:
+            name = self.default_look
+            if name is None:
+                return "default", Look({self.output_name: 1.0})
+        if name not in self.looks:
+            known = ", ".join(sorted(self.looks)) or "none: this model has one look"
+            raise ModelCardError(f"model {self.name!r} has no look {name!r} (looks: {known})")
+        return name, self.looks[name]
 
 
 def embed_card(metadata: dict[str, str], card: ModelCard) -> dict[str, str]:

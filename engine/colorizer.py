@@ -9,6 +9,10 @@ Work is split in three steps so callers can overlap them: :meth:`prepare` (CPU, 
 :meth:`predict` (the model, batched by working shape) and :meth:`finish` (CPU, per image).
 Working sizes over the tile budget (``options["tile"]``) run in overlapping tiles: see
 :mod:`colorfuse.engine.tiling`.
+
+A *look* (see :mod:`colorfuse.engine.card`) mixes the model's ab outputs; a *style* reference
+image gives its global view to every image, so its palette and mood carry over (Iizuka et al.
+2016, section 4.4), for models with a global input.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 
 from colorfuse.engine import lab, tiling
 from colorfuse.engine.card import ModelCard, read_card
-from colorfuse.engine.errors import ModelCardError
+from colorfuse.engine.errors import ColorfuseError, ModelCardError
 from colorfuse.engine.models import resolve_model
 from colorfuse.engine.session import get_session
 from colorfuse.plugins.manager import call_chain, call_first
@@ -58,11 +62,13 @@ class Colorizer:
     ``model`` is a registered name, a path to an ``.onnx`` file, or None for the default;
     ``device`` is ``auto``, ``cuda`` or ``cpu``; ``max_side`` overrides the card's working
     size (0 runs at full resolution); ``options`` go to the plugins (``saturation``,
-    ``chroma_upsample``, ...).
+    ``chroma_upsample``, ...); ``look`` names one of the card's looks (None: its default);
+    ``style`` is a reference image (path or array) whose global view every image gets.
     """
 
     def __init__(self, model=None, device: str = "auto", max_side: int | None = None,
-                 batch_size: int = 8, options: dict | None = None, threads: int | None = None):
+                 batch_size: int = 8, options: dict | None = None, threads: int | None = None,
+                 look: str | None = None, style=None):
         self.model_path = resolve_model(model)
         self.card: ModelCard = read_card(self.model_path)
         self.model_session = get_session(self.model_path, device, threads)
@@ -72,7 +78,10 @@ class Colorizer:
             raise ValueError("max_side must be >= 0 (0 runs the model at full resolution)")
         self.batch_size = max(1, int(batch_size))
         self.options = {**DEFAULT_OPTIONS, **(options or {})}
+        self.look_name, self.look = self.card.look(look)
+        self._outputs = list(self.look.mix)
         self._input_types = self._check_card_against_model()
+        self.style_view = None if style is None else self._style_view(style)
         self._runner = call_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
                                   options=self.options)
 
@@ -85,8 +94,9 @@ class Colorizer:
         card_inputs = {spec.name for spec in self.card.inputs}
         if set(inputs) != card_inputs:
             raise ModelCardError(f"{source}: card inputs {sorted(card_inputs)} but the graph has {sorted(inputs)}")
-        if self.card.output_name not in outputs:
-            raise ModelCardError(f"{source}: card output {self.card.output_name!r} not in the graph ({sorted(outputs)})")
+        for spec in self.card.outputs:
+            if spec.name not in outputs:
+                raise ModelCardError(f"{source}: card output {spec.name!r} not in the graph ({sorted(outputs)})")
         types = {}
         for name, arg in inputs.items():
             if len(arg.shape) != 4:
@@ -117,14 +127,34 @@ class Colorizer:
         if (pad_h, pad_w) != (small_h, small_w):
             normalised = cv2.copyMakeBorder(normalised, 0, pad_h - small_h, 0, pad_w - small_w, cv2.BORDER_REPLICATE)
         prepared = Prepared(full_l, small_l, normalised[None])
-        if self.card.global_input_size:
-            size = self.card.global_input_size
-            view = lab.resize(small_l, size, size)
-            prepared.global_view = ((view - np.float32(self.card.l_offset)) * np.float32(1.0 / self.card.l_scale))[None]
+        if self.style_view is not None:
+            prepared.global_view = self.style_view
+        elif self.card.global_input_size:
+            prepared.global_view = self._global_view(small_l)
         return prepared
 
+    def _global_view(self, small_l: np.ndarray) -> np.ndarray:
+        size = self.card.global_input_size
+        view = lab.resize(small_l, size, size)
+        return ((view - np.float32(self.card.l_offset)) * np.float32(1.0 / self.card.l_scale))[None]
+
+    def _style_view(self, style) -> np.ndarray:
+        """The global view of the style reference, made as for an image to colorize."""
+        if not self.card.global_input_size:
+            raise ColorfuseError(
+                f"model {self.card.name!r} has no global input, so it cannot take a style image; "
+                "use a model with one (colorfuse models list shows them)"
+            )
+        image = lab.as_image(self.read(style) if isinstance(style, (str, os.PathLike)) else style)
+        full_l = lab.luminance(image)
+        small_h, small_w, _, _ = working_size(*full_l.shape, self.max_side, self.card.size_multiple)
+        return self._global_view(lab.resize(full_l, small_w, small_h))
+
     def _run_session(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return self.model_session.session.run([self.card.output_name], feeds)[0]
+        """The look's ab (model units): its mix of the model's outputs, times its scale."""
+        outputs = self.model_session.session.run(self._outputs, feeds)
+        mixed = sum(np.float32(self.look.mix[name]) * out for name, out in zip(self._outputs, outputs))
+        return mixed * np.float32(self.look.scale) if self.look.scale != 1 else mixed
 
     def predict(self, items: list[Prepared]) -> None:
         """Run the model on prepared images, batching those with the same working shape."""

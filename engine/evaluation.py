@@ -64,14 +64,23 @@ def load_contestants(specs: Iterable[str], device: str = "auto", max_side: int |
     specs = list(specs) or sorted(registered_models())
     if not specs:
         raise ModelNotFoundError("no model is registered: give one with --model NAME or --model PATH.onnx")
-    stems = [Path(spec).stem if spec.endswith(".onnx") else spec for spec in specs]
+    looks = [split_look(spec) for spec in specs]
+    stems = [(Path(m).stem if m.endswith(".onnx") else m) + (f"@{look}" if look else "") for m, look in looks]
     contestants = [Contestant(BASELINE)]
-    for spec, stem in zip(specs, stems):
-        colorizer = Colorizer(spec, device=device, max_side=max_side, batch_size=1)
+    for spec, (model, look), stem in zip(specs, looks, stems):
+        colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=1, look=look)
         name = stem if stems.count(stem) == 1 else spec
         contestants.append(Contestant(name, colorizer, colorizer.model_path, colorizer.card.parameters,
                                       round(colorizer.model_path.stat().st_size / 1e6, 3)))
     return contestants
+
+
+def split_look(spec: str) -> tuple[str, str | None]:
+    """``NAME@LOOK`` -> (NAME, LOOK); a spec without a look -> (spec, None)."""
+    model, sep, look = spec.rpartition("@")
+    if sep and model and look and "/" not in look and not look.endswith(".onnx"):
+        return model, look
+    return spec, None
 
 
 def gray_version(rgb: np.ndarray) -> np.ndarray:

@@ -237,7 +237,9 @@ def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
     card, options, image = colorizer.card, colorizer.options, item.image
     tile, overlap = tile_settings(options)
     height, width = image.shape[:2]
-    global_view = global_view_of(image, card.global_input_size, card) if card.global_input_size else None
+    global_view = colorizer.style_view
+    if global_view is None and card.global_input_size:
+        global_view = global_view_of(image, card.global_input_size, card)
     offset, inv_scale = np.float32(card.l_offset), np.float32(1.0 / card.l_scale)
 
     def run_tile(y0, y1, x0, x1):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from colorfuse.engine.card import ModelCard, TensorSpec, embed_card
+from colorfuse.engine.card import Look, ModelCard, TensorSpec, embed_card
 from colorfuse.engine.onnxfile import read_onnx
 
 
-def make_model(path, *, global_size=None, multiple=1, half_output=False, card_overrides=None, seed=0):
-    """Write an ONNX colorizer: ab = tanh(conv3x3(L)) (+ mean of the global view), with a card."""
+def make_model(path, *, global_size=None, multiple=1, half_output=False, card_overrides=None, seed=0, vivid=False):
+    """Write an ONNX colorizer: ab = tanh(conv3x3(L)) (+ mean of the global view), with a card.
+
+    ``vivid`` adds a second output ``ab_vivid`` = 2 * ab and the looks ``natural`` (default),
+    ``vivid`` and ``blend`` (0.5 * ab + 0.25 * ab_vivid, times 1.5)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -27,9 +30,13 @@ def make_model(path, *, global_size=None, multiple=1, half_output=False, card_ov
         nodes.append(helper.make_node("Add", [last, "gmean"], ["summed"]))
         last = "summed"
     nodes.append(helper.make_node("Tanh", [last], ["ab"]))
-    graph = helper.make_graph(nodes, "test", inputs,
-                              [helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, "h", "w"])],
-                              [numpy_helper.from_array(weight, "w")])
+    outputs = [helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, "h", "w"])]
+    initializers = [numpy_helper.from_array(weight, "w")]
+    if vivid:
+        nodes.append(helper.make_node("Mul", ["ab", "two"], ["ab_vivid"]))
+        outputs.append(helper.make_tensor_value_info("ab_vivid", TensorProto.FLOAT, ["N", 2, "h", "w"]))
+        initializers.append(numpy_helper.from_array(np.array(2.0, np.float32), "two"))
+    graph = helper.make_graph(nodes, "test", inputs, outputs, initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.save(model, path)
@@ -40,6 +47,11 @@ def make_model(path, *, global_size=None, multiple=1, half_output=False, card_ov
         weights_sha256=read_onnx(path).graph_sha256,
         training={"data": "none: hand-built test graph"},
     )
+    if vivid:
+        card.outputs = [TensorSpec("ab", role="ab"), TensorSpec("ab_vivid", role="ab")]
+        card.looks = {"natural": Look({"ab": 1.0}), "vivid": Look({"ab_vivid": 1.0}),
+                      "blend": Look({"ab": 0.5, "ab_vivid": 0.25}, scale=1.5)}
+        card.default_look = "natural"
     for key, value in (card_overrides or {}).items():
         setattr(card, key, value)
     metadata = embed_card({}, card) if not (card_overrides or {}).get("_skip_validate") else {}

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from colorfuse.engine.card import CARD_KEY, ModelCard, read_card
+from colorfuse.engine.card import CARD_KEY, CARD_VERSION, ModelCard, read_card
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.errors import ModelCardError
 from colorfuse.engine.onnxfile import OnnxFormatError, parse_onnx
@@ -26,7 +26,7 @@ def test_card_round_trip(model_path):
     card = read_card(model_path)
     again = ModelCard.from_json(card.to_json())
     assert again == card
-    assert card.card_version == 1 and len(card.weights_sha256) == 64
+    assert card.card_version == CARD_VERSION and len(card.weights_sha256) == 64
 
 
 def test_card_is_json_not_python(model_path):

@@ -15,11 +15,13 @@ from torch import nn  # noqa: E402
 
 from colorfuse.train.models import MODELS, build_model, model_names  # noqa: E402
 from colorfuse.train.models.ab_bins import ab_bins, lut_index, rebalance_weights, soft_encoding_lut  # noqa: E402
+from colorfuse.train.export import output_names  # noqa: E402
 from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
 
 
 # Tiny configurations of every registered model, and the side of their square training batch.
 TINY = {
+    "effnet": ({"width": 0.125, "global_size": 32, "cls_weight": 1.0, "pretrained": False}, 32),
     "iizuka": ({"width": 0.125, "global_size": 32}, 16),
     "koala": ({"width": 0.125, "global_size": 32, "embed_dim": 16}, 16),
     "unet": ({"base": 4, "depth": 2}, 16),
@@ -126,7 +128,8 @@ def test_onnx_export_matches_pytorch(name, tmp_path):
     module = model.export_module().eval()
     sizes = [(4 * m, 6 * m), (5 * m, 3 * m)]
     names = ["l"] + (["l_global"] if g else [])
-    dyn = {"l": {0: "batch", 2: "height", 3: "width"}, "ab": {0: "batch", 2: "height", 3: "width"}}
+    outputs = output_names(model)
+    dyn = {"l": {0: "batch", 2: "height", 3: "width"}, **{o: {0: "batch", 2: "height", 3: "width"} for o in outputs}}
     if g:
         dyn["l_global"] = {0: "batch"}
     example = make_batch(model, n=1, h=sizes[0][0], w=sizes[0][1])
@@ -136,7 +139,7 @@ def test_onnx_export_matches_pytorch(name, tmp_path):
         tuple(example[k] for k in names),
         str(path),
         input_names=names,
-        output_names=["ab"],
+        output_names=outputs,
         dynamic_axes=dyn,
         opset_version=17,
         dynamo=False,
@@ -145,10 +148,13 @@ def test_onnx_export_matches_pytorch(name, tmp_path):
     for seed, (h, w) in enumerate(sizes):
         batch = make_batch(model, n=2, h=h, w=w, seed=seed + 5)
         with torch.no_grad():
-            expected = module(*(batch[k] for k in names)).numpy()
-        (got,) = session.run(None, {k: batch[k].numpy() for k in names})
-        assert got.shape == (2, 2, h, w)
-        assert abs(got - expected).max() < 1e-4
+            expected = module(*(batch[k] for k in names))
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        got = session.run(None, {k: batch[k].numpy() for k in names})
+        assert len(got) == len(expected) == len(outputs)
+        for out, ref in zip(got, expected):
+            assert out.shape == (2, 2, h, w)
+            assert abs(out - ref.numpy()).max() < 1e-4
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -159,7 +165,7 @@ def test_rebuild_from_config(name):
     shapes = lambda mod: {k: tuple(v.shape) for k, v in mod.state_dict().items()}  # noqa: E731
     assert shapes(rebuilt) == shapes(model)
     rebuilt.load_state_dict(model.state_dict())
-    batch = make_batch(model, n=1)
+    batch = make_batch(model, n=1, h=TINY[name][1], w=TINY[name][1])
     with torch.no_grad():
         assert torch.equal(rebuilt(batch["l"], batch.get("l_global")), model(batch["l"], batch.get("l_global")))
 

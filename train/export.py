@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorfuse.engine.card import ModelCard, TensorSpec, embed_card, read_card
+from colorfuse.engine.card import Look, ModelCard, TensorSpec, embed_card, read_card
 from colorfuse.engine.errors import ColorfuseError
 from colorfuse.engine.onnxfile import read_onnx
 from colorfuse.train import runs
+from colorfuse.train.fp16_weights import store_weights_fp16
 from colorfuse.train.models import build_model
 
 LICENCE = "research-only; see shared/data/SOURCES.md"
@@ -48,8 +49,9 @@ class _Float16(nn.Module):
         super().__init__()
         self.module = module.half()
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.module(*(x.half() for x in inputs)).float()
+    def forward(self, *inputs: torch.Tensor):
+        out = self.module(*(x.half() for x in inputs))
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -67,8 +69,13 @@ def parity_inputs(height: int, width: int, batch: int, global_size: int | None, 
     return [l, F.interpolate(l, size=(global_size, global_size), mode="bilinear", antialias=True, align_corners=False)]
 
 
+def output_names(model) -> list[str]:
+    """The graph's outputs: ``ab``, or the model's own list (several looks)."""
+    return model.output_names() if hasattr(model, "output_names") else ["ab"]
+
+
 def check_parity(path: Path, reference: nn.Module, size_multiple: int, global_size: int | None) -> dict[str, float]:
-    """Max |onnxruntime - reference| (ab_norm units) per ``HxW`` test size."""
+    """Max |onnxruntime - reference| (ab_norm units, over every output) per ``HxW`` test size."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -78,11 +85,14 @@ def check_parity(path: Path, reference: nn.Module, size_multiple: int, global_si
         h, w = _round_up(h, size_multiple), _round_up(w, size_multiple)
         inputs = parity_inputs(h, w, batch, global_size, seed=batch)
         with torch.no_grad():
-            expected = reference(*inputs).numpy()
-        got = session.run(["ab"], {n: x.numpy() for n, x in zip(names, inputs)})[0]
-        if got.shape != expected.shape:
-            raise ExportParityError(f"{path}: output shape {got.shape} at {h}x{w}, expected {expected.shape}")
-        errors[f"{h}x{w}"] = float(np.abs(got - expected).max())
+            expected = reference(*inputs)
+        expected = [t.numpy() for t in expected] if isinstance(expected, tuple) else [expected.numpy()]
+        got = session.run(None, {n: x.numpy() for n, x in zip(names, inputs)})
+        errors[f"{h}x{w}"] = 0.0
+        for out, ref in zip(got, expected, strict=True):
+            if out.shape != ref.shape:
+                raise ExportParityError(f"{path}: output shape {out.shape} at {h}x{w}, expected {ref.shape}")
+            errors[f"{h}x{w}"] = max(errors[f"{h}x{w}"], float(np.abs(out - ref).max()))
     return errors
 
 
@@ -110,9 +120,10 @@ def _card(state: dict, run_dir: Path, model, module: nn.Module, precision: str, 
                        val_set=state["data"]["val"])
     doc = (inspect.getmodule(type(model)).__doc__ or "").strip().splitlines()
     inputs = [TensorSpec("L")] + ([TensorSpec("L_global", role="L_global")] if model.global_input_size else [])
+    outputs = [TensorSpec(name, role="ab") for name in output_names(model)]
     fields = {
         "name": name or state["model_name"], "architecture": state["model_name"], "version": version,
-        "description": doc[0] if doc else "", "inputs": inputs, "outputs": [TensorSpec("ab", role="ab")],
+        "description": doc[0] if doc else "", "inputs": inputs, "outputs": outputs,
         "size_multiple": model.size_multiple, "global_input_size": model.global_input_size,
         "default_max_side": 256 if parameters < SMALL_MODEL else 512, "precision": precision,
         "parameters": parameters, "parity_tolerance": PARITY_TOLERANCE[precision], "weights_sha256": "0" * 64,
@@ -129,10 +140,16 @@ def export_model(
     version: str = "1.0.0",
     evaluation: dict | None = None,
     parity_tolerance: float | None = None,
+    looks: dict | None = None,
+    default_look: str | None = None,
+    fp16_weights: bool = False,
 ) -> ModelCard:
     """Export a checkpoint (a run directory means its ``best.pt``, else ``last.pt``) to
     ``out_path``; returns the embedded card (``evaluation['export_parity']`` holds the measured
-    errors). ``parity_tolerance`` overrides the default for the precision.
+    errors). ``parity_tolerance`` overrides the default for the precision. ``looks`` (name ->
+    ``{"mix": {output: weight}, "scale": s, "description": ...}``) and ``default_look`` go into
+    the card; a model with several outputs gets its ``default_looks()`` when none are given.
+    ``fp16_weights`` stores the weights as float16 (half the file) for float32 arithmetic.
 
     Raises :class:`ExportParityError` (and writes nothing) when parity fails.
     """
@@ -144,13 +161,23 @@ def export_model(
     reference = model.export_module().eval()
     precision = "fp16" if fp16 else "fp32"
     card = _card(state, ckpt.parent, model, reference, precision, name, version, evaluation)
+    if fp16_weights:
+        if fp16:
+            raise ValueError("fp16 already stores float16 weights: give fp16 or fp16_weights, not both")
+        card.weights_precision = "fp16"
+        card.parity_tolerance = PARITY_TOLERANCE["fp16"]
     if parity_tolerance is not None:
         card.parity_tolerance = parity_tolerance
+    if looks is None and hasattr(model, "default_looks"):
+        looks, default_look = model.default_looks()
+    card.looks = {name: Look(**look) for name, look in (looks or {}).items()}
+    card.default_look = default_look
     graph = _Float16(copy.deepcopy(reference)).eval() if fp16 else reference
     input_names = [spec.name for spec in card.inputs]
     size = _round_up(64, model.size_multiple)
     spatial = {0: "batch", 2: "height", 3: "width"}
-    dynamic = {"L": spatial, "L_global": {0: "batch"}, "ab": spatial}
+    outputs = output_names(model)
+    dynamic = {"L": spatial, "L_global": {0: "batch"}, **{name: spatial for name in outputs}}
 
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")
@@ -159,9 +186,13 @@ def export_model(
             warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deliberate
             torch.onnx.export(
                 graph, tuple(parity_inputs(size, size, 1, model.global_input_size)), str(tmp), dynamo=False,
-                opset_version=17, input_names=input_names, output_names=["ab"],
-                dynamic_axes={k: v for k, v in dynamic.items() if k in input_names + ["ab"]},
+                opset_version=17, input_names=input_names, output_names=outputs,
+                dynamic_axes={k: v for k, v in dynamic.items() if k in input_names + outputs},
             )  # fmt: skip
+        if fp16_weights:
+            proto = onnx.load(str(tmp))
+            store_weights_fp16(proto)
+            onnx.save(proto, str(tmp))
         onnx.checker.check_model(str(tmp))
         errors = check_parity(tmp, reference, model.size_multiple, model.global_input_size)
         worst = max(errors.values())

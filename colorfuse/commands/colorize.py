@@ -12,6 +12,21 @@ from colorfuse.engine.session import DEVICES
 from colorfuse.options import parse_key_values
 
 
+look_option = click.option(
+    "--look", default=None,
+    help="One of the model's looks, e.g. natural or vivid (default: the model's; see `colorfuse models info`).")
+style_option = click.option(
+    "--style", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="Reference image whose global features (palette, mood) every image gets; needs a model with a global input.")
+
+
+def describe(colorizer) -> str:
+    """The run's first line: model, look, style, device and working size."""
+    style = ", with a style image" if colorizer.style_view is not None else ""
+    return (f"model {colorizer.card.name} {colorizer.card.version} ({colorizer.look_name} look{style}) on "
+            f"{colorizer.device}, working size {colorizer.max_side or 'full'}")
+
+
 def write_grid(summary, path: Path) -> None:
     from colorfuse.engine.grid import make_grid
     from colorfuse.engine.imagefiles import write_image_atomic
@@ -35,6 +50,8 @@ def write_grid(summary, path: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="auto: PNG for lossless inputs, JPEG otherwise.")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@look_option
+@style_option
 @click.option("--saturation", type=float, default=1.0, show_default=True, help="Scale the predicted colour.")
 @click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a run).")
@@ -57,7 +74,7 @@ def write_grid(summary, path: Path) -> None:
 @click.option("--failures", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --ray: JSONL report of the failed inputs (default: OUT/failures.jsonl).")
 # ---- end of cluster mode options ----
-def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, quality, saturation,
+def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, quality, look, style, saturation,
             chroma_upsample, skip_existing, overwrite, grid, grid_count, max_pixels, extra, quiet, **cluster):
     """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
     from tqdm import tqdm
@@ -72,15 +89,17 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
                "max_pixels": max_pixels, "timing": {}, **parse_key_values(extra)}
     if cluster["ray_address"] is not None:  # ---- cluster mode: the same run through Ray Data ----
         from colorfuse.commands.cluster import run_colorize
+        from colorfuse.engine.imagefiles import read_image
 
         return run_colorize(inputs, out_dir, cluster["ray_address"], workers=cluster["ray_workers"],
                             threads=cluster["ray_threads"], gpus_per_worker=cluster["ray_gpus"],
                             failures=cluster["failures"], quiet=quiet, grid=grid, model=model, device=device,
                             max_side=max_side, batch_size=batch_size, fmt=fmt, skip_existing=skip_existing,
-                            overwrite=overwrite, options=options)
-    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options)
-    click.echo(f"model {colorizer.card.name} {colorizer.card.version} on {colorizer.device}, "
-               f"working size {colorizer.max_side or 'full'}", err=True)
+                            overwrite=overwrite, options=options, look=look,
+                            style=None if style is None else read_image(style, options))
+    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
+                          look=look, style=style)
+    click.echo(describe(colorizer), err=True)
     progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
 
     def on_outcome(outcome):

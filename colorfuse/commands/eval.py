@@ -13,7 +13,7 @@ from colorfuse.engine.session import DEVICES
 @click.command("eval")
 @click.argument("photos", nargs=-1, required=True)
 @click.option("--model", "models", multiple=True, metavar="NAME|PATH",
-              help="Model name or .onnx path (repeatable; default: every registered model).")
+              help="Model name or .onnx path, optionally @LOOK (repeatable; default: every registered model).")
 @click.option("--json", "json_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Write the figures (means and per photo) here.")
 @click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), default=None,

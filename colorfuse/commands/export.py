@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -14,9 +15,14 @@ from colorfuse.commands.train import NEEDS_TORCH, TRAIN_DEPS
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The .onnx file to write.")
 @click.option("--fp16", is_flag=True, help="Half-precision weights and compute (float32 inputs and output).")
+@click.option("--fp16-weights", is_flag=True, help="Half-precision weights, float32 compute: half the file.")
 @click.option("--name", help="Model name in the card [default: the architecture].")
 @click.option("--version", "model_version", default="1.0.0", show_default=True, help="Model version in the card.")
-def command(source, out_path, fp16, name, model_version):
+@click.option("--looks", "looks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSON {"looks": {NAME: {"mix": {OUTPUT: WEIGHT}, "scale": S, "description": TEXT}}, '
+                   '"default_look": NAME, "evaluation": {"looks": {NAME: FIGURES}}} for the card '
+                   '(default: the model\'s own looks).')
+def command(source, out_path, fp16, fp16_weights, name, model_version, looks_file):
     """Export a run directory (its best.pt, else last.pt) or a checkpoint file, check the graph,
     and compare onnxruntime with PyTorch at two sizes; nothing is written if they disagree."""
     try:
@@ -25,14 +31,21 @@ def command(source, out_path, fp16, name, model_version):
         if exc.name not in TRAIN_DEPS:
             raise
         raise click.ClickException(f"{NEEDS_TORCH} (no module {exc.name!r})") from exc
+    looks = json.loads(looks_file.read_text()) if looks_file else {}
     try:
-        card = export_model(source, out_path, fp16=fp16, name=name, version=model_version)
+        card = export_model(source, out_path, fp16=fp16, fp16_weights=fp16_weights, name=name, version=model_version,
+                            looks=looks.get("looks"), default_look=looks.get("default_look"),
+                            evaluation=looks.get("evaluation"))
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
     parity = ", ".join(f"{size} {error:.2g}" for size, error in card.evaluation["export_parity"].items())
-    click.echo(f"wrote {out_path}: {card.name} {card.version} ({card.architecture}, {card.precision}, "
+    weights = ", float16 weights" if card.weights_precision == "fp16" else ""
+    click.echo(f"wrote {out_path}: {card.name} {card.version} ({card.architecture}, {card.precision}{weights}, "
                f"{card.parameters:,} parameters)")
     click.echo(f"parity vs PyTorch fp32, max |error| in ab/110 units: {parity} (tolerance {card.parity_tolerance:g})")
+    for look_name, look in card.looks.items():
+        default = " (default)" if look_name == card.default_look else ""
+        click.echo(f"look {look_name}{default}: {look.scale:g} x {look.mix}")
     figures = card.evaluation
     if "val_psnr" in figures:
         click.echo(f"validation (epoch {figures['epoch']}): PSNR {figures['val_psnr']:.2f} dB vs gray "

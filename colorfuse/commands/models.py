@@ -43,11 +43,53 @@ def list_models(as_json):
     click.echo("(* default)")
 
 
+def _figure_lines(evaluation: dict) -> list[str]:
+    lines = []
+    for look, figures in (evaluation.get("looks") or {}).items():
+        lines.append(f"  look {look}: PSNR {figures['psnr_gain']:+.2f} dB over gray, colourfulness "
+                     f"{100 * figures['colorfulness_ratio']:.0f}% of the truth's ({figures['photos']} photos)")
+    if "val_psnr" in evaluation:
+        lines.append(f"  training validation (128-px crops): PSNR {evaluation['val_psnr']:.2f} dB vs gray "
+                     f"{evaluation['val_psnr_gray_baseline']:.2f}, colourfulness {evaluation['val_colorfulness']:.1f} "
+                     f"vs truth {evaluation['val_colorfulness_truth']:.1f}")
+    return lines
+
+
+def summary(card, path) -> str:
+    """A model card in words: what it is, its size, looks, quality, training and licence."""
+    training = card.training or {}
+    lines = [f"{card.name} {card.version}: {card.description or card.architecture}",
+             f"  architecture {card.architecture}, {card.parameters:,} parameters, {path.stat().st_size / 1e6:.1f} MB "
+             f"({card.precision} arithmetic, {card.weights_precision} weights)",
+             f"  working size {card.default_max_side or 'full'} px (longest side), size multiple {card.size_multiple}",
+             "  global input: " + (f"{card.global_input_size} px view of the whole image (--style works)"
+                                   if card.global_input_size else "none (--style does not apply)")]
+    encoder = (training.get("model_extras") or {}).get("encoder")
+    if encoder:
+        lines.append(f"  encoder: {encoder['name']} ({'frozen, ' if encoder.get('frozen') else ''}ImageNet weights from "
+                     f"{encoder.get('weights_package')}, {encoder.get('licence')})")
+    for name, look in card.looks.items():
+        mark = " (default)" if name == card.default_look else ""
+        mix = " + ".join(f"{w:g} {o}" for o, w in look.mix.items())
+        lines.append(f"  look {name}{mark}: {look.scale:g} x ({mix}){': ' + look.description if look.description else ''}")
+    lines += _figure_lines(card.evaluation or {})
+    if training:
+        minutes = training.get("time_s", 0) / 60
+        lines.append(f"  trained {minutes:.0f} min on {training.get('device', '?')} ({training.get('precision', '?')}), "
+                     f"{training.get('epochs', '?')} epochs, {training.get('date', '')}")
+        lines.append(f"  training data licence: {training.get('licence', 'not stated')}")
+    lines.append(f"  file: {path}")
+    return "\n".join(lines)
+
+
 @command.command("info")
 @click.argument("name", required=False)
-def info(name):
-    """Print the model card of NAME (a registered name or an .onnx path; default model if omitted)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the raw model card (JSON).")
+def info(name, as_json):
+    """Describe NAME (a registered name or an .onnx path; default model if omitted)."""
     from colorfuse.engine.card import read_card
     from colorfuse.engine.models import resolve_model
 
-    click.echo(read_card(resolve_model(name)).to_json())
+    path = resolve_model(name)
+    card = read_card(path)
+    click.echo(card.to_json() if as_json else summary(card, path))

@@ -60,8 +60,10 @@ def format_record(record: dict) -> str:
 @click.option("--seed", type=int, help="[default: 0]")
 @click.option("--set", "set_pairs", multiple=True, metavar="KEY=VALUE", help="Model keyword argument (JSON value).")
 @click.option("--max-images", type=click.IntRange(1), help="Train on at most this many images.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+              help="auto: bf16 autocast on CUDA, and on CPUs with native bf16 for models that run faster so.")
 def command(model, data, out_dir, val, minutes, epochs, batch_size, lr, device, crop, workers, cache,
-            checkpoint_minutes, resume, seed, set_pairs, max_images):  # fmt: skip
+            checkpoint_minutes, resume, seed, set_pairs, max_images, precision):  # fmt: skip
     """Train MODEL (see `colorfuse models list`; optional with --resume) and print one line per
     epoch. The run directory gets metrics.jsonl, loss_curve.png, run.json, last.pt and best.pt."""
     try:
@@ -80,7 +82,7 @@ def command(model, data, out_dir, val, minutes, epochs, batch_size, lr, device, 
             model, list(data) or None, out_dir, minutes=minutes, epochs=epochs, batch_size=batch_size, lr=lr,
             device=device, crop=crop, model_kwargs=parse_key_values(set_pairs, "--set") or None, val=list(val) or None,
             checkpoint_minutes=checkpoint_minutes, resume=resume, seed=seed, workers=workers,
-            max_train_images=max_images, cache=cache, on_epoch=lambda r: click.echo(format_record(r)),
+            max_train_images=max_images, cache=cache, precision=precision, on_epoch=lambda r: click.echo(format_record(r)),
         )  # fmt: skip
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc

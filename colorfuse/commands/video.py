@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from colorfuse.options import parse_key_values
+from colorfuse.commands.colorize import describe, look_option, style_option
 from colorfuse.engine.session import DEVICES
+from colorfuse.options import parse_key_values
 
 FRAME_FORMATS = ("png", "jpeg", "webp", "tiff")
 
@@ -50,6 +51,8 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
               help="Smooth colour over time along optical flow.")
 @click.option("--shot-threshold", type=click.FloatRange(0.01, 1.0), default=0.35, show_default=True,
               help="Histogram distance above which a frame starts a new shot.")
+@look_option
+@style_option
 @click.option("--saturation", type=float, default=1.0, show_default=True)
 @click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
@@ -57,8 +60,8 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(source, out, frames_dir, frames_format, fps, model, device, max_side, batch_size, start, end, codec,
-            crf, preset, pix_fmt, no_temporal, temporal_global, temporal_flow, shot_threshold, saturation,
-            chroma_upsample, extra, overwrite, quiet):
+            crf, preset, pix_fmt, no_temporal, temporal_global, temporal_flow, shot_threshold, look, style,
+            saturation, chroma_upsample, extra, overwrite, quiet):
     """Colorize the video SOURCE into --out (and/or --frames); SOURCE may be a folder of frames (with --fps).
 
     Resolution, timing (variable frame rate too), duration, rotation and audio are kept.
@@ -74,10 +77,10 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
                **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_key_values(extra)}
     settings = VideoSettings(source, out, frames_dir, frames_format, fps, start, end, codec, crf, preset, pix_fmt,
                              batch_size, shot_threshold, overwrite)
-    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options)
+    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
+                          look=look, style=style)
     temporal = [name for name in ("temporal_global", "temporal_flow") if options[name]]
-    click.echo(f"model {colorizer.card.name} {colorizer.card.version} on {colorizer.device}, working size "
-               f"{colorizer.max_side or 'full'}, temporal: {', '.join(temporal) or 'off'}", err=True)
+    click.echo(f"{describe(colorizer)}, temporal: {', '.join(temporal) or 'off'}", err=True)
     progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")
     previous_handler = signal.signal(signal.SIGTERM, _terminate)  # clean up (no partial output) on kill
     try:

@@ -85,11 +85,12 @@ def _decode_stage(batch: dict, options: dict) -> dict:
 class ColorizeActor:
     """A Ray Data actor: one Colorizer (one onnxruntime session) for its whole life."""
 
-    def __init__(self, model, device: str, max_side, batch_size: int, options: dict, threads: int | None):
+    def __init__(self, model, device: str, max_side, batch_size: int, options: dict, threads: int | None,
+                 look: str | None = None, style=None):
         from colorfuse.engine.colorizer import Colorizer
 
         self.colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
-                                   options=options, threads=threads)
+                                   options=options, threads=threads, look=look, style=style)
 
     def __call__(self, batch: dict) -> dict:
         status, error = list(batch["status"]), list(batch["error"])
@@ -145,8 +146,10 @@ def _local(item: str) -> str:
 
 def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None, max_side=None,
                   batch_size: int = 8, fmt: str = "auto", skip_existing: bool = False,
-                  overwrite: bool = False, options: dict | None = None):
-    """The lazy Ray Data pipeline whose rows are outcomes (source, target, status, error)."""
+                  overwrite: bool = False, options: dict | None = None, look: str | None = None, style=None):
+    """The lazy Ray Data pipeline whose rows are outcomes (source, target, status, error).
+
+    ``style`` is the reference image as an array (read on the driver), so nodes need not see it."""
     data = ray.data
     options = dict(options or {})
     listing = data.from_items([{"inputs": len(inputs)}]).map_batches(
@@ -159,7 +162,8 @@ def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None
         ColorizeActor, batch_size=batch_size, batch_format="numpy",
         compute=data.ActorPoolStrategy(min_size=workers.min_workers, max_size=workers.max_workers),
         fn_constructor_kwargs={"model": _model_spec(model), "device": workers.device, "max_side": max_side,
-                               "batch_size": batch_size, "options": options, "threads": workers.threads},
+                               "batch_size": batch_size, "options": options, "threads": workers.threads,
+                               "look": look, "style": style},
         **workers.resources)
     return colorized.map_batches(_write_stage, batch_size=batch_size, batch_format="numpy",
                                  fn_kwargs={"fmt": fmt, "options": options})

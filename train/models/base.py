@@ -37,6 +37,8 @@ class ColorizationModel(nn.Module):
     name: str = ""
     global_input_size: int | None = None
     size_multiple: int = 1
+    cpu_bf16: bool = False  # bf16 autocast measured faster on CPU (the trainer's precision "auto")
+    prefers_channels_last: bool = False  # trained in channels_last memory format
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
