@@ -155,3 +155,18 @@ def test_a_photo_a_model_fails_on_is_skipped_for_every_model(tmp_path):
     assert run.failed == [{"file": str(tmp_path / "1.png"), "error": f"{tmp_path / '1.png'}: model picky failed: too narrow"}]
     assert all(len(c.figures) == 2 for c in contestants) and len(contestants[1].seconds) == 2
     assert [e is None for _, e in seen] == [True, False, True]
+
+
+def test_eval_scores_a_look_as_its_own_row(photo_dir, tmp_path):
+    from tests.modelfactory import make_model
+
+    path = tmp_path / "looks.onnx"
+    make_model(path, vivid=True)
+    result = _run([photo_dir, "--model", path, "--model", f"{path}@vivid", "--json", tmp_path / "e.json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "e.json").read_text())
+    rows = {model["name"]: model["mean"] for model in doc["models"]}
+    assert set(rows) == {evaluation.BASELINE, "looks", "looks@vivid"}
+    assert rows["looks@vivid"]["colorfulness"] > rows["looks"]["colorfulness"]
+    assert evaluation.split_look("a/b@c.onnx") == ("a/b@c.onnx", None)
+    assert evaluation.split_look("effnet-lite0@vivid") == ("effnet-lite0", "vivid")

@@ -115,3 +115,45 @@ def test_export_command(tmp_path, tiny_run):
     assert read_card(out).name == "smoke"
     missing = CliRunner().invoke(cli, ["export", str(tmp_path), "--out", str(tmp_path / "x.onnx")])
     assert missing.exit_code == 1 and "no best.pt or last.pt" in missing.output
+
+
+def test_fp16_weights_export_halves_the_file_and_computes_in_float32(tmp_path, tiny_run):
+    out = tmp_path / "tiny-h.onnx"
+    card = export_model(tiny_run, out, fp16_weights=True)
+    assert (card.precision, card.weights_precision) == ("fp32", "fp16")
+    assert max(card.evaluation["export_parity"].values()) <= card.parity_tolerance == PARITY_TOLERANCE["fp16"]
+    proto = onnx.load(str(out))
+    halves = [w for w in proto.graph.initializer if w.data_type == onnx.TensorProto.FLOAT16]
+    assert halves and all(w.name.endswith(".fp16") for w in halves)
+    assert sum(n.op_type == "Cast" for n in proto.graph.node) == len(halves)
+    full = tmp_path / "tiny32.onnx"
+    export_model(tiny_run, full)
+    (l,) = parity_inputs(36, 52, 1, None)
+    got, expected = (_session(p).run(["ab"], {"L": l.numpy()})[0] for p in (out, full))
+    assert 0 < abs(got - expected).max() < card.parity_tolerance  # weights rounded, arithmetic float32
+    with pytest.raises(ValueError, match="not both"):
+        export_model(tiny_run, tmp_path / "x.onnx", fp16=True, fp16_weights=True)
+
+
+def test_export_command_takes_looks_and_their_figures(tmp_path):
+    import json
+
+    data = train_val_folders(tmp_path / "data", 8, real=0, val=4)
+    run = tmp_path / "run"
+    train("effnet", [str(data[0])], run, val=[str(data[1])], epochs=1, batch_size=4, crop=32,
+          model_kwargs={"width": 0.125, "global_size": 32, "cls_weight": 1.0, "pretrained": False})  # fmt: skip
+    looks = {"looks": {"calm": {"mix": {"ab": 1.0}, "scale": 1.2}, "loud": {"mix": {"ab": 0.5, "ab_vivid": 0.5}}},
+             "default_look": "calm",
+             "evaluation": {"looks": {"calm": {"psnr_gain": 0.9, "colorfulness_ratio": 0.55, "photos": 4}}}}
+    (tmp_path / "looks.json").write_text(json.dumps(looks))
+    out = tmp_path / "looks.onnx"
+    result = CliRunner().invoke(cli, ["export", str(run), "--out", str(out), "--fp16-weights",
+                                      "--looks", str(tmp_path / "looks.json")])
+    assert result.exit_code == 0, result.output
+    assert "look calm (default): 1.2 x {'ab': 1.0}" in result.output and "float16 weights" in result.output
+    card = read_card(out)
+    assert card.default_look == "calm" and card.looks["loud"].mix == {"ab": 0.5, "ab_vivid": 0.5}
+    assert [o.name for o in card.outputs] == ["ab", "ab_vivid"] and card.default_max_side == 256
+    assert card.evaluation["looks"]["calm"]["psnr_gain"] == 0.9
+    info = CliRunner().invoke(cli, ["models", "info", str(out)])
+    assert "look calm: PSNR +0.90 dB over gray, colourfulness 55% of the truth's (4 photos)" in info.output

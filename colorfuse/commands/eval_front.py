@@ -46,7 +46,7 @@ def command(photos, models, json_path, plot, scales, mixes, looks_out, max_image
     colorizers, points = {}, {}
     for spec in models:
         colorizer = Colorizer(spec, device=device, batch_size=1)
-        name = colorizer.card.name
+        name = colorizer.card.name if colorizer.card.name not in colorizers else f"{colorizer.card.name} ({spec})"
         colorizers[name] = colorizer
         points[name] = front.sweep_points(name, [o.name for o in colorizer.card.outputs], _floats(scales),
                                           _floats(mixes))
