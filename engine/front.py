@@ -22,6 +22,7 @@ from colorfuse.engine.evaluation import gray_version, read_colour_photo
 
 SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # weight of the second output (1 - weight on the first)
+X_MAX, Y_MIN = 150, -3.0  # the plot's window: points beyond are in the JSON, not drawn
 
 
 @dataclass
@@ -119,10 +120,14 @@ def plot_front(doc: dict, path, title: str = "") -> None:
     for look in doc.get("looks", []):
         ax.scatter([100 * look["colorfulness_ratio"]], [look["psnr_gain"]], marker="*", s=160, zorder=5,
                    edgecolors="black", label=f"{look['model']} look {look['look']}")
+    shown = doc["points"] + doc.get("looks", [])
+    ax.set_xlim(0, min(X_MAX, max(100 * p["colorfulness_ratio"] for p in shown) + 5))
+    ax.set_ylim(max(Y_MIN, min(p["psnr_gain"] for p in shown) - 0.2), max(p["psnr_gain"] for p in shown) + 0.2)
     ax.axhline(0, color="gray", linewidth=0.8)
+    ax.axvline(100, color="gray", linewidth=0.8, linestyle=":")
     ax.set_xlabel("colourfulness, % of the real photos'")
     ax.set_ylabel("PSNR gain over the gray image (dB)")
-    ax.set_title(title or f"quality front on {doc['photos']} photos (x = ab scale)")
+    ax.set_title(title or f"quality front on {doc['photos']} photos (labels: ab scale)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, loc="lower left")
     fig.tight_layout()
