@@ -1,11 +1,13 @@
 """Colorizing a collection: decoding and encoding in a thread pool, overlapped with inference.
 
 Per-file problems (unreadable input, unwritable output, an existing output) become failed
-outcomes with a reason; they never stop the run. Inputs are never written to.
+outcomes with a reason; they never stop the run. Inputs are never written to, and no output
+path that is an input (see :meth:`Inputs.contains`) is ever written, whatever the flags.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from colorfuse.engine import lab
-from colorfuse.engine.collection import Job, output_format, output_path
+from colorfuse.engine.collection import Inputs, Job, output_format, output_path
 from colorfuse.engine.colorizer import Colorizer, Prepared
 from colorfuse.engine.errors import ColorfuseError
 from colorfuse.engine.imagefiles import read_image, write_image_atomic
@@ -59,13 +61,20 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
     return lab.resize(image, max(1, round(width * scale)), max(1, round(height * scale)))
 
 
-def plan(job: Job, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool) -> tuple[Path | None, Outcome | None]:
-    """The output path of ``job``, or an immediate outcome (skipped, or failed with a reason)."""
+def plan(job: Job, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool,
+         inputs: Inputs | None = None) -> tuple[Path | None, Outcome | None]:
+    """The output path of ``job``, or an immediate outcome (skipped, or failed with a reason).
+
+    An output that is the job's own input, or any of ``inputs``, fails whatever the flags.
+    """
     if job.error:
         return None, Outcome(job.source, "failed", error=job.error)
     target = output_path(out_dir, job, output_format(job.source, fmt))
     if target.resolve() == job.source.resolve():
         return None, Outcome(job.source, "failed", target, f"{job.source}: output would overwrite the input")
+    if inputs is not None and os.path.lexists(target) and inputs.contains(target):
+        return None, Outcome(job.source, "failed", target,
+                             f"{job.source}: output {target} would overwrite the input {target}")
     if target.exists():
         if skip_existing:
             return None, Outcome(job.source, "skipped", target)
@@ -80,8 +89,9 @@ class CollectionRun:
 
     def __init__(self, colorizer: Colorizer, out_dir, fmt: str = "auto", skip_existing: bool = False,
                  overwrite: bool = False, workers: int = 2, previews: int = 0,
-                 on_outcome: Callable[[Outcome], None] | None = None):
+                 on_outcome: Callable[[Outcome], None] | None = None, inputs: Inputs | None = None):
         self.colorizer = colorizer
+        self.inputs = inputs
         self.out_dir = Path(out_dir)
         self.fmt, self.skip_existing, self.overwrite = fmt, skip_existing, overwrite
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="colorfuse-io")
@@ -145,7 +155,7 @@ class CollectionRun:
         seen: set[Path] = set()
         try:
             for job in jobs:
-                target, outcome = plan(job, self.out_dir, self.fmt, self.skip_existing, self.overwrite)
+                target, outcome = plan(job, self.out_dir, self.fmt, self.skip_existing, self.overwrite, self.inputs)
                 if target is not None and target in seen:
                     target, outcome = None, Outcome(job.source, "failed", target,
                                                     f"{job.source}: another input also writes {target}")

@@ -2,6 +2,8 @@
 
 Folders are walked recursively and lazily (a generator, so huge trees start at once); the
 output keeps each file's path relative to the folder or glob base it was found under.
+:class:`Inputs` also answers whether a path is one of the inputs, so that no output ever
+replaces an input, whichever order the files are found in.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
@@ -27,11 +30,15 @@ class Job:
     error: str | None = None
 
 
+def _is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith(".")
+
+
 def _walk(folder: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder, onerror=None):
         dirs.sort()
         for name in sorted(files):
-            if Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith("."):
+            if _is_image_name(name):
                 yield Path(root) / name
 
 
@@ -44,26 +51,67 @@ def _glob_base(pattern: str) -> Path:
     return Path(*parts) if parts else Path(".")
 
 
+def _glob_matches(pattern: str) -> list[Path]:
+    return [Path(match) for match in sorted(glob.iglob(pattern, recursive=True)) if os.path.isfile(match)]
+
+
+def _jobs_of(item: str) -> Iterator[Job]:
+    path = Path(item)
+    if path.is_dir():
+        for found in _walk(path):
+            yield Job(found, found.relative_to(path))
+    elif path.exists() or os.path.islink(path):
+        yield Job(path, Path(path.name))
+    elif glob.has_magic(item):
+        base = _glob_base(item)
+        matches = _glob_matches(item)
+        if not matches:
+            yield Job(path, Path(path.name), error=f"{item}: no file matches this pattern")
+        for found in matches:
+            yield Job(found, found.relative_to(base))
+    else:
+        yield Job(path, Path(path.name), error=f"{item}: no such file or folder")
+
+
 def iter_jobs(inputs) -> Iterator[Job]:
     """Yield a :class:`Job` per input file; a missing input yields a job with an error."""
     for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            for found in _walk(path):
-                yield Job(found, found.relative_to(path))
-        elif path.exists() or os.path.islink(path):
-            yield Job(path, Path(path.name))
-        elif glob.has_magic(str(item)):
-            base = _glob_base(str(item))
-            matches = sorted(glob.iglob(str(item), recursive=True))
-            if not matches:
-                yield Job(path, Path(path.name), error=f"{item}: no file matches this pattern")
-            for match in matches:
-                found = Path(match)
-                if found.is_file():
-                    yield Job(found, found.relative_to(base))
-        else:
-            yield Job(path, Path(path.name), error=f"{item}: no such file or folder")
+        yield from _jobs_of(str(item))
+
+
+class Inputs:
+    """The user's INPUTS: :meth:`jobs` lists them lazily; :meth:`contains` says whether a path is one."""
+
+    def __init__(self, items):
+        self.items = [str(item) for item in items]
+
+    def jobs(self) -> Iterator[Job]:
+        return iter_jobs(self.items)
+
+    @cached_property
+    def _files(self) -> set[str]:
+        """Real paths of the inputs named one by one or matched by a pattern (globs are listed eagerly anyway)."""
+        files = set()
+        for item in self.items:
+            if os.path.isdir(item):
+                continue
+            if os.path.lexists(item):
+                files.add(os.path.realpath(item))
+            elif glob.has_magic(item):
+                files.update(os.path.realpath(match) for match in _glob_matches(item))
+        return files
+
+    @cached_property
+    def _folders(self) -> list[str]:
+        return [os.path.realpath(item) for item in self.items if os.path.isdir(item)]
+
+    def contains(self, path) -> bool:
+        """Whether ``path`` is one of the input files, found already or not (symlinks resolved)."""
+        real = os.path.realpath(path)
+        if real in self._files:
+            return True
+        return _is_image_name(os.path.basename(real)) and any(
+            real.startswith(folder.rstrip(os.sep) + os.sep) for folder in self._folders)
 
 
 def output_format(source: Path, requested: str) -> str:

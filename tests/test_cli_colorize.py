@@ -189,3 +189,14 @@ def test_missing_input_and_contradicting_flags(tmp_path, model_path):
     assert result.exit_code == 1 and "no such file or folder" in result.output
     both = run(tmp_path, "--out", tmp_path / "o", "--skip-existing", "--overwrite")
     assert both.exit_code == 2
+
+
+def test_no_input_is_replaced_whatever_the_flags(tmp_path, model_path):
+    """#13.1: photo.bmp's output photo.png is another input: refused, as is every output onto itself."""
+    _save(tmp_path / "photo.bmp", _photo())
+    _save(tmp_path / "photo.png", _photo(30, 20))
+    before = _digest(tmp_path)
+    result = run(tmp_path, "--out", tmp_path, "--model", model_path, "--overwrite")
+    assert _digest(tmp_path) == before
+    assert result.exit_code == 1
+    assert "photo.bmp: output" in result.output and "would overwrite the input" in result.output

@@ -80,7 +80,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     from tqdm import tqdm
 
     from colorfuse.engine.batch import colorize_collection
-    from colorfuse.engine.collection import iter_jobs
+    from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
 
     if skip_existing and overwrite:
@@ -107,9 +107,10 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         if outcome.status == "failed":
             progress.write(f"error: {outcome.error}", file=sys.stderr)
 
-    summary = colorize_collection(colorizer, iter_jobs(inputs), out_dir, fmt=fmt, skip_existing=skip_existing,
+    sources = Inputs(inputs)
+    summary = colorize_collection(colorizer, sources.jobs(), out_dir, fmt=fmt, skip_existing=skip_existing,
                                   overwrite=overwrite, workers=workers, previews=grid_count if grid else 0,
-                                  on_outcome=on_outcome)
+                                  on_outcome=on_outcome, inputs=sources)
     progress.close()
     if grid and summary.previews:
         write_grid(summary, grid)
