@@ -1,8 +1,9 @@
 """Turning the user's INPUTS (files, folders, globs) into jobs with output paths.
 
 Folders are walked recursively and lazily (a generator, so huge trees start at once); the
-output keeps each file's path relative to the folder or glob base it was found under.
-:class:`Inputs` also answers whether a path is one of the inputs, so that no output ever
+output keeps each file's path relative to the folder or glob base it was found under. An
+output folder inside an input folder is left out of the walk, so results are never colorized
+again. :class:`Inputs` also answers whether a path is one of the inputs, so that no output ever
 replaces an input, whichever order the files are found in.
 """
 
@@ -34,9 +35,10 @@ def _is_image_name(name: str) -> bool:
     return Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith(".")
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path, skip: str | None = None) -> Iterator[Path]:
+    """Image files under ``folder``, sorted, leaving out the folder whose real path is ``skip``."""
     for root, dirs, files in os.walk(folder, onerror=None):
-        dirs.sort()
+        dirs[:] = sorted(name for name in dirs if skip is None or os.path.realpath(os.path.join(root, name)) != skip)
         for name in sorted(files):
             if _is_image_name(name):
                 yield Path(root) / name
@@ -55,10 +57,10 @@ def _glob_matches(pattern: str) -> list[Path]:
     return [Path(match) for match in sorted(glob.iglob(pattern, recursive=True)) if os.path.isfile(match)]
 
 
-def _jobs_of(item: str) -> Iterator[Job]:
+def _jobs_of(item: str, skip: str | None) -> Iterator[Job]:
     path = Path(item)
     if path.is_dir():
-        for found in _walk(path):
+        for found in _walk(path, skip):
             yield Job(found, found.relative_to(path))
     elif path.exists() or os.path.islink(path):
         yield Job(path, Path(path.name))
@@ -73,20 +75,26 @@ def _jobs_of(item: str) -> Iterator[Job]:
         yield Job(path, Path(path.name), error=f"{item}: no such file or folder")
 
 
-def iter_jobs(inputs) -> Iterator[Job]:
-    """Yield a :class:`Job` per input file; a missing input yields a job with an error."""
+def iter_jobs(inputs, out_dir=None) -> Iterator[Job]:
+    """Yield a :class:`Job` per input file; a missing input yields a job with an error.
+
+    A folder inside an input folder that is ``out_dir`` is not walked.
+    """
+    skip = None if out_dir is None else os.path.realpath(out_dir)
     for item in inputs:
-        yield from _jobs_of(str(item))
+        yield from _jobs_of(str(item), skip)
 
 
 class Inputs:
-    """The user's INPUTS: :meth:`jobs` lists them lazily; :meth:`contains` says whether a path is one."""
+    """The user's INPUTS for a run into ``out_dir``: :meth:`jobs` lists them lazily; :meth:`contains`
+    says whether a path is one."""
 
-    def __init__(self, items):
+    def __init__(self, items, out_dir=None):
         self.items = [str(item) for item in items]
+        self.out_dir = None if out_dir is None else os.path.realpath(out_dir)
 
     def jobs(self) -> Iterator[Job]:
-        return iter_jobs(self.items)
+        return iter_jobs(self.items, self.out_dir)
 
     @cached_property
     def _files(self) -> set[str]:
@@ -110,8 +118,17 @@ class Inputs:
         real = os.path.realpath(path)
         if real in self._files:
             return True
-        return _is_image_name(os.path.basename(real)) and any(
-            real.startswith(folder.rstrip(os.sep) + os.sep) for folder in self._folders)
+        if not _is_image_name(os.path.basename(real)):
+            return False
+        return any(_inside(real, folder) and not self._walk_skips(folder, real) for folder in self._folders)
+
+    def _walk_skips(self, folder: str, path: str) -> bool:
+        """Whether walking ``folder`` leaves ``path`` out: it is in the output folder, a subfolder of ``folder``."""
+        return self.out_dir is not None and _inside(self.out_dir, folder) and _inside(path, self.out_dir)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def output_format(source: Path, requested: str) -> str:

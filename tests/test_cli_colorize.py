@@ -200,3 +200,23 @@ def test_no_input_is_replaced_whatever_the_flags(tmp_path, model_path):
     assert _digest(tmp_path) == before
     assert result.exit_code == 1
     assert "photo.bmp: output" in result.output and "would overwrite the input" in result.output
+
+
+def test_output_folder_inside_the_input_is_not_colorized_again(tmp_path, model_path):
+    """#13.2: `colorize photos --out photos/colour` twice (or with --skip-existing) gives no colour/colour/."""
+    photos = tmp_path / "photos"
+    _save(photos / "a.png", _photo())
+    _save(photos / "sub" / "b.jpg", _photo())
+    out = photos / "colour"
+    assert run(photos, "--out", out, "--model", model_path).exit_code == 0
+    resumed = run(photos, "--out", out, "--model", model_path, "--skip-existing")
+    assert resumed.exit_code == 0 and "done 0, skipped 2, failed 0" in resumed.output, resumed.output
+    again = run(photos, "--out", out, "--model", model_path, "--overwrite")
+    assert again.exit_code == 0 and "done 2, skipped 0, failed 0" in again.output, again.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.png", "sub/b.jpg"]
+    nested = _save(tmp_path / "photos" / "old" / "old" / "c.png", _photo())  # its output is photos/old/c.png
+    _save(tmp_path / "photos" / "old" / "c.png", _photo(20, 20))
+    before = _digest(photos / "old")
+    inverted = run(photos / "old", "--out", photos, "--model", model_path, "--overwrite")
+    assert inverted.exit_code == 1 and f"{nested}: output" in inverted.output
+    assert _digest(photos / "old") == before

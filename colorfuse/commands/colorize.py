@@ -107,7 +107,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         if outcome.status == "failed":
             progress.write(f"error: {outcome.error}", file=sys.stderr)
 
-    sources = Inputs(inputs)
+    sources = Inputs(inputs, out_dir)
     summary = colorize_collection(colorizer, sources.jobs(), out_dir, fmt=fmt, skip_existing=skip_existing,
                                   overwrite=overwrite, workers=workers, previews=grid_count if grid else 0,
                                   on_outcome=on_outcome, inputs=sources)
