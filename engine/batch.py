@@ -20,7 +20,7 @@ import numpy as np
 from colorfuse.engine import lab
 from colorfuse.engine.collection import Inputs, Job, output_format, output_path
 from colorfuse.engine.colorizer import Colorizer, Prepared
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.engine.errors import ColorfuseError, OutputExistsError
 from colorfuse.engine.imagefiles import read_image, write_image_atomic
 
 PREVIEW_SIDE = 256
@@ -112,7 +112,11 @@ class CollectionRun:
     def _finish_and_write(self, job: Job, target: Path, item: Prepared, preview: bool) -> Outcome:
         try:
             rgb = self.colorizer.finish(item)
-            write_image_atomic(rgb, target, output_format(job.source, self.fmt), self.colorizer.options)
+            write_image_atomic(rgb, target, output_format(job.source, self.fmt), self.colorizer.options,
+                               replace=self.overwrite)
+        except OutputExistsError as exc:  # another run wrote it since plan() looked
+            return Outcome(job.source, "skipped", target) if self.skip_existing else \
+                Outcome(job.source, "failed", target, str(exc))
         except ColorfuseError as exc:
             return Outcome(job.source, "failed", target, str(exc))
         except Exception as exc:  # an unexpected bug still only fails this file

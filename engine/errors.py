@@ -21,6 +21,10 @@ class ImageWriteError(ColorfuseError):
     """An output image cannot be written; the message names the file and the reason."""
 
 
+class OutputExistsError(ImageWriteError):
+    """An output's final name was taken while it was being written (by another run) and replacing is off."""
+
+
 class PluginError(ColorfuseError):
     """A plugin raised; the message names the plugin and the hook."""
 

@@ -1,19 +1,24 @@
 """Reading and writing image files through the I/O plugins, with atomic writes.
 
 An output is written to a hidden temporary name in the destination folder and renamed to
-its final name only when complete, so a crash never leaves a half-written file behind.
+its final name only when complete, so a crash never leaves a half-written file behind. Unless
+asked to replace, the final step is a hard link, which fails if the name exists: of two runs
+writing one output, the second reports that it already exists instead of replacing it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from colorfuse.engine.errors import ImageReadError, ImageWriteError
+from colorfuse.engine.errors import ImageReadError, ImageWriteError, OutputExistsError
 from colorfuse.plugins.manager import call_first
+
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -27,8 +32,29 @@ def read_image(path, options: dict | None = None) -> np.ndarray:
     return image
 
 
-def write_image_atomic(image: np.ndarray, path, format: str, options: dict | None = None) -> Path:
-    """Encode ``image`` to ``path`` via a temporary file in the same folder, then rename."""
+def _publish(temporary: str, path: Path, replace: bool) -> None:
+    """Give the complete temporary file its final name; without ``replace``, never over an existing file."""
+    if replace:
+        os.replace(temporary, path)
+        return
+    try:
+        try:
+            os.link(temporary, path)  # atomic, and fails if ``path`` exists
+        except OSError as exc:
+            if isinstance(exc, FileExistsError) or exc.errno not in _NO_HARD_LINKS:
+                raise
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # no hard links: claim the name
+            os.replace(temporary, path)
+    except FileExistsError:
+        raise OutputExistsError(f"{path}: already exists (use --overwrite or --skip-existing)") from None
+
+
+def write_image_atomic(image: np.ndarray, path, format: str, options: dict | None = None,
+                       replace: bool = True) -> Path:
+    """Encode ``image`` to ``path`` via a temporary file in the same folder, then rename.
+
+    With ``replace`` False an existing ``path`` is never replaced: :class:`OutputExistsError`.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +67,7 @@ def write_image_atomic(image: np.ndarray, path, format: str, options: dict | Non
         written = call_first("write_image", image=image, path=temporary, format=format, options=options or {})
         if not written:
             raise ImageWriteError(f"{path}: no writer plugin handles format {format!r}")
-        os.replace(temporary, path)
+        _publish(temporary, path, replace)
     except OSError as exc:
         raise ImageWriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:

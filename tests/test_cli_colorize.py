@@ -220,3 +220,33 @@ def test_output_folder_inside_the_input_is_not_colorized_again(tmp_path, model_p
     inverted = run(photos / "old", "--out", photos, "--model", model_path, "--overwrite")
     assert inverted.exit_code == 1 and f"{nested}: output" in inverted.output
     assert _digest(photos / "old") == before
+
+
+class _Racing:
+    """A file object for the temporary output during whose writing another run publishes the final name."""
+
+    def __init__(self, path, final):
+        self.handle, self.final = open(path, "wb"), final
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+    def write(self, data):
+        self.final.write_bytes(b"the other run's result")
+        self.handle.write(data)
+
+
+def test_concurrent_run_never_replaces_the_other_runs_output(tmp_path, model_path, monkeypatch):
+    """#13.3: the existence check comes before the write; the final rename itself must refuse to replace."""
+    import colorfuse.plugins.image_io as image_io
+
+    _save(tmp_path / "in" / "a.png", _photo())
+    out = tmp_path / "out"
+    monkeypatch.setattr(image_io, "open", lambda path, mode: _Racing(path, out / "a.png"), raising=False)
+    result = run(tmp_path / "in", "--out", out, "--model", model_path)
+    assert (out / "a.png").read_bytes() == b"the other run's result"
+    assert result.exit_code == 1 and "a.png: already exists" in result.output
+    assert [p.name for p in out.iterdir()] == ["a.png"]  # no temporary left
