@@ -54,7 +54,7 @@ def _glob_base(pattern: str) -> Path:
 
 
 def _glob_matches(pattern: str) -> list[Path]:
-    return [Path(match) for match in sorted(glob.iglob(pattern, recursive=True)) if os.path.isfile(match)]
+    return [Path(match) for match in sorted(glob.iglob(pattern, recursive=True)) if not os.path.isdir(match)]
 
 
 def _jobs_of(item: str, skip: str | None) -> Iterator[Job]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -24,8 +25,26 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def not_regular(path) -> str | None:
+    """What ``path`` is when it is not a regular file (a FIFO would block a reader forever), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken link" if os.path.islink(path) else None
+    except OSError:
+        return None  # the reader says why it cannot open it
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"))
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
+
+
 def read_image(path, options: dict | None = None) -> np.ndarray:
-    """Decode ``path`` with the first reader plugin that takes it."""
+    """Decode ``path`` with the first reader plugin that takes it; only regular files are read."""
+    kind = not_regular(path)
+    if kind:
+        raise ImageReadError(f"{path}: {kind}, not a regular file; only regular files are read")
     image = call_first("read_image", path=str(path), options=options or {})
     if image is None:
         raise ImageReadError(f"{path}: no reader plugin could read this file")

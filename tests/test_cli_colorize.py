@@ -250,3 +250,37 @@ def test_concurrent_run_never_replaces_the_other_runs_output(tmp_path, model_pat
     assert (out / "a.png").read_bytes() == b"the other run's result"
     assert result.exit_code == 1 and "a.png: already exists" in result.output
     assert [p.name for p in out.iterdir()] == ["a.png"]  # no temporary left
+
+
+def test_fifo_named_like_an_image_is_reported_not_read(tmp_path, model_path):
+    """#13.4: a FIFO named x.jpg used to block its reader forever; only regular files are read, others reported."""
+    import threading
+    import time
+
+    src = tmp_path / "in"
+    _save(src / "good.png", _photo())
+    os.mkfifo(src / "pipe.jpg")
+
+    finished = threading.Event()
+
+    def unblock():  # a reader stuck in open() waits for a writer forever: be that writer, late
+        finished.wait(20)
+        while not finished.wait(0.5):
+            try:
+                os.close(os.open(src / "pipe.jpg", os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass  # nobody is reading it
+
+    threading.Thread(target=unblock, daemon=True).start()
+    start = time.monotonic()
+    try:
+        results = [run(found, "--out", tmp_path / f"out{index}", "--model", model_path)
+                   for index, found in enumerate((src, src / "pipe.jpg", src / "*.jpg"))]
+    finally:
+        finished.set()
+    assert time.monotonic() - start < 15
+    for result in results:
+        failures = [line for line in result.output.splitlines() if "failed:" in line]
+        assert len(failures) == 1 and "pipe.jpg: a FIFO, not a regular file" in failures[0], result.output
+        assert result.exit_code == 1
+    assert "done 1, skipped 0, failed 1" in results[0].output
