@@ -21,7 +21,8 @@ from colorfuse.engine import lab
 from colorfuse.engine.collection import Inputs, Job, output_format, output_path
 from colorfuse.engine.colorizer import Colorizer, Prepared
 from colorfuse.engine.errors import ColorfuseError, OutputExistsError
-from colorfuse.engine.imagefiles import read_image, write_image_atomic
+from colorfuse.engine.imagefiles import (output_is_complete, read_image, remove_stale_temporaries,
+                                         write_image_atomic)
 
 PREVIEW_SIDE = 256
 
@@ -84,8 +85,24 @@ def plan(job: Job, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool
     return target, None
 
 
+@dataclass
+class Task:
+    """One planned file: its job, its output, and whether the write may replace an existing file."""
+
+    job: Job
+    target: Path
+    replace: bool
+    loading: Future | None = None  # the decode: a Prepared, or None when the existing output is complete
+
+
 class CollectionRun:
-    """One run over many files with a shared colorizer (see :func:`colorize_collection`)."""
+    """One run over many files with a shared colorizer (see :func:`colorize_collection`).
+
+    With ``skip_existing`` an existing output is skipped only if it decodes completely to the
+    input's size; otherwise it is done again. Stale temporaries of killed runs are deleted from
+    each output folder. On an interrupt (Ctrl-C, or SIGTERM raised as :class:`Interrupted`) the
+    writes under way finish, nothing new starts, and ``summary`` counts what was done.
+    """
 
     def __init__(self, colorizer: Colorizer, out_dir, fmt: str = "auto", skip_existing: bool = False,
                  overwrite: bool = False, workers: int = 2, previews: int = 0,
@@ -100,20 +117,25 @@ class CollectionRun:
         self.on_outcome = on_outcome
         self.summary = Summary()
         self._writes: deque[Future] = deque()
+        self._cleaned: set[Path] = set()
 
     def _report(self, outcome: Outcome) -> None:
         self.summary.add(outcome)
         if self.on_outcome:
             self.on_outcome(outcome)
 
-    def _load(self, job: Job) -> Prepared:
-        return self.colorizer.prepare(read_image(job.source, self.colorizer.options))
+    def _load(self, job: Job, existing: Path | None) -> Prepared | None:
+        image = read_image(job.source, self.colorizer.options)
+        if existing is not None and output_is_complete(existing, image.shape[:2], self.colorizer.options):
+            return None
+        return self.colorizer.prepare(image)
 
-    def _finish_and_write(self, job: Job, target: Path, item: Prepared, preview: bool) -> Outcome:
+    def _finish_and_write(self, task: Task, item: Prepared, preview: bool) -> Outcome:
+        job, target = task.job, task.target
         try:
             rgb = self.colorizer.finish(item)
             write_image_atomic(rgb, target, output_format(job.source, self.fmt), self.colorizer.options,
-                               replace=self.overwrite)
+                               replace=task.replace)
         except OutputExistsError as exc:  # another run wrote it since plan() looked
             return Outcome(job.source, "skipped", target) if self.skip_existing else \
                 Outcome(job.source, "failed", target, str(exc))
@@ -130,51 +152,75 @@ class CollectionRun:
         while len(self._writes) > keep or (self._writes and self._writes[0].done()):
             self._report(self._writes.popleft().result())
 
-    def _run_batch(self, loading: deque) -> None:
+    def _run_batch(self, loading: deque[Task]) -> None:
         batch = [loading.popleft() for _ in range(min(self.colorizer.batch_size, len(loading)))]
         ready = []
-        for job, target, future in batch:
+        for task in batch:
+            source = task.job.source
             try:
-                ready.append((job, target, future.result()))
+                item = task.loading.result()
             except ColorfuseError as exc:
-                self._report(Outcome(job.source, "failed", target, str(exc)))
+                self._report(Outcome(source, "failed", task.target, str(exc)))
             except Exception as exc:
-                self._report(Outcome(job.source, "failed", target, f"{job.source}: {type(exc).__name__}: {exc}"))
+                self._report(Outcome(source, "failed", task.target, f"{source}: {type(exc).__name__}: {exc}"))
+            else:
+                if item is None:
+                    self._report(Outcome(source, "skipped", task.target))
+                else:
+                    ready.append((task, item))
         if ready:
             try:
-                self.colorizer.predict([item for _, _, item in ready])
+                self.colorizer.predict([item for _, item in ready])
             except Exception as exc:
-                for job, target, _ in ready:
-                    self._report(Outcome(job.source, "failed", target, f"{job.source}: model failed: {exc}"))
+                for task, _ in ready:
+                    self._report(Outcome(task.job.source, "failed", task.target,
+                                         f"{task.job.source}: model failed: {exc}"))
                 return
-        for job, target, item in ready:
+        for task, item in ready:
             preview = self.preview_slots > 0
             self.preview_slots -= preview
-            self._writes.append(self.pool.submit(self._finish_and_write, job, target, item, preview))
+            self._writes.append(self.pool.submit(self._finish_and_write, task, item, preview))
         self._drain_writes(keep=self.window)
+
+    def _plan(self, job: Job, seen: set[Path]) -> Task | None:
+        """The job's task, or None once its outcome (skipped or failed) is reported."""
+        target, outcome = plan(job, self.out_dir, self.fmt, self.skip_existing, self.overwrite, self.inputs)
+        existing = None
+        if outcome is not None and outcome.status == "skipped":  # skipped only once known to be complete
+            target, existing, outcome = outcome.output, outcome.output, None
+        if target is not None and target in seen:
+            outcome = Outcome(job.source, "failed", target, f"{job.source}: another input also writes {target}")
+        if outcome:
+            self._report(outcome)
+            return None
+        seen.add(target)
+        if target.parent not in self._cleaned:
+            self._cleaned.add(target.parent)
+            remove_stale_temporaries(target.parent)
+        task = Task(job, target, replace=self.overwrite or existing is not None)
+        task.loading = self.pool.submit(self._load, job, existing)
+        return task
 
     def run(self, jobs: Iterable[Job]) -> Summary:
         start = time.perf_counter()
-        loading: deque = deque()
+        loading: deque[Task] = deque()
         seen: set[Path] = set()
         try:
             for job in jobs:
-                target, outcome = plan(job, self.out_dir, self.fmt, self.skip_existing, self.overwrite, self.inputs)
-                if target is not None and target in seen:
-                    target, outcome = None, Outcome(job.source, "failed", target,
-                                                    f"{job.source}: another input also writes {target}")
-                if outcome:
-                    self._report(outcome)
-                    continue
-                seen.add(target)
-                loading.append((job, target, self.pool.submit(self._load, job)))
+                task = self._plan(job, seen)
+                if task is not None:
+                    loading.append(task)
                 if len(loading) >= self.window:
                     self._run_batch(loading)
             while loading:
                 self._run_batch(loading)
             self._drain_writes(keep=0)
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.shutdown(wait=True, cancel_futures=True)  # after an interrupt: lets writes under way end
+            while self._writes:
+                finished = self._writes.popleft()
+                if not finished.cancelled():
+                    self._report(finished.result())
             self.summary.seconds = time.perf_counter() - start
         return self.summary
 

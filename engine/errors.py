@@ -31,3 +31,11 @@ class PluginError(ColorfuseError):
     def __init__(self, plugin: str, hook: str, error: BaseException):
         self.plugin, self.hook, self.error = plugin, hook, error
         super().__init__(f"plugin {plugin!r} failed in hook {hook!r}: {type(error).__name__}: {error}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP raised like Ctrl-C's KeyboardInterrupt, so that a run stops as cleanly."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

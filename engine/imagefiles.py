@@ -4,22 +4,29 @@ An output is written to a hidden temporary name in the destination folder and re
 its final name only when complete, so a crash never leaves a half-written file behind. Unless
 asked to replace, the final step is a hard link, which fails if the name exists: of two runs
 writing one output, the second reports that it already exists instead of replacing it.
+
+Temporary names carry the host and process id of their writer (``.NAME.HOST-PID.RANDOM.partial``),
+so a later run can tell the leftovers of a killed run from a live run's files and delete them.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
+import socket
 import stat
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from colorfuse.engine.errors import ImageReadError, ImageWriteError, OutputExistsError
+from colorfuse.engine.errors import ColorfuseError, ImageReadError, ImageWriteError, OutputExistsError
 from colorfuse.plugins.manager import call_first
 
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+_TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.partial$")
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -51,6 +58,49 @@ def read_image(path, options: dict | None = None) -> np.ndarray:
     return image
 
 
+def output_is_complete(path, size: tuple[int, int], options: dict | None = None) -> bool:
+    """Whether the image file ``path`` decodes completely to ``size`` (height, width)."""
+    try:
+        return read_image(path, options).shape[:2] == tuple(size)
+    except ColorfuseError:
+        return False
+
+
+def temporary_prefix(path: Path, pid: int | None = None) -> str:
+    """The start of the temporary names for ``path`` written by process ``pid`` (this one by default)."""
+    return f".{path.name}.{HOST}-{os.getpid() if pid is None else pid}."
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # no safe liveness test: keep the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's live process
+    return True
+
+
+def remove_stale_temporaries(folder) -> int:
+    """Delete temporaries of colorfuse's naming in ``folder`` whose writer, on this host, has ended."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    removed = 0
+    for name in names:
+        found = _TEMPORARY.match(name)
+        if found and found["host"] == HOST and not _running(int(found["pid"])):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 def _publish(temporary: str, path: Path, replace: bool) -> None:
     """Give the complete temporary file its final name; without ``replace``, never over an existing file."""
     if replace:
@@ -77,7 +127,7 @@ def write_image_atomic(image: np.ndarray, path, format: str, options: dict | Non
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".partial", dir=path.parent)
         os.close(handle)
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the output
     except OSError as exc:

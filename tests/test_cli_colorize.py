@@ -284,3 +284,72 @@ def test_fifo_named_like_an_image_is_reported_not_read(tmp_path, model_path):
         assert len(failures) == 1 and "pipe.jpg: a FIFO, not a regular file" in failures[0], result.output
         assert result.exit_code == 1
     assert "done 1, skipped 0, failed 1" in results[0].output
+
+
+def test_resume_redoes_incomplete_outputs_and_removes_stale_temporaries(tmp_path, model_path):
+    """#13.5: --skip-existing skipped 0-byte and truncated outputs and kept killed runs' temporaries forever."""
+    import subprocess
+
+    from colorfuse.engine.imagefiles import temporary_prefix
+
+    for name in ("a.png", "b.png", "c.png"):
+        _save(tmp_path / "in" / name, _photo(40, 30))
+    out = tmp_path / "out"
+    assert run(tmp_path / "in", "--out", out, "--model", model_path).exit_code == 0
+    complete = (out / "c.png").stat().st_mtime_ns
+    (out / "a.png").write_bytes(b"")
+    (out / "b.png").write_bytes((out / "b.png").read_bytes()[:200])
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    stale = out / f"{temporary_prefix(out / 'a.png', ended.pid)}x1y2z3w4.partial"
+    live = out / f"{temporary_prefix(out / 'b.png')}x1y2z3w4.partial"  # this process: a run under way
+    stale.write_bytes(b"")
+    live.write_bytes(b"")
+    result = run(tmp_path / "in", "--out", out, "--model", model_path, "--skip-existing")
+    assert result.exit_code == 0 and "done 2, skipped 1, failed 0" in result.output, result.output
+    for name in ("a.png", "b.png", "c.png"):
+        assert Image.open(out / name).size == (40, 30)
+    assert (out / "c.png").stat().st_mtime_ns == complete
+    assert not stale.exists() and live.exists()
+
+
+SLOW_WRITER = """
+import sys, time
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.manager import get_plugin_manager
+
+class SlowWriter:
+    @hookimpl(tryfirst=True)
+    def write_image(self, image, path, format, options):
+        time.sleep(0.3)  # the temporary file exists, still empty
+        return None  # the built-in writer writes it
+
+get_plugin_manager().register(SlowWriter(), name="slow-writer")
+from colorfuse.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_sigterm_stops_like_ctrl_c(tmp_path, model_path):
+    """#13.5: SIGTERM killed the run outright, leaving 0-byte temporaries; now: a message, cleanup, exit 143."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for index in range(40):
+        _save(tmp_path / "in" / f"{index:02d}.png", _photo(24, 16))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, "colorize", str(tmp_path / "in"), "--out", str(out),
+                                "--model", str(model_path), "--quiet"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and any(p.name.endswith(".partial") for p in out.iterdir())):
+        assert process.poll() is None and time.monotonic() < deadline, "no write ever started"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "interrupted by SIGTERM" in stderr
+    written = sorted(out.iterdir())
+    assert written and not any(p.name.startswith(".") for p in written)  # no temporary left
+    assert all(Image.open(p).size == (24, 16) for p in written)

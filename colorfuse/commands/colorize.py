@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -25,6 +28,31 @@ def describe(colorizer) -> str:
     style = ", with a style image" if colorizer.style_view is not None else ""
     return (f"model {colorizer.card.name} {colorizer.card.version} ({colorizer.look_name} look{style}) on "
             f"{colorizer.device}, working size {colorizer.max_side or 'full'}")
+
+
+@contextmanager
+def signals_interrupt():
+    """While inside, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt), as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from colorfuse.engine.errors import Interrupted
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def interrupt_status(interrupt: KeyboardInterrupt) -> tuple[str, int]:
+    """The signal's name and the shell's exit status for it (128 + its number)."""
+    signum = getattr(interrupt, "signum", signal.SIGINT)
+    return signal.Signals(signum).name, 128 + signum
 
 
 def write_grid(summary, path: Path) -> None:
@@ -79,7 +107,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
     from tqdm import tqdm
 
-    from colorfuse.engine.batch import colorize_collection
+    from colorfuse.engine.batch import CollectionRun
     from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
 
@@ -108,11 +136,16 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
             progress.write(f"error: {outcome.error}", file=sys.stderr)
 
     sources = Inputs(inputs, out_dir)
-    summary = colorize_collection(colorizer, sources.jobs(), out_dir, fmt=fmt, skip_existing=skip_existing,
-                                  overwrite=overwrite, workers=workers, previews=grid_count if grid else 0,
-                                  on_outcome=on_outcome, inputs=sources)
+    run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
+                        workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome, inputs=sources)
+    interrupted = None
+    with signals_interrupt():
+        try:
+            summary = run.run(sources.jobs())
+        except KeyboardInterrupt as interrupt:  # the writes under way have ended; nothing partial is left
+            summary, interrupted = run.summary, interrupt
     progress.close()
-    if grid and summary.previews:
+    if grid and summary.previews and interrupted is None:
         write_grid(summary, grid)
         click.echo(f"grid: {grid}", err=True)
     rate = summary.done / summary.seconds if summary.seconds else 0.0
@@ -121,5 +154,10 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
                f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
     for outcome in summary.failed:
         click.echo(f"  failed: {outcome.error}", err=True)
+    if interrupted is not None:
+        name, status = interrupt_status(interrupted)
+        click.echo(f"interrupted by {name}: the {summary.done} outputs written are complete, no partial file "
+                   "is left; run again with --skip-existing to go on", err=True)
+        raise SystemExit(status)
     if summary.failed:
         raise SystemExit(1)
