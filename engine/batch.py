@@ -1,8 +1,10 @@
 """Colorizing a collection: decoding and encoding in a thread pool, overlapped with inference.
 
 Per-file problems (unreadable input, unwritable output, an existing output) become failed
-outcomes with a reason; they never stop the run. Inputs are never written to, and no output
-path that is an input (see :meth:`Inputs.contains`) is ever written, whatever the flags.
+outcomes with a reason that names the file; they never stop the run. A full disk does: no
+later write could succeed, so the run stops at the first (``Summary.stopped``). Inputs are
+never written to, and no output path that is an input (see :meth:`Inputs.contains`) is ever
+written, whatever the flags.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 from colorfuse.engine import lab
 from colorfuse.engine.collection import Inputs, Job, output_format, output_path
 from colorfuse.engine.colorizer import Colorizer, Prepared
-from colorfuse.engine.errors import ColorfuseError, OutputExistsError
+from colorfuse.engine.errors import (ColorfuseError, DiskFullError, ImageReadError, ImageWriteError,
+                                     OutputExistsError)
 from colorfuse.engine.imagefiles import (output_is_complete, read_image, remove_stale_temporaries,
                                          write_image_atomic)
 
@@ -35,6 +38,7 @@ class Outcome:
     status: str  # "done", "skipped" or "failed"
     output: Path | None = None
     error: str | None = None
+    stops_run: bool = False  # a failure no later file can escape (a full disk)
 
 
 @dataclass
@@ -46,14 +50,28 @@ class Summary:
     failed: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     previews: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped early (the first full-disk error)
 
     def add(self, outcome: Outcome) -> None:
-        if outcome.status == "done":
+        if outcome.stops_run:
+            self.stopped = self.stopped or outcome.error
+        elif outcome.status == "done":
             self.done += 1
         elif outcome.status == "skipped":
             self.skipped += 1
         else:
             self.failed.append(outcome)
+
+
+def failure_message(source, exc: BaseException) -> str:
+    """One line naming the file: read and write errors name theirs; others get the input's path."""
+    if isinstance(exc, (ImageReadError, ImageWriteError)):
+        return str(exc)
+    if isinstance(exc, ColorfuseError):
+        return f"{source}: {exc}"
+    if isinstance(exc, MemoryError):
+        return f"{source}: out of memory"
+    return f"{source}: {type(exc).__name__}: {exc}"
 
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:
@@ -139,10 +157,10 @@ class CollectionRun:
         except OutputExistsError as exc:  # another run wrote it since plan() looked
             return Outcome(job.source, "skipped", target) if self.skip_existing else \
                 Outcome(job.source, "failed", target, str(exc))
-        except ColorfuseError as exc:
-            return Outcome(job.source, "failed", target, str(exc))
-        except Exception as exc:  # an unexpected bug still only fails this file
-            return Outcome(job.source, "failed", target, f"{job.source}: {type(exc).__name__}: {exc}")
+        except DiskFullError as exc:
+            return Outcome(job.source, "failed", target, str(exc), stops_run=True)
+        except Exception as exc:  # an unexpected bug, or an allocation failure, still only fails this file
+            return Outcome(job.source, "failed", target, failure_message(job.source, exc))
         if preview:
             gray = lab.lab_to_rgb8(item.full_l, np.zeros(item.full_l.shape + (2,), np.float32))
             self.summary.previews.append((job.relative.as_posix(), _thumbnail(gray), _thumbnail(rgb)))
@@ -159,10 +177,8 @@ class CollectionRun:
             source = task.job.source
             try:
                 item = task.loading.result()
-            except ColorfuseError as exc:
-                self._report(Outcome(source, "failed", task.target, str(exc)))
             except Exception as exc:
-                self._report(Outcome(source, "failed", task.target, f"{source}: {type(exc).__name__}: {exc}"))
+                self._report(Outcome(source, "failed", task.target, failure_message(source, exc)))
             else:
                 if item is None:
                     self._report(Outcome(source, "skipped", task.target))
@@ -177,6 +193,8 @@ class CollectionRun:
                                          f"{task.job.source}: model failed: {exc}"))
                 return
         for task, item in ready:
+            if self.summary.stopped:
+                break
             preview = self.preview_slots > 0
             self.preview_slots -= preview
             self._writes.append(self.pool.submit(self._finish_and_write, task, item, preview))
@@ -207,12 +225,14 @@ class CollectionRun:
         seen: set[Path] = set()
         try:
             for job in jobs:
+                if self.summary.stopped:
+                    break
                 task = self._plan(job, seen)
                 if task is not None:
                     loading.append(task)
                 if len(loading) >= self.window:
                     self._run_batch(loading)
-            while loading:
+            while loading and not self.summary.stopped:
                 self._run_batch(loading)
             self._drain_writes(keep=0)
         finally:

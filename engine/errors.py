@@ -25,6 +25,10 @@ class OutputExistsError(ImageWriteError):
     """An output's final name was taken while it was being written (by another run) and replacing is off."""
 
 
+class DiskFullError(ImageWriteError):
+    """The output's filesystem is full or over quota: later writes would fail too, so a run stops."""
+
+
 class PluginError(ColorfuseError):
     """A plugin raised; the message names the plugin and the hook."""
 

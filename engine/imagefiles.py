@@ -17,19 +17,28 @@ import re
 import socket
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
-from colorfuse.engine.errors import ColorfuseError, ImageReadError, ImageWriteError, OutputExistsError
+from colorfuse.engine.errors import (ColorfuseError, DiskFullError, ImageReadError, ImageWriteError,
+                                     OutputExistsError, PluginError)
 from colorfuse.plugins.manager import call_first
 
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.partial$")
 
+_FULL = {errno.ENOSPC, errno.EDQUOT}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_reading = threading.local()
+
+
+def file_being_read() -> str | None:
+    """The file this thread is decoding, if any: lets the CLI tie a decoder's warnings to their file."""
+    return getattr(_reading, "path", None)
 
 
 def not_regular(path) -> str | None:
@@ -52,7 +61,13 @@ def read_image(path, options: dict | None = None) -> np.ndarray:
     kind = not_regular(path)
     if kind:
         raise ImageReadError(f"{path}: {kind}, not a regular file; only regular files are read")
-    image = call_first("read_image", path=str(path), options=options or {})
+    _reading.path = str(path)
+    try:
+        image = call_first("read_image", path=str(path), options=options or {})
+    except PluginError as exc:
+        raise ImageReadError(f"{path}: {exc}") from None
+    finally:
+        _reading.path = None
     if image is None:
         raise ImageReadError(f"{path}: no reader plugin could read this file")
     return image
@@ -118,6 +133,15 @@ def _publish(temporary: str, path: Path, replace: bool) -> None:
         raise OutputExistsError(f"{path}: already exists (use --overwrite or --skip-existing)") from None
 
 
+def _write_error(path: Path, error: BaseException, doing: str = "cannot write") -> ImageWriteError:
+    """The error for a failed write of ``path``: :class:`DiskFullError` when the disk is full."""
+    cause = error.error if isinstance(error, PluginError) else error
+    if isinstance(cause, OSError) and cause.errno in _FULL:
+        return DiskFullError(f"{path}: {doing} ({cause.strerror or cause})")
+    reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else error
+    return ImageWriteError(f"{path}: {doing} ({reason})")
+
+
 def write_image_atomic(image: np.ndarray, path, format: str, options: dict | None = None,
                        replace: bool = True) -> Path:
     """Encode ``image`` to ``path`` via a temporary file in the same folder, then rename.
@@ -131,14 +155,14 @@ def write_image_atomic(image: np.ndarray, path, format: str, options: dict | Non
         os.close(handle)
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the output
     except OSError as exc:
-        raise ImageWriteError(f"{path}: cannot write to {path.parent} ({exc.strerror or exc})") from None
+        raise _write_error(path, exc, f"cannot write to {path.parent}") from None
     try:
         written = call_first("write_image", image=image, path=temporary, format=format, options=options or {})
         if not written:
             raise ImageWriteError(f"{path}: no writer plugin handles format {format!r}")
         _publish(temporary, path, replace)
-    except OSError as exc:
-        raise ImageWriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    except (OSError, PluginError) as exc:
+        raise _write_error(path, exc) from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

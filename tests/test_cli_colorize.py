@@ -353,3 +353,62 @@ def test_sigterm_stops_like_ctrl_c(tmp_path, model_path):
     written = sorted(out.iterdir())
     assert written and not any(p.name.startswith(".") for p in written)  # no temporary left
     assert all(Image.open(p).size == (24, 16) for p in written)
+
+
+def test_full_disk_stops_at_the_first_error_with_one_line_naming_the_file(tmp_path, model_path, monkeypatch):
+    """#13.7: a full disk gave one unnamed 'plugin ... failed in hook write_image' line per image."""
+    import colorfuse.plugins.image_io as image_io
+
+    for index in range(6):
+        _save(tmp_path / "in" / f"{index}.png", _photo())
+    monkeypatch.setattr(image_io, "open", lambda path, mode: _Exploding(path), raising=False)
+    out = tmp_path / "out"
+    result = run(tmp_path / "in", "--out", out, "--model", model_path, "--workers", 1, "--batch-size", 1)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "No space left" in line]
+    assert len(lines) == 1 and "stopped at the first full-disk error" in lines[0], result.output
+    assert f"{out}{os.sep}" in lines[0] and ".png: cannot write (No space left on device)" in lines[0]
+    assert list(out.iterdir()) == []
+
+
+def test_plugin_and_allocation_failures_name_the_file(tmp_path, model_path):
+    """#13.7: a plugin's error (an OpenCV allocation failure, say) lost the file's name."""
+    import cv2
+
+    from colorfuse.plugins import hookimpl
+    from colorfuse.plugins.manager import get_plugin_manager
+
+    class Starved:
+        @hookimpl(tryfirst=True)
+        def upsample_chroma(self, ab, small_l, full_l, options):
+            raise cv2.error("OpenCV(4.10.0) alloc.cpp:73: error: (-4:Insufficient memory) Failed to allocate")
+
+    source = _save(tmp_path / "in" / "big.png", _photo())
+    get_plugin_manager().register(Starved(), name="starved")
+    try:
+        result = run(source, "--out", tmp_path / "out", "--model", model_path)
+    finally:
+        get_plugin_manager().unregister(name="starved")
+    line = next(line for line in result.output.splitlines() if line.startswith("  failed:"))
+    assert f"failed: {source}: plugin 'starved' failed in hook 'upsample_chroma'" in line
+    assert "Insufficient memory" in line and result.exit_code == 1
+
+
+def test_failing_grid_keeps_the_summary(tmp_path, model_path):
+    """#13.7: an unwritable --grid raised before the summary was printed."""
+    _save(tmp_path / "in" / "a.png", _photo())
+    (tmp_path / "file").write_text("not a folder")
+    result = run(tmp_path / "in", "--out", tmp_path / "out", "--model", model_path, "--grid", tmp_path / "file" / "g.png")
+    assert result.exit_code == 1
+    assert "done 1, skipped 0, failed 0" in result.output
+    assert f"error: grid not written: {tmp_path / 'file' / 'g.png'}: cannot write" in result.output
+
+
+def test_pillow_warnings_name_their_file(tmp_path, model_path):
+    """#13.7: Pillow's warnings ('Truncated File Read' for broken EXIF) did not say which file."""
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 40
+    broken = _save(tmp_path / "in" / "broken_exif.png", _photo(), exif=exif.tobytes()[:-20])
+    result = run(broken, "--out", tmp_path / "out", "--model", model_path)
+    assert result.exit_code == 0, result.output
+    assert f"warning: {broken}: Truncated File Read" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -55,13 +56,48 @@ def interrupt_status(interrupt: KeyboardInterrupt) -> tuple[str, int]:
     return signal.Signals(signum).name, 128 + signum
 
 
-def write_grid(summary, path: Path) -> None:
+@contextmanager
+def warnings_as_lines(echo):
+    """While inside, every warning is one line given to ``echo``, naming the file whose decoding raised it."""
+    from colorfuse.engine.imagefiles import file_being_read
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text, path = str(message), file_being_read()
+        echo(f"warning: {path}: {text}" if path and path not in text else f"warning: {text}")
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("always", module=r"PIL\.")  # each file's own, not only the first
+        warnings.showwarning = show
+        yield
+
+
+def print_summary(summary, model_s: float) -> None:
+    """The run's counts and speed, then each failure, then why it stopped early, if it did."""
+    rate = summary.done / summary.seconds if summary.seconds else 0.0
+    click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
+               f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
+    for outcome in summary.failed:
+        click.echo(f"  failed: {outcome.error}", err=True)
+    if summary.stopped:
+        click.echo(f"stopped at the first full-disk error: {summary.stopped}; the images after it were not done",
+                   err=True)
+
+
+def write_grid(summary, path: Path) -> bool:
+    """Write the input | result picture; on failure say why and return False."""
+    from colorfuse.engine.errors import ColorfuseError
     from colorfuse.engine.grid import make_grid
     from colorfuse.engine.imagefiles import write_image_atomic
 
     rows = [(name, [gray, result]) for name, gray, result in sorted(summary.previews)]
     fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
-    write_image_atomic(make_grid(rows, ["input (L)", "colorized"]), path, fmt)
+    try:
+        write_image_atomic(make_grid(rows, ["input (L)", "colorized"]), path, fmt)
+    except ColorfuseError as exc:
+        click.echo(f"error: grid not written: {exc}", err=True)
+        return False
+    click.echo(f"grid: {path}", err=True)
+    return True
 
 
 @click.command("colorize")
@@ -132,32 +168,25 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
 
     def on_outcome(outcome):
         progress.update(1)
-        if outcome.status == "failed":
+        if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
             progress.write(f"error: {outcome.error}", file=sys.stderr)
 
     sources = Inputs(inputs, out_dir)
     run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
                         workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome, inputs=sources)
     interrupted = None
-    with signals_interrupt():
+    with signals_interrupt(), warnings_as_lines(lambda line: progress.write(line, file=sys.stderr)):
         try:
             summary = run.run(sources.jobs())
         except KeyboardInterrupt as interrupt:  # the writes under way have ended; nothing partial is left
             summary, interrupted = run.summary, interrupt
-    progress.close()
-    if grid and summary.previews and interrupted is None:
-        write_grid(summary, grid)
-        click.echo(f"grid: {grid}", err=True)
-    rate = summary.done / summary.seconds if summary.seconds else 0.0
-    model_s = options["timing"].get("model_s", 0.0)
-    click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
-               f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
-    for outcome in summary.failed:
-        click.echo(f"  failed: {outcome.error}", err=True)
+        progress.close()
+        print_summary(summary, options["timing"].get("model_s", 0.0))
+        grid_failed = bool(grid and summary.previews and interrupted is None and not write_grid(summary, grid))
     if interrupted is not None:
         name, status = interrupt_status(interrupted)
         click.echo(f"interrupted by {name}: the {summary.done} outputs written are complete, no partial file "
                    "is left; run again with --skip-existing to go on", err=True)
         raise SystemExit(status)
-    if summary.failed:
+    if summary.failed or summary.stopped or grid_failed:
         raise SystemExit(1)
