@@ -1,4 +1,4 @@
-"""Typed errors of the runtime; the CLI maps each to a clear one-line message."""
+"""Typed errors and warnings of the runtime; the CLI maps each to a clear one-line message."""
 
 
 class ColorfuseError(Exception):
@@ -43,3 +43,11 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = signum
+
+
+class ColorfuseWarning(UserWarning):
+    """Base class of colorfuse's warnings: something was done other than asked, and the result is usable."""
+
+
+class IgnoredFramesWarning(ColorfuseWarning):
+    """An animation or multi-page file was read, and only its first frame is used."""

@@ -1,16 +1,20 @@
 """Built-in plugin: reads images with Pillow and writes them with OpenCV.
 
 Reading checks the header's size before decoding (``max_pixels`` option), applies EXIF
-orientation, and turns every mode (palette, RGBA, CMYK, 16-bit, ...) into gray or RGB.
+orientation, and turns every mode (palette, RGBA, CMYK, 16-bit, 32-bit integer and float, ...)
+into gray or RGB. Float images in 0..1 are scaled as such. An animation or a multi-page file
+gives its first frame, with an :class:`IgnoredFramesWarning` that says how many were left.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorfuse.engine.errors import ImageReadError, ImageWriteError
+from colorfuse.engine.errors import IgnoredFramesWarning, ImageReadError, ImageWriteError
 from colorfuse.plugins import hookimpl
 
 DEFAULT_MAX_PIXELS = 1_000_000_000
@@ -25,8 +29,9 @@ def _to_array(image: Image.Image) -> np.ndarray:
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(image).astype(np.uint16)
     if mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        peak = values.max(initial=0)
+        top = 1.0 if mode == "F" and peak <= 1.0 else 65535.0 if peak > 255 else 255.0
         return np.clip(values / top * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
     if mode == "1":
         return np.asarray(image.convert("L"))
@@ -51,6 +56,10 @@ def read_image(path, options):
             image.load()
             upright = ImageOps.exif_transpose(image)
             array = _to_array(upright)
+            frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            warnings.warn(f"{path}: {frames} frames (an animation or a multi-page file); only the first is "
+                          "colorized", IgnoredFramesWarning, stacklevel=2)
     except ImageReadError:
         raise
     except UnidentifiedImageError:

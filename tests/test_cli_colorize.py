@@ -412,3 +412,21 @@ def test_pillow_warnings_name_their_file(tmp_path, model_path):
     result = run(broken, "--out", tmp_path / "out", "--model", model_path)
     assert result.exit_code == 0, result.output
     assert f"warning: {broken}: Truncated File Read" in result.output
+
+
+def test_float_tiff_is_scaled_and_ignored_frames_are_named(tmp_path, model_path):
+    """#13.8: a float32 TIFF in 0..1 came out nearly black; extra frames were dropped without a word."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.full((30, 40), 128 / 255, np.float32), mode="F").save(src / "float.tif")
+    Image.fromarray(np.full((30, 40), 128, np.uint8)).save(src / "eight.png")
+    frames = [_photo(mode="L"), _photo(mode="L").rotate(90), _photo(mode="L").rotate(180)]
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(src / "pages.tif", save_all=True, append_images=frames[1:2])
+    out = tmp_path / "out"
+    result = run(src, "--out", out, "--model", model_path)
+    assert result.exit_code == 0, result.output
+    from_float, from_eight = (np.asarray(Image.open(out / name), np.int16) for name in ("float.png", "eight.png"))
+    assert np.abs(from_float - from_eight).max() <= 2
+    assert f"warning: {src / 'anim.gif'}: 3 frames" in result.output and "only the first" in result.output
+    assert f"warning: {src / 'pages.tif'}: 2 frames" in result.output

@@ -59,6 +59,7 @@ def interrupt_status(interrupt: KeyboardInterrupt) -> tuple[str, int]:
 @contextmanager
 def warnings_as_lines(echo):
     """While inside, every warning is one line given to ``echo``, naming the file whose decoding raised it."""
+    from colorfuse.engine.errors import ColorfuseWarning
     from colorfuse.engine.imagefiles import file_being_read
 
     def show(message, category, filename, lineno, file=None, line=None):
@@ -67,6 +68,7 @@ def warnings_as_lines(echo):
 
     with warnings.catch_warnings():
         warnings.filterwarnings("always", module=r"PIL\.")  # each file's own, not only the first
+        warnings.filterwarnings("always", category=ColorfuseWarning)
         warnings.showwarning = show
         yield
 
