@@ -1,7 +1,9 @@
 """Turning the user's INPUTS (files, folders, globs) into jobs with output paths.
 
-Folders are walked recursively and lazily (a generator, so huge trees start at once); the
-output keeps each file's path relative to the folder or glob base it was found under. An
+:meth:`Inputs.check` looks at them before any work (every path exists, every pattern matches,
+every folder holds an image). Folders are walked recursively and lazily (a generator, so huge
+trees start at once; :meth:`Inputs.count` walks them again, only counting, for a progress total);
+the output keeps each file's path relative to the folder or glob base it was found under. An
 output folder inside an input folder is left out of the walk, so results are never colorized
 again. :class:`Inputs` also answers whether a path is one of the inputs, so that no output ever
 replaces an input, whichever order the files are found in.
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Iterator
+
+from colorfuse.engine.errors import InputError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pbm"}
 LOSSLESS_EXTENSIONS = {".png", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm"}
@@ -93,8 +97,27 @@ class Inputs:
         self.items = [str(item) for item in items]
         self.out_dir = None if out_dir is None else os.path.realpath(out_dir)
 
+    def check(self) -> None:
+        """Raise :class:`InputError` naming every input that is missing, matches nothing or has no image."""
+        problems = []
+        for item in self.items:
+            if os.path.isdir(item):
+                if next(_walk(Path(item), self.out_dir), None) is None:
+                    problems.append(f"no images found in {item}")
+            elif not os.path.lexists(item):
+                if not glob.has_magic(item):
+                    problems.append(f"{item}: no such file or folder")
+                elif not _glob_matches(item):
+                    problems.append(f"{item}: no file matches this pattern")
+        if problems:
+            raise InputError("; ".join(problems))
+
     def jobs(self) -> Iterator[Job]:
         return iter_jobs(self.items, self.out_dir)
+
+    def count(self) -> int:
+        """How many jobs :meth:`jobs` yields (walks the folders again)."""
+        return sum(1 for _ in self.jobs())
 
     @cached_property
     def _files(self) -> set[str]:

@@ -13,6 +13,10 @@ class ModelNotFoundError(ColorfuseError):
     """No registered model has that name and no file has that path."""
 
 
+class InputError(ColorfuseError):
+    """The command's INPUTS cannot be used: a path is missing, a pattern matches nothing, a folder has no image."""
+
+
 class ImageReadError(ColorfuseError):
     """An input image cannot be read; the message names the file and the reason."""
 

@@ -430,3 +430,50 @@ def test_float_tiff_is_scaled_and_ignored_frames_are_named(tmp_path, model_path)
     assert np.abs(from_float - from_eight).max() <= 2
     assert f"warning: {src / 'anim.gif'}: 3 frames" in result.output and "only the first" in result.output
     assert f"warning: {src / 'pages.tif'}: 2 frames" in result.output
+
+
+def test_progress_bar_has_a_total(tmp_path, model_path):
+    """#13.10: the bar showed only a count ('4img [00:03, 1.01img/s]'): now a total and a percentage."""
+    for name in ("a.png", "b.png", "sub/c.png"):
+        _save(tmp_path / "in" / name, _photo())
+    result = CliRunner().invoke(cli, ["colorize", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                                      "--model", str(model_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "100%" in result.output and "3/3" in result.output
+
+
+def test_no_images_is_an_error(tmp_path, model_path):
+    """#13.11: an empty folder, or one without images, gave 'done 0' and exit 0."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "notes.txt").write_text("no image here")
+    for folder in ("empty", "texts"):
+        result = run(tmp_path / folder, "--out", tmp_path / "out", "--model", model_path)
+        assert result.exit_code == 1 and f"no images found in {tmp_path / folder}" in result.output, result.output
+        assert "done" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_cheap_checks_come_before_the_model(tmp_path):
+    """#13.12: a typo in a path was reported only after the model loaded (here: after its error)."""
+    result = run(tmp_path / "nope.jpg", "--out", tmp_path / "out", "--model", "no-such-model")
+    assert result.exit_code == 1 and "nope.jpg: no such file or folder" in result.output
+    assert "no-such-model" not in result.output
+
+
+def test_cuda_on_a_machine_without_it_gives_one_line(tmp_path, model_path):
+    """#13.12: --device cuda without CUDA printed onnxruntime's raw warning and colorfuse's, over several lines."""
+    import subprocess
+    import sys
+
+    from colorfuse.engine.session import available_providers
+
+    if "CUDAExecutionProvider" in available_providers():
+        pytest.skip("this machine has CUDA")
+    source = _save(tmp_path / "a.png", _photo())
+    done = subprocess.run([sys.executable, "-m", "colorfuse", "colorize", str(source), "--out", str(tmp_path / "out"),
+                           "--model", str(model_path), "--device", "cuda", "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    about_cuda = [line for line in done.stderr.splitlines() if "cuda" in line.lower()]
+    assert len(about_cuda) == 1 and about_cuda[0].startswith("warning: CUDA was requested"), done.stderr
+    assert "Specified provider" not in done.stderr and "warnings.warn" not in done.stderr

@@ -215,3 +215,10 @@ def test_stalled_or_dead_ffmpeg_raises_instead_of_hanging(tmp_path):
             writer.write(frame, index, 1)
         writer.finish()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_cheap_checks_come_before_the_model(tmp_path):
+    """#13.12: a missing input was reported only after the model had loaded (here: after its error)."""
+    result = fails(run(tmp_path / "missing.mp4", "--out", tmp_path / "o.mp4", "--model", "no-such-model"),
+                   "missing.mp4", "no such file")
+    assert "no-such-model" not in result.output

@@ -7,6 +7,7 @@ import sys
 import threading
 import warnings
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
@@ -163,25 +164,36 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
                             max_side=max_side, batch_size=batch_size, fmt=fmt, skip_existing=skip_existing,
                             overwrite=overwrite, options=options, look=look,
                             style=None if style is None else read_image(style, options))
-    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                          look=look, style=style)
-    click.echo(describe(colorizer), err=True)
-    progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
-
-    def on_outcome(outcome):
-        progress.update(1)
-        if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
-            progress.write(f"error: {outcome.error}", file=sys.stderr)
-
     sources = Inputs(inputs, out_dir)
-    run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
-                        workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome, inputs=sources)
-    interrupted = None
-    with signals_interrupt(), warnings_as_lines(lambda line: progress.write(line, file=sys.stderr)):
+    sources.check()  # the cheap checks, before the model loads
+    total: list[int] = []  # the count of inputs, once the background walk has made it
+    threading.Thread(target=lambda: total.append(sources.count()), daemon=True, name="colorfuse-count").start()
+    echo = partial(tqdm.write, file=sys.stderr)
+    with signals_interrupt(), warnings_as_lines(echo):
+        colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
+                              look=look, style=style)
+        click.echo(describe(colorizer), err=True)
+        progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
+
+        def show_total():
+            if total and progress.total is None:
+                progress.total = total[0]
+
+        def on_outcome(outcome):
+            show_total()
+            progress.update(1)
+            if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
+                echo(f"error: {outcome.error}")
+
+        run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
+                            workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
+                            inputs=sources)
+        interrupted = None
         try:
             summary = run.run(sources.jobs())
         except KeyboardInterrupt as interrupt:  # the writes under way have ended; nothing partial is left
             summary, interrupted = run.summary, interrupt
+        show_total()
         progress.close()
         print_summary(summary, options["timing"].get("model_s", 0.0))
         grid_failed = bool(grid and summary.previews and interrupted is None and not write_grid(summary, grid))

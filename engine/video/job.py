@@ -54,7 +54,8 @@ class VideoSummary:
     loss: str | None = None  # the same in words, naming the file
 
 
-def _check(settings: VideoSettings) -> None:
+def check_settings(settings: VideoSettings) -> None:
+    """Raise a typed error for a missing input, a bad option combination or an output in the way."""
     source = settings.source
     if settings.out is None and settings.frames_dir is None:
         raise VideoWriteError(f"{source}: give --out FILE and/or --frames DIR")
@@ -106,7 +107,7 @@ def _video_writer(settings: VideoSettings, reader, summary: VideoSummary) -> Ffm
 def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[[int | None], None] | None = None,
               on_batch: Callable[[int], None] | None = None) -> VideoSummary:
     """Colorize ``settings.source``; ``on_total(expected frames)`` then ``on_batch(n)`` report progress."""
-    _check(settings)
+    check_settings(settings)
     source = settings.source
     if source.is_dir():
         reader = FolderReader(source, settings.fps, colorizer.options)
