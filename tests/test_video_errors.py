@@ -166,11 +166,27 @@ def _alive(pid):
         return False
 
 
+SLOW_FRAMES = """
+import sys, time
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.manager import get_plugin_manager
+
+class SlowFrames:
+    @hookimpl
+    def postprocess_image(self, image, options):
+        time.sleep(0.05)
+
+get_plugin_manager().register(SlowFrames(), name="slow-frames")
+from colorfuse.cli import main
+main(sys.argv[1:])
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's")
 def test_ffmpeg_dies_with_a_killed_command(tmp_path, model_path):
     """#13.6: after kill -9 of `colorfuse video`, its ffmpeg children went on writing the temporary file."""
     clip = make_clip(tmp_path / "clip.mp4", seconds=30.0, audio="aac")
-    process = subprocess.Popen([sys.executable, "-m", "colorfuse", "video", str(clip), "--out", str(tmp_path / "o.mp4"),
+    process = subprocess.Popen([sys.executable, "-c", SLOW_FRAMES, "video", str(clip), "--out", str(tmp_path / "o.mp4"),
                                 "--model", str(model_path), "--quiet"], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
