@@ -152,6 +152,8 @@ class CollectionRun:
         job, target = task.job, task.target
         try:
             rgb = self.colorizer.finish(item)
+            small_input = _thumbnail(item.image) if preview else None
+            item.image = None  # the decoded input goes before the output is encoded
             write_image_atomic(rgb, target, output_format(job.source, self.fmt), self.colorizer.options,
                                replace=task.replace)
         except OutputExistsError as exc:  # another run wrote it since plan() looked
@@ -162,8 +164,8 @@ class CollectionRun:
         except Exception as exc:  # an unexpected bug, or an allocation failure, still only fails this file
             return Outcome(job.source, "failed", target, failure_message(job.source, exc))
         if preview:
-            gray = lab.lab_to_rgb8(item.full_l, np.zeros(item.full_l.shape + (2,), np.float32))
-            self.summary.previews.append((job.relative.as_posix(), _thumbnail(gray), _thumbnail(rgb)))
+            gray = lab.lab_to_rgb8(lab.luminance(small_input), np.zeros(small_input.shape[:2] + (2,), np.float32))
+            self.summary.previews.append((job.relative.as_posix(), gray, _thumbnail(rgb)))
         return Outcome(job.source, "done", target)
 
     def _drain_writes(self, keep: int) -> None:

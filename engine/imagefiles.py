@@ -26,6 +26,9 @@ from colorfuse.engine.errors import (ColorfuseError, DiskFullError, ImageReadErr
                                      OutputExistsError, PluginError)
 from colorfuse.plugins.manager import call_first
 
+BYTES_PER_PIXEL = 12  # an image's peak at default settings: decoding, finishing in strips, encoding
+MEMORY_RESERVE = 512 << 20  # the model session, the strips and the rest of the process
+MIN_PIXEL_LIMIT = 10_000_000
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.partial$")
@@ -39,6 +42,17 @@ _reading = threading.local()
 def file_being_read() -> str | None:
     """The file this thread is decoding, if any: lets the CLI tie a decoder's warnings to their file."""
     return getattr(_reading, "path", None)
+
+
+def memory_pixel_limit() -> tuple[int, int | None]:
+    """(pixels, available bytes): the largest image the available memory holds at :data:`BYTES_PER_PIXEL`,
+    the default of the ``max_pixels`` option (1,000 megapixels where the memory cannot be read)."""
+    from colorfuse.engine.machine import available_memory
+
+    available = available_memory()
+    if available is None:
+        return 1_000_000_000, None
+    return max(MIN_PIXEL_LIMIT, (available - MEMORY_RESERVE) // BYTES_PER_PIXEL), available
 
 
 def not_regular(path) -> str | None:

@@ -126,8 +126,9 @@ def write_grid(summary, path: Path) -> bool:
 @click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a side-by-side picture (input | result).")
 @click.option("--grid-count", type=int, default=8, show_default=True, help="Images in the grid.")
-@click.option("--max-pixels", type=int, default=1_000_000_000, show_default=True,
-              help="Refuse images whose header claims more pixels than this.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Refuse images whose header claims more pixels than this "
+                   "(default: as many as the available memory holds, at 12 bytes per pixel).")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Option for plugins (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 # ---- cluster mode (--ray): the run itself is in colorfuse.commands.cluster / colorfuse.engine.distributed ----
