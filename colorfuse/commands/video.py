@@ -93,7 +93,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     except KeyboardInterrupt as interrupt:
         progress.close()
         name, status = interrupt_status(interrupt)
-        click.echo(f"interrupted by {name}: nothing was written", err=True)
+        click.echo(f"interrupted by {name}: no partial output is left", err=True)
         raise SystemExit(status) from None
     finally:
         progress.close()
