@@ -133,10 +133,26 @@ def test_interrupted_run_leaves_nothing(tmp_path, model_path, monkeypatch):
     assert not out.exists() and leftovers(tmp_path) == [] and leftovers(tmp_path / "frames") == []
 
 
+SLOW_FRAMES = """
+import sys, time
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.manager import get_plugin_manager
+
+class SlowFrames:
+    @hookimpl
+    def postprocess_image(self, image, options):
+        time.sleep(0.05)
+
+get_plugin_manager().register(SlowFrames(), name="slow-frames")
+from colorfuse.cli import main
+main(sys.argv[1:])
+"""
+
+
 def test_killed_command_leaves_nothing(tmp_path, model_path):
     clip = make_clip(tmp_path / "clip.mp4", seconds=30.0, audio="aac")
     out = tmp_path / "out.mp4"
-    process = subprocess.Popen([sys.executable, "-m", "colorfuse", "video", str(clip), "--out", str(out),
+    process = subprocess.Popen([sys.executable, "-c", SLOW_FRAMES, "video", str(clip), "--out", str(out),
                                 "--model", str(model_path), "--quiet"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
@@ -166,20 +182,6 @@ def _alive(pid):
         return False
 
 
-SLOW_FRAMES = """
-import sys, time
-from colorfuse.plugins import hookimpl
-from colorfuse.plugins.manager import get_plugin_manager
-
-class SlowFrames:
-    @hookimpl
-    def postprocess_image(self, image, options):
-        time.sleep(0.05)
-
-get_plugin_manager().register(SlowFrames(), name="slow-frames")
-from colorfuse.cli import main
-main(sys.argv[1:])
-"""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's")
