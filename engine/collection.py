@@ -1,7 +1,12 @@
 """Turning the user's INPUTS (files, folders, globs) into jobs with output paths.
 
-Folders are walked recursively and lazily (a generator, so huge trees start at once); the
-output keeps each file's path relative to the folder or glob base it was found under.
+:meth:`Inputs.check` looks at them before any work (every path exists, every pattern matches,
+every folder holds an image). Folders are walked recursively and lazily (a generator, so huge
+trees start at once; :meth:`Inputs.count` walks them again, only counting, for a progress total);
+the output keeps each file's path relative to the folder or glob base it was found under. An
+output folder inside an input folder is left out of the walk, so results are never colorized
+again. :class:`Inputs` also answers whether a path is one of the inputs, so that no output ever
+replaces an input, whichever order the files are found in.
 """
 
 from __future__ import annotations
@@ -9,8 +14,11 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
+
+from colorfuse.engine.errors import InputError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pbm"}
 LOSSLESS_EXTENSIONS = {".png", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm"}
@@ -27,11 +35,16 @@ class Job:
     error: str | None = None
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith(".")
+
+
+def _walk(folder: Path, skip: str | None = None) -> Iterator[Path]:
+    """Image files under ``folder``, sorted, leaving out the folder whose real path is ``skip``."""
     for root, dirs, files in os.walk(folder, onerror=None):
-        dirs.sort()
+        dirs[:] = sorted(name for name in dirs if skip is None or os.path.realpath(os.path.join(root, name)) != skip)
         for name in sorted(files):
-            if Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith("."):
+            if _is_image_name(name):
                 yield Path(root) / name
 
 
@@ -44,26 +57,101 @@ def _glob_base(pattern: str) -> Path:
     return Path(*parts) if parts else Path(".")
 
 
-def iter_jobs(inputs) -> Iterator[Job]:
-    """Yield a :class:`Job` per input file; a missing input yields a job with an error."""
+def _glob_matches(pattern: str) -> list[Path]:
+    return [Path(match) for match in sorted(glob.iglob(pattern, recursive=True)) if not os.path.isdir(match)]
+
+
+def _jobs_of(item: str, skip: str | None) -> Iterator[Job]:
+    path = Path(item)
+    if path.is_dir():
+        for found in _walk(path, skip):
+            yield Job(found, found.relative_to(path))
+    elif path.exists() or os.path.islink(path):
+        yield Job(path, Path(path.name))
+    elif glob.has_magic(item):
+        base = _glob_base(item)
+        matches = _glob_matches(item)
+        if not matches:
+            yield Job(path, Path(path.name), error=f"{item}: no file matches this pattern")
+        for found in matches:
+            yield Job(found, found.relative_to(base))
+    else:
+        yield Job(path, Path(path.name), error=f"{item}: no such file or folder")
+
+
+def iter_jobs(inputs, out_dir=None) -> Iterator[Job]:
+    """Yield a :class:`Job` per input file; a missing input yields a job with an error.
+
+    A folder inside an input folder that is ``out_dir`` is not walked.
+    """
+    skip = None if out_dir is None else os.path.realpath(out_dir)
     for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            for found in _walk(path):
-                yield Job(found, found.relative_to(path))
-        elif path.exists() or os.path.islink(path):
-            yield Job(path, Path(path.name))
-        elif glob.has_magic(str(item)):
-            base = _glob_base(str(item))
-            matches = sorted(glob.iglob(str(item), recursive=True))
-            if not matches:
-                yield Job(path, Path(path.name), error=f"{item}: no file matches this pattern")
-            for match in matches:
-                found = Path(match)
-                if found.is_file():
-                    yield Job(found, found.relative_to(base))
-        else:
-            yield Job(path, Path(path.name), error=f"{item}: no such file or folder")
+        yield from _jobs_of(str(item), skip)
+
+
+class Inputs:
+    """The user's INPUTS for a run into ``out_dir``: :meth:`jobs` lists them lazily; :meth:`contains`
+    says whether a path is one."""
+
+    def __init__(self, items, out_dir=None):
+        self.items = [str(item) for item in items]
+        self.out_dir = None if out_dir is None else os.path.realpath(out_dir)
+
+    def check(self) -> None:
+        """Raise :class:`InputError` naming every input that is missing, matches nothing or has no image."""
+        problems = []
+        for item in self.items:
+            if os.path.isdir(item):
+                if next(_walk(Path(item), self.out_dir), None) is None:
+                    problems.append(f"no images found in {item}")
+            elif not os.path.lexists(item):
+                if not glob.has_magic(item):
+                    problems.append(f"{item}: no such file or folder")
+                elif not _glob_matches(item):
+                    problems.append(f"{item}: no file matches this pattern")
+        if problems:
+            raise InputError("; ".join(problems))
+
+    def jobs(self) -> Iterator[Job]:
+        return iter_jobs(self.items, self.out_dir)
+
+    def count(self) -> int:
+        """How many jobs :meth:`jobs` yields (walks the folders again)."""
+        return sum(1 for _ in self.jobs())
+
+    @cached_property
+    def _files(self) -> set[str]:
+        """Real paths of the inputs named one by one or matched by a pattern (globs are listed eagerly anyway)."""
+        files = set()
+        for item in self.items:
+            if os.path.isdir(item):
+                continue
+            if os.path.lexists(item):
+                files.add(os.path.realpath(item))
+            elif glob.has_magic(item):
+                files.update(os.path.realpath(match) for match in _glob_matches(item))
+        return files
+
+    @cached_property
+    def _folders(self) -> list[str]:
+        return [os.path.realpath(item) for item in self.items if os.path.isdir(item)]
+
+    def contains(self, path) -> bool:
+        """Whether ``path`` is one of the input files, found already or not (symlinks resolved)."""
+        real = os.path.realpath(path)
+        if real in self._files:
+            return True
+        if not _is_image_name(os.path.basename(real)):
+            return False
+        return any(_inside(real, folder) and not self._walk_skips(folder, real) for folder in self._folders)
+
+    def _walk_skips(self, folder: str, path: str) -> bool:
+        """Whether walking ``folder`` leaves ``path`` out: it is in the output folder, a subfolder of ``folder``."""
+        return self.out_dir is not None and _inside(self.out_dir, folder) and _inside(path, self.out_dir)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def output_format(source: Path, requested: str) -> str:

@@ -7,6 +7,9 @@ full-resolution L) and merged with the original L.
 
 Work is split in three steps so callers can overlap them: :meth:`prepare` (CPU, per image),
 :meth:`predict` (the model, batched by working shape) and :meth:`finish` (CPU, per image).
+Nothing float and image-sized is held: ``prepare`` shrinks L band by band, and ``finish``
+upsamples chroma, converts Lab to RGB and fills the uint8 output in strips of rows, so that an
+image costs at most 12 bytes per pixel at default settings (input, output and encoding included).
 Working sizes over the tile budget (``options["tile"]``) run in overlapping tiles: see
 :mod:`colorfuse.engine.tiling`.
 
@@ -28,16 +31,16 @@ from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.errors import ColorfuseError, ModelCardError
 from colorfuse.engine.models import resolve_model
 from colorfuse.engine.session import get_session
-from colorfuse.plugins.manager import call_chain, call_first
+from colorfuse.plugins.manager import all_accept, call_chain, call_first
 
 DEFAULT_OPTIONS = {"saturation": 1.0, "chroma_upsample": "guided"}
 
 
 @dataclass
 class Prepared:
-    """One image ready for the model: full-size L, working-size L, and the model's feeds."""
+    """One image ready for the model: the input itself, working-size L, and the model's feeds."""
 
-    full_l: np.ndarray
+    image: np.ndarray = field(repr=False)  # the input at full size (gray or RGB): finish() takes L from it
     small_l: np.ndarray
     padded: np.ndarray  # normalised L at the padded working size (1, H', W')
     global_view: np.ndarray | None = None  # normalised (1, G, G)
@@ -46,6 +49,11 @@ class Prepared:
     @property
     def shape_key(self) -> tuple[int, int]:
         return self.padded.shape[1:]
+
+    @property
+    def full_l(self) -> np.ndarray:
+        """Full-size L, computed on demand (4 bytes per pixel: the engine itself never needs it whole)."""
+        return lab.luminance(self.image)
 
 
 def working_size(height: int, width: int, max_side: int, multiple: int) -> tuple[int, int, int, int]:
@@ -119,14 +127,13 @@ class Colorizer:
         image = call_chain("preprocess_image", "image", image=image, options=self.options)
         if tiling.streams(self, image.shape[:2]):  # tiling: huge full-size images go tile by tile in finish()
             return tiling.StreamedImage(image)
-        full_l = lab.luminance(image)
-        height, width = full_l.shape
+        height, width = image.shape[:2]
         small_h, small_w, pad_h, pad_w = working_size(height, width, self.max_side, self.card.size_multiple)
-        small_l = lab.resize(full_l, small_w, small_h)
+        small_l = lab.luminance_resized(image, small_w, small_h)
         normalised = (small_l - np.float32(self.card.l_offset)) * np.float32(1.0 / self.card.l_scale)
         if (pad_h, pad_w) != (small_h, small_w):
             normalised = cv2.copyMakeBorder(normalised, 0, pad_h - small_h, 0, pad_w - small_w, cv2.BORDER_REPLICATE)
-        prepared = Prepared(full_l, small_l, normalised[None])
+        prepared = Prepared(image, small_l, normalised[None])
         if self.style_view is not None:
             prepared.global_view = self.style_view
         elif self.card.global_input_size:
@@ -178,7 +185,12 @@ class Colorizer:
                     item.ab = ab
 
     def finish(self, item: Prepared) -> np.ndarray:
-        """Upsample the predicted chroma, merge it with the full-size L, return RGB uint8."""
+        """Upsample the predicted chroma, merge it with the full-size L, return RGB uint8.
+
+        Strip by strip of rows: L, the ``upsample_chroma`` and ``postprocess_ab`` hooks and the
+        conversion to RGB see one strip at a time (all at once if an ``upsample_chroma``
+        implementation takes no ``rows``, as plugins written before strips do).
+        """
         if isinstance(item, tiling.StreamedImage):  # tiling
             return tiling.finish_streamed(self, item)
         if item.ab is None:
@@ -189,9 +201,15 @@ class Colorizer:
         crop_h, crop_w = max(1, round(small_h * out_h / pad_h)), max(1, round(small_w * out_w / pad_w))
         ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32)
         ab = lab.resize(ab, small_w, small_h) * np.float32(self.card.ab_scale)
-        ab = call_first("upsample_chroma", ab=ab, small_l=item.small_l, full_l=item.full_l, options=self.options)
-        ab = call_chain("postprocess_ab", "ab", lum=item.full_l, ab=ab, options=self.options)
-        rgb = lab.lab_to_rgb8(item.full_l, ab)
+        height, width = item.image.shape[:2]
+        rgb = np.empty((height, width, 3), np.uint8)
+        in_strips = all_accept("upsample_chroma", "rows")
+        for start, stop in lab.strips(height, width) if in_strips else [(0, height)]:
+            lum = lab.luminance(item.image[start:stop])
+            strip = call_first("upsample_chroma", ab=ab, small_l=item.small_l, full_l=lum, options=self.options,
+                               rows=(start, stop, height))
+            strip = call_chain("postprocess_ab", "ab", lum=lum, ab=strip, options=self.options)
+            rgb[start:stop] = lab.lab_to_rgb8(lum, strip)
         return call_chain("postprocess_image", "image", image=rgb, options=self.options)
 
     # ---- conveniences ---------------------------------------------------------------------------

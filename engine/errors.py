@@ -1,4 +1,4 @@
-"""Typed errors of the runtime; the CLI maps each to a clear one-line message."""
+"""Typed errors and warnings of the runtime; the CLI maps each to a clear one-line message."""
 
 
 class ColorfuseError(Exception):
@@ -13,6 +13,10 @@ class ModelNotFoundError(ColorfuseError):
     """No registered model has that name and no file has that path."""
 
 
+class InputError(ColorfuseError):
+    """The command's INPUTS cannot be used: a path is missing, a pattern matches nothing, a folder has no image."""
+
+
 class ImageReadError(ColorfuseError):
     """An input image cannot be read; the message names the file and the reason."""
 
@@ -21,9 +25,33 @@ class ImageWriteError(ColorfuseError):
     """An output image cannot be written; the message names the file and the reason."""
 
 
+class OutputExistsError(ImageWriteError):
+    """An output's final name was taken while it was being written (by another run) and replacing is off."""
+
+
+class DiskFullError(ImageWriteError):
+    """The output's filesystem is full or over quota: later writes would fail too, so a run stops."""
+
+
 class PluginError(ColorfuseError):
     """A plugin raised; the message names the plugin and the hook."""
 
     def __init__(self, plugin: str, hook: str, error: BaseException):
         self.plugin, self.hook, self.error = plugin, hook, error
         super().__init__(f"plugin {plugin!r} failed in hook {hook!r}: {type(error).__name__}: {error}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP raised like Ctrl-C's KeyboardInterrupt, so that a run stops as cleanly."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class ColorfuseWarning(UserWarning):
+    """Base class of colorfuse's warnings: something was done other than asked, and the result is usable."""
+
+
+class IgnoredFramesWarning(ColorfuseWarning):
+    """An animation or multi-page file was read, and only its first frame is used."""

@@ -1,49 +1,182 @@
 """Reading and writing image files through the I/O plugins, with atomic writes.
 
 An output is written to a hidden temporary name in the destination folder and renamed to
-its final name only when complete, so a crash never leaves a half-written file behind.
+its final name only when complete, so a crash never leaves a half-written file behind. Unless
+asked to replace, the final step is a hard link, which fails if the name exists: of two runs
+writing one output, the second reports that it already exists instead of replacing it.
+
+Temporary names carry the host and process id of their writer (``.NAME.HOST-PID.RANDOM.partial``),
+so a later run can tell the leftovers of a killed run from a live run's files and delete them.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import socket
+import stat
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
-from colorfuse.engine.errors import ImageReadError, ImageWriteError
+from colorfuse.engine.errors import (ColorfuseError, DiskFullError, ImageReadError, ImageWriteError,
+                                     OutputExistsError, PluginError)
 from colorfuse.plugins.manager import call_first
 
+BYTES_PER_PIXEL = 12  # an image's peak at default settings: decoding, finishing in strips, encoding
+MEMORY_RESERVE = 512 << 20  # the model session, the strips and the rest of the process
+MIN_PIXEL_LIMIT = 10_000_000
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+_TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.partial$")
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_reading = threading.local()
+
+
+def file_being_read() -> str | None:
+    """The file this thread is decoding, if any: lets the CLI tie a decoder's warnings to their file."""
+    return getattr(_reading, "path", None)
+
+
+def memory_pixel_limit() -> tuple[int, int | None]:
+    """(pixels, available bytes): the largest image the available memory holds at :data:`BYTES_PER_PIXEL`,
+    the default of the ``max_pixels`` option (1,000 megapixels where the memory cannot be read)."""
+    from colorfuse.engine.machine import available_memory
+
+    available = available_memory()
+    if available is None:
+        return 1_000_000_000, None
+    return max(MIN_PIXEL_LIMIT, (available - MEMORY_RESERVE) // BYTES_PER_PIXEL), available
+
+
+def not_regular(path) -> str | None:
+    """What ``path`` is when it is not a regular file (a FIFO would block a reader forever), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken link" if os.path.islink(path) else None
+    except OSError:
+        return None  # the reader says why it cannot open it
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"))
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
 def read_image(path, options: dict | None = None) -> np.ndarray:
-    """Decode ``path`` with the first reader plugin that takes it."""
-    image = call_first("read_image", path=str(path), options=options or {})
+    """Decode ``path`` with the first reader plugin that takes it; only regular files are read."""
+    kind = not_regular(path)
+    if kind:
+        raise ImageReadError(f"{path}: {kind}, not a regular file; only regular files are read")
+    _reading.path = str(path)
+    try:
+        image = call_first("read_image", path=str(path), options=options or {})
+    except PluginError as exc:
+        raise ImageReadError(f"{path}: {exc}") from None
+    finally:
+        _reading.path = None
     if image is None:
         raise ImageReadError(f"{path}: no reader plugin could read this file")
     return image
 
 
-def write_image_atomic(image: np.ndarray, path, format: str, options: dict | None = None) -> Path:
-    """Encode ``image`` to ``path`` via a temporary file in the same folder, then rename."""
+def output_is_complete(path, size: tuple[int, int], options: dict | None = None) -> bool:
+    """Whether the image file ``path`` decodes completely to ``size`` (height, width)."""
+    try:
+        return read_image(path, options).shape[:2] == tuple(size)
+    except ColorfuseError:
+        return False
+
+
+def temporary_prefix(path: Path, pid: int | None = None) -> str:
+    """The start of the temporary names for ``path`` written by process ``pid`` (this one by default)."""
+    return f".{path.name}.{HOST}-{os.getpid() if pid is None else pid}."
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # no safe liveness test: keep the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's live process
+    return True
+
+
+def remove_stale_temporaries(folder) -> int:
+    """Delete temporaries of colorfuse's naming in ``folder`` whose writer, on this host, has ended."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    removed = 0
+    for name in names:
+        found = _TEMPORARY.match(name)
+        if found and found["host"] == HOST and not _running(int(found["pid"])):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _publish(temporary: str, path: Path, replace: bool) -> None:
+    """Give the complete temporary file its final name; without ``replace``, never over an existing file."""
+    if replace:
+        os.replace(temporary, path)
+        return
+    try:
+        try:
+            os.link(temporary, path)  # atomic, and fails if ``path`` exists
+        except OSError as exc:
+            if isinstance(exc, FileExistsError) or exc.errno not in _NO_HARD_LINKS:
+                raise
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # no hard links: claim the name
+            os.replace(temporary, path)
+    except FileExistsError:
+        raise OutputExistsError(f"{path}: already exists (use --overwrite or --skip-existing)") from None
+
+
+def _write_error(path: Path, error: BaseException, doing: str = "cannot write") -> ImageWriteError:
+    """The error for a failed write of ``path``: :class:`DiskFullError` when the disk is full."""
+    cause = error.error if isinstance(error, PluginError) else error
+    if isinstance(cause, OSError) and cause.errno in _FULL:
+        return DiskFullError(f"{path}: {doing} ({cause.strerror or cause})")
+    reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else error
+    return ImageWriteError(f"{path}: {doing} ({reason})")
+
+
+def write_image_atomic(image: np.ndarray, path, format: str, options: dict | None = None,
+                       replace: bool = True) -> Path:
+    """Encode ``image`` to ``path`` via a temporary file in the same folder, then rename.
+
+    With ``replace`` False an existing ``path`` is never replaced: :class:`OutputExistsError`.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".partial", dir=path.parent)
         os.close(handle)
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the output
     except OSError as exc:
-        raise ImageWriteError(f"{path}: cannot write to {path.parent} ({exc.strerror or exc})") from None
+        raise _write_error(path, exc, f"cannot write to {path.parent}") from None
     try:
         written = call_first("write_image", image=image, path=temporary, format=format, options=options or {})
         if not written:
             raise ImageWriteError(f"{path}: no writer plugin handles format {format!r}")
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise ImageWriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        _publish(temporary, path, replace)
+    except (OSError, PluginError) as exc:
+        raise _write_error(path, exc) from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

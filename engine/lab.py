@@ -2,12 +2,20 @@
 
 Lab here is OpenCV's float Lab of sRGB in [0, 1]: L in [0, 100], a and b in about [-128, 127].
 Images are NumPy arrays: gray (H, W) or RGB (H, W, 3), uint8 or uint16.
+
+Full-resolution work goes in :func:`strips` of rows, so that nothing float and image-sized is
+ever held: :func:`luminance_resized` shrinks L band by band, :func:`resize_rows` gives some rows
+of an upsampled array from the few source rows they need.
 """
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import cv2
 import numpy as np
+
+STRIP_PIXELS = 1 << 18  # pixels in one strip of rows of the full-resolution steps
 
 
 def _gray_to_l_table(levels: int) -> np.ndarray:
@@ -72,3 +80,41 @@ def resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
         return array
     shrinking = width <= array.shape[1] and height <= array.shape[0]
     return cv2.resize(array, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def strips(height: int, width: int) -> Iterator[tuple[int, int]]:
+    """Consecutive row ranges ``(start, stop)`` of about :data:`STRIP_PIXELS` pixels covering ``height`` rows."""
+    rows = max(1, STRIP_PIXELS // max(1, width))
+    for start in range(0, height, rows):
+        yield start, min(height, start + rows)
+
+
+def luminance_resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``resize(luminance(image), width, height)``, shrinking strip by strip (area averaging is separable)."""
+    full_h, full_w = image.shape[:2]
+    if width > full_w or height > full_h:
+        return resize(luminance(image), width, height)
+    columns = np.empty((full_h, width), np.float32)
+    for start, stop in strips(full_h, full_w):
+        columns[start:stop] = resize(luminance(image[start:stop]), width, stop - start)
+    return resize(columns, width, height)
+
+
+def resize_rows(array: np.ndarray, width: int, height: int, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``array`` (h, w[, c]) enlarged bilinearly to (height, width), as cv2.resize maps
+    them (pixel centres, edges clamped), computed from the few source rows they need."""
+    source_h = array.shape[0]
+    if source_h == height:
+        return cv2.resize(np.ascontiguousarray(array[start:stop]), (width, stop - start), interpolation=cv2.INTER_LINEAR)
+    position = (np.arange(start, stop) + 0.5) * (source_h / height) - 0.5
+    upper = np.clip(np.floor(position).astype(np.int64), 0, source_h - 1)
+    weight = np.clip(position - upper, 0.0, 1.0).astype(np.float32)
+    weight[upper >= source_h - 1] = 0.0
+    lower = np.minimum(upper + 1, source_h - 1)
+    first, last = int(upper.min()), int(lower.max()) + 1
+    rows = cv2.resize(np.ascontiguousarray(array[first:last]), (width, last - first), interpolation=cv2.INTER_LINEAR)
+    rows = rows.reshape((last - first, width, -1))
+    weight = weight[:, None, None]
+    result = rows[upper - first] * (1.0 - weight)
+    result += rows[lower - first] * weight
+    return result.reshape((stop - start, width) + array.shape[2:])

@@ -59,6 +59,31 @@ def _memory_gib() -> float | None:
     return None
 
 
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def available_memory() -> int | None:
+    """Bytes that can still be allocated: the kernel's MemAvailable, or less where a cgroup limits this process."""
+    found = []
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            found += [int(line.split()[1]) * 1024 for line in handle if line.startswith("MemAvailable:")]
+    except OSError:
+        pass
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        limit_bytes, usage_bytes = _read_int(limit), _read_int(usage)
+        if limit_bytes is not None and usage_bytes is not None and limit_bytes < 1 << 60:
+            found.append(max(0, limit_bytes - usage_bytes))
+    return min(found) if found else None
+
+
 def gpus() -> list[dict]:
     """Name, memory and driver of each NVIDIA GPU that ``nvidia-smi`` reports (empty without one)."""
     if shutil.which("nvidia-smi") is None:

@@ -1,7 +1,8 @@
 """onnxruntime sessions: provider choice in one place, one cached session per model and device.
 
-``device`` is ``auto`` (CUDA when onnxruntime offers it, else CPU), ``cuda`` or ``cpu``. When
-onnxruntime silently falls back from the provider that was asked for, a warning says so.
+``device`` is ``auto`` (CUDA when onnxruntime offers it, else CPU), ``cuda`` or ``cpu``. CUDA
+is asked of onnxruntime only when it offers it; when ``cuda`` cannot be had, the model runs on
+the CPU and one :class:`ProviderFallbackWarning` says so (onnxruntime's own logs are quiet).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning
 
 DEVICES = ("auto", "cuda", "cpu")
 CUDA = "CUDAExecutionProvider"
@@ -21,7 +22,7 @@ _cache: dict[tuple, "ModelSession"] = {}
 _lock = threading.Lock()
 
 
-class ProviderFallbackWarning(UserWarning):
+class ProviderFallbackWarning(ColorfuseWarning):
     """onnxruntime is running a model on another provider than the one asked for."""
 
 
@@ -32,6 +33,7 @@ def _onnxruntime():
         raise ColorfuseError(
             "onnxruntime is not installed: pip install 'colorfuse[cpu]' (or 'colorfuse[gpu]' for CUDA)"
         ) from exc
+    onnxruntime.set_default_logger_severity(3)  # errors only: colorfuse reports fallbacks itself
     return onnxruntime
 
 
@@ -47,9 +49,7 @@ def requested_providers(device: str) -> list:
         CUDA,
         {"cudnn_conv_algo_search": "EXHAUSTIVE", "prefer_nhwc": "1", "do_copy_in_default_stream": "1"},
     )
-    if device == "cpu":
-        return [CPU]
-    if device == "auto" and CUDA not in available_providers():
+    if device == "cpu" or CUDA not in available_providers():
         return [CPU]
     return [cuda, CPU]
 
@@ -91,9 +91,9 @@ def get_session(path, device: str = "auto", threads: int | None = None) -> Model
         actual = "cuda" if CUDA in used else "cpu"
         if device == "cuda" and actual != "cuda":
             warnings.warn(
-                f"CUDA was requested but onnxruntime runs {os.path.basename(path)} on {used[0]} "
-                f"(available: {', '.join(available_providers())}); install 'colorfuse[gpu]' with a "
-                "CUDA-capable onnxruntime",
+                f"CUDA was requested but is not available to onnxruntime (it offers "
+                f"{', '.join(available_providers())}): running {os.path.basename(path)} on the CPU; for CUDA, "
+                "install 'colorfuse[gpu]' on a machine with an NVIDIA GPU and driver",
                 ProviderFallbackWarning,
                 stacklevel=2,
             )

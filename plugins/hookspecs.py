@@ -64,11 +64,14 @@ def preprocess_image(image, options):
 
 
 @hookspec(firstresult=True)
-def upsample_chroma(ab, small_l, full_l, options):
-    """Bring ab predicted at the working size up to the full resolution.
+def upsample_chroma(ab, small_l, full_l, options, rows):
+    """Bring ab predicted at the working size up to the full resolution, one strip of rows at a time.
 
-    ``ab`` (h, w, 2) and ``small_l`` (h, w) are at the working size, ``full_l`` (H, W) at the
-    input's. Return ab (H, W, 2), or None to let the next implementation (finally bilinear) do it.
+    ``ab`` (h, w, 2) and ``small_l`` (h, w) are at the working size (the same arrays for every
+    strip of an image). ``rows`` is ``(start, stop, height)``: ``full_l`` (stop - start, W) holds
+    those rows of the input's L, which is ``height`` rows high. Return ab for those rows
+    (stop - start, W, 2), or None to let the next implementation (finally bilinear) do it. An
+    implementation that does not take ``rows`` gets the whole image in one strip.
     """
 
 
@@ -76,6 +79,7 @@ def upsample_chroma(ab, small_l, full_l, options):
 def postprocess_ab(lum, ab, options):
     """Change the full-resolution chroma before it is merged with L (e.g. saturation).
 
+    Called per strip of rows (``lum`` and ``ab`` hold the same rows), so work pixel by pixel.
     Return a new ab array or None; chained like ``preprocess_image``.
     """
 
@@ -108,8 +112,9 @@ def wrap_runner(runner, card, options):
 def video_prepare(prepared, frame, options):
     """Adjust one video frame's model inputs before it is batched (e.g. reuse a shot's global view).
 
-    ``prepared`` is the frame's ``colorfuse.engine.colorizer.Prepared`` (``full_l``, ``small_l``,
-    ``padded``, ``global_view``); change it in place. The return value is ignored.
+    ``prepared`` is the frame's ``colorfuse.engine.colorizer.Prepared`` (``image``, ``small_l``,
+    ``padded``, ``global_view``; ``full_l`` computes the full-size L on demand); change it in place.
+    The return value is ignored.
     """
 
 

@@ -1,32 +1,48 @@
-"""Built-in plugin: reads images with Pillow and writes them with OpenCV.
+"""Built-in plugin: reads and writes images with Pillow.
 
-Reading checks the header's size before decoding (``max_pixels`` option), applies EXIF
-orientation, and turns every mode (palette, RGBA, CMYK, 16-bit, ...) into gray or RGB.
+Reading checks the header's size before decoding (``max_pixels`` option; by default what the
+available memory holds, see :func:`memory_pixel_limit`), applies EXIF orientation, and turns
+every mode (palette, RGBA, CMYK, 16-bit, 32-bit integer and float, ...) into gray or RGB. Float images in 0..1 are scaled as such. An animation or a multi-page file
+gives its first frame, with an :class:`IgnoredFramesWarning` that says how many were left.
+Pixels are copied out band by band, and writing streams the encoded file out as it is made,
+so neither holds more than one extra copy of the image.
 """
 
 from __future__ import annotations
 
-import cv2
+import warnings
+
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorfuse.engine.errors import ImageReadError, ImageWriteError
+from colorfuse.engine.errors import IgnoredFramesWarning, ImageReadError, ImageWriteError
+from colorfuse.engine.imagefiles import BYTES_PER_PIXEL, memory_pixel_limit
+from colorfuse.engine.lab import strips
 from colorfuse.plugins import hookimpl
 
-DEFAULT_MAX_PIXELS = 1_000_000_000
 Image.MAX_IMAGE_PIXELS = None  # colorfuse checks the size itself, with a clearer message
-WRITE_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+WRITE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}  # Pillow's names
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """An L or RGB image's pixels, copied band by band (the whole image's tobytes() holds two more copies)."""
+    width, height = image.size
+    array = np.empty((height, width) if image.mode == "L" else (height, width, 3), np.uint8)
+    for start, stop in strips(height, width):
+        array[start:stop] = np.asarray(image.crop((0, start, width, stop)))
+    return array
 
 
 def _to_array(image: Image.Image) -> np.ndarray:
     mode = image.mode
     if mode in ("L", "RGB"):
-        return np.asarray(image)
+        return _pixels(image)
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(image).astype(np.uint16)
     if mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        peak = values.max(initial=0)
+        top = 1.0 if mode == "F" and peak <= 1.0 else 65535.0 if peak > 255 else 255.0
         return np.clip(values / top * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
     if mode == "1":
         return np.asarray(image.convert("L"))
@@ -37,20 +53,32 @@ def _to_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))  # P, CMYK, YCbCr, LAB, HSV
 
 
+def _check_size(path, width: int, height: int, limit: int | None) -> None:
+    """Refuse, before decoding, an image over ``limit`` pixels (None: what the available memory holds)."""
+    why = ""
+    if limit is None:
+        limit, available = memory_pixel_limit()
+        if available is not None:
+            why = f" that {available / 2**30:.1f} GiB of available memory holds at {BYTES_PER_PIXEL} bytes per pixel"
+    if width * height > limit:
+        raise ImageReadError(
+            f"{path}: header says {width}x{height} ({width * height / 1e6:,.0f} megapixels), over the limit of "
+            f"{limit / 1e6:,.0f} megapixels{why}; refused before decoding (--max-pixels changes the limit)")
+
+
 @hookimpl(trylast=True)
 def read_image(path, options):
-    limit = int(options.get("max_pixels", DEFAULT_MAX_PIXELS))
     try:
         with Image.open(path) as image:
             width, height = image.size
-            if width * height > limit:
-                raise ImageReadError(
-                    f"{path}: header says {width}x{height} ({width * height / 1e6:,.0f} megapixels), "
-                    f"over the limit of {limit / 1e6:,.0f} megapixels; refused before decoding"
-                )
+            _check_size(path, width, height, options.get("max_pixels"))
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            array = _to_array(upright)
+            ImageOps.exif_transpose(image, in_place=True)  # a copy only where the EXIF orientation asks for one
+            array = _to_array(image)
+            frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            warnings.warn(f"{path}: {frames} frames (an animation or a multi-page file); only the first is "
+                          "colorized", IgnoredFramesWarning, stacklevel=2)
     except ImageReadError:
         raise
     except UnidentifiedImageError:
@@ -70,18 +98,10 @@ def read_image(path, options):
 def write_image(image, path, format, options):
     if format not in WRITE_FORMATS:
         raise ImageWriteError(f"{path}: unsupported output format {format!r} (choose {', '.join(WRITE_FORMATS)})")
-    params = []
     quality = int(options.get("quality", 95))
-    if format == "jpeg":
-        params = [cv2.IMWRITE_JPEG_QUALITY, quality]
-    elif format == "webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, quality]
-    elif format == "png":
-        params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(WRITE_FORMATS[format], bgr, params)
-    if not ok:
-        raise ImageWriteError(f"{path}: OpenCV could not encode {format}")
+    settings = {"png": {"compress_level": 3}, "jpeg": {"quality": quality}, "webp": {"quality": quality},
+                "tiff": {"compression": "tiff_lzw"}}[format]
+    picture = Image.fromarray(image)  # Pillow's copy (4 bytes per RGB pixel), from which the encoder streams
     with open(path, "wb") as handle:
-        handle.write(encoded.tobytes())
+        picture.save(handle, WRITE_FORMATS[format], **settings)
     return True

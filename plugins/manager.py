@@ -95,6 +95,11 @@ def call_chain(hook_name: str, value_arg: str, **kwargs):
     return kwargs[value_arg]
 
 
+def all_accept(hook_name: str, argument: str) -> bool:
+    """Whether every implementation of ``hook_name`` takes ``argument`` (newer hook arguments are optional)."""
+    return all(argument in impl.argnames for impl in _implementations(hook_name))
+
+
 def has_implementations(hook_name: str) -> bool:
     return bool(_implementations(hook_name))
 

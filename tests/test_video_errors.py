@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,15 +40,18 @@ def test_corrupt_and_truncated_files(tmp_path, model_path):
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-def test_truncated_file_with_index_first_gives_the_frames_it_has(tmp_path, model_path):
+def test_truncated_file_with_index_first_gives_the_frames_it_has_and_fails(tmp_path, model_path):
+    """#13.6: frames lost to a truncated file used to be a note with exit 0; now counted, exit 1."""
     whole = make_clip(tmp_path / "whole.mp4", seconds=3.0, before=["-g", "5", "-movflags", "+faststart"])
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 7 // 10])
     out = tmp_path / "out.mp4"
     result = run(cut, "--out", out, "--model", model_path)
-    assert result.exit_code == 0, result.output
-    assert "ended early" in result.output and "cut.mp4" in result.output
-    assert 5 <= len(frames_of(out)) < 30
+    assert result.exit_code == 1, result.output
+    decoded = len(frames_of(out))
+    assert 5 <= decoded < 30
+    error = next(line for line in result.output.splitlines() if line.startswith("error:"))
+    assert "cut.mp4" in error and f"{decoded} of about 30 frames decoded, about {30 - decoded} lost" in error
 
 
 def test_no_video_stream_and_no_frames(tmp_path, model_path):
@@ -129,10 +133,26 @@ def test_interrupted_run_leaves_nothing(tmp_path, model_path, monkeypatch):
     assert not out.exists() and leftovers(tmp_path) == [] and leftovers(tmp_path / "frames") == []
 
 
+SLOW_FRAMES = """
+import sys, time
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.manager import get_plugin_manager
+
+class SlowFrames:
+    @hookimpl
+    def postprocess_image(self, image, options):
+        time.sleep(0.05)
+
+get_plugin_manager().register(SlowFrames(), name="slow-frames")
+from colorfuse.cli import main
+main(sys.argv[1:])
+"""
+
+
 def test_killed_command_leaves_nothing(tmp_path, model_path):
     clip = make_clip(tmp_path / "clip.mp4", seconds=30.0, audio="aac")
     out = tmp_path / "out.mp4"
-    process = subprocess.Popen([sys.executable, "-m", "colorfuse", "video", str(clip), "--out", str(out),
+    process = subprocess.Popen([sys.executable, "-c", SLOW_FRAMES, "video", str(clip), "--out", str(out),
                                 "--model", str(model_path), "--quiet"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
@@ -141,6 +161,52 @@ def test_killed_command_leaves_nothing(tmp_path, model_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 128 + signal.SIGTERM
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def _children(pid):
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's")
+def test_ffmpeg_dies_with_a_killed_command(tmp_path, model_path):
+    """#13.6: after kill -9 of `colorfuse video`, its ffmpeg children went on writing the temporary file."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=30.0, audio="aac")
+    process = subprocess.Popen([sys.executable, "-c", SLOW_FRAMES, "video", str(clip), "--out", str(tmp_path / "o.mp4"),
+                                "--model", str(model_path), "--quiet"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = _children(process.pid)
+    assert len(children) >= 2, "the decoder and the encoder should be running"
+    try:
+        for pid in children:  # frozen, so that none can end by itself once its pipe closes
+            os.kill(pid, signal.SIGSTOP)
+        process.kill()
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(map(_alive, children)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_alive, children))
+    finally:
+        for pid in filter(_alive, children):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_stalled_or_dead_ffmpeg_raises_instead_of_hanging(tmp_path):
@@ -167,3 +233,10 @@ def test_stalled_or_dead_ffmpeg_raises_instead_of_hanging(tmp_path):
             writer.write(frame, index, 1)
         writer.finish()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_cheap_checks_come_before_the_model(tmp_path):
+    """#13.12: a missing input was reported only after the model had loaded (here: after its error)."""
+    result = fails(run(tmp_path / "missing.mp4", "--out", tmp_path / "o.mp4", "--model", "no-such-model"),
+                   "missing.mp4", "no such file")
+    assert "no-such-model" not in result.output

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+import warnings
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
@@ -27,13 +32,75 @@ def describe(colorizer) -> str:
             f"{colorizer.device}, working size {colorizer.max_side or 'full'}")
 
 
-def write_grid(summary, path: Path) -> None:
+@contextmanager
+def signals_interrupt():
+    """While inside, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt), as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from colorfuse.engine.errors import Interrupted
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def interrupt_status(interrupt: KeyboardInterrupt) -> tuple[str, int]:
+    """The signal's name and the shell's exit status for it (128 + its number)."""
+    signum = getattr(interrupt, "signum", signal.SIGINT)
+    return signal.Signals(signum).name, 128 + signum
+
+
+@contextmanager
+def warnings_as_lines(echo):
+    """While inside, every warning is one line given to ``echo``, naming the file whose decoding raised it."""
+    from colorfuse.engine.errors import ColorfuseWarning
+    from colorfuse.engine.imagefiles import file_being_read
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text, path = str(message), file_being_read()
+        echo(f"warning: {path}: {text}" if path and path not in text else f"warning: {text}")
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("always", module=r"PIL\.")  # each file's own, not only the first
+        warnings.filterwarnings("always", category=ColorfuseWarning)
+        warnings.showwarning = show
+        yield
+
+
+def print_summary(summary, model_s: float) -> None:
+    """The run's counts and speed, then each failure, then why it stopped early, if it did."""
+    rate = summary.done / summary.seconds if summary.seconds else 0.0
+    click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
+               f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
+    for outcome in summary.failed:
+        click.echo(f"  failed: {outcome.error}", err=True)
+    if summary.stopped:
+        click.echo(f"stopped at the first full-disk error: {summary.stopped}; the images after it were not done",
+                   err=True)
+
+
+def write_grid(summary, path: Path) -> bool:
+    """Write the input | result picture; on failure say why and return False."""
+    from colorfuse.engine.errors import ColorfuseError
     from colorfuse.engine.grid import make_grid
     from colorfuse.engine.imagefiles import write_image_atomic
 
     rows = [(name, [gray, result]) for name, gray, result in sorted(summary.previews)]
     fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
-    write_image_atomic(make_grid(rows, ["input (L)", "colorized"]), path, fmt)
+    try:
+        write_image_atomic(make_grid(rows, ["input (L)", "colorized"]), path, fmt)
+    except ColorfuseError as exc:
+        click.echo(f"error: grid not written: {exc}", err=True)
+        return False
+    click.echo(f"grid: {path}", err=True)
+    return True
 
 
 @click.command("colorize")
@@ -59,8 +126,9 @@ def write_grid(summary, path: Path) -> None:
 @click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a side-by-side picture (input | result).")
 @click.option("--grid-count", type=int, default=8, show_default=True, help="Images in the grid.")
-@click.option("--max-pixels", type=int, default=1_000_000_000, show_default=True,
-              help="Refuse images whose header claims more pixels than this.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Refuse images whose header claims more pixels than this "
+                   "(default: as many as the available memory holds, at 12 bytes per pixel).")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Option for plugins (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 # ---- cluster mode (--ray): the run itself is in colorfuse.commands.cluster / colorfuse.engine.distributed ----
@@ -79,8 +147,8 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
     from tqdm import tqdm
 
-    from colorfuse.engine.batch import colorize_collection
-    from colorfuse.engine.collection import iter_jobs
+    from colorfuse.engine.batch import CollectionRun
+    from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
 
     if skip_existing and overwrite:
@@ -97,28 +165,43 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
                             max_side=max_side, batch_size=batch_size, fmt=fmt, skip_existing=skip_existing,
                             overwrite=overwrite, options=options, look=look,
                             style=None if style is None else read_image(style, options))
-    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                          look=look, style=style)
-    click.echo(describe(colorizer), err=True)
-    progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
+    sources = Inputs(inputs, out_dir)
+    sources.check()  # the cheap checks, before the model loads
+    total: list[int] = []  # the count of inputs, once the background walk has made it
+    threading.Thread(target=lambda: total.append(sources.count()), daemon=True, name="colorfuse-count").start()
+    echo = partial(tqdm.write, file=sys.stderr)
+    with signals_interrupt(), warnings_as_lines(echo):
+        colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
+                              look=look, style=style)
+        click.echo(describe(colorizer), err=True)
+        progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
 
-    def on_outcome(outcome):
-        progress.update(1)
-        if outcome.status == "failed":
-            progress.write(f"error: {outcome.error}", file=sys.stderr)
+        def show_total():
+            if total and progress.total is None:
+                progress.total = total[0]
 
-    summary = colorize_collection(colorizer, iter_jobs(inputs), out_dir, fmt=fmt, skip_existing=skip_existing,
-                                  overwrite=overwrite, workers=workers, previews=grid_count if grid else 0,
-                                  on_outcome=on_outcome)
-    progress.close()
-    if grid and summary.previews:
-        write_grid(summary, grid)
-        click.echo(f"grid: {grid}", err=True)
-    rate = summary.done / summary.seconds if summary.seconds else 0.0
-    model_s = options["timing"].get("model_s", 0.0)
-    click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
-               f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
-    for outcome in summary.failed:
-        click.echo(f"  failed: {outcome.error}", err=True)
-    if summary.failed:
+        def on_outcome(outcome):
+            show_total()
+            progress.update(1)
+            if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
+                echo(f"error: {outcome.error}")
+
+        run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
+                            workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
+                            inputs=sources)
+        interrupted = None
+        try:
+            summary = run.run(sources.jobs())
+        except KeyboardInterrupt as interrupt:  # the writes under way have ended; nothing partial is left
+            summary, interrupted = run.summary, interrupt
+        show_total()
+        progress.close()
+        print_summary(summary, options["timing"].get("model_s", 0.0))
+        grid_failed = bool(grid and summary.previews and interrupted is None and not write_grid(summary, grid))
+    if interrupted is not None:
+        name, status = interrupt_status(interrupted)
+        click.echo(f"interrupted by {name}: the {summary.done} outputs written are complete, no partial file "
+                   "is left; run again with --skip-existing to go on", err=True)
+        raise SystemExit(status)
+    if summary.failed or summary.stopped or grid_failed:
         raise SystemExit(1)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import signal
+from functools import partial
 from pathlib import Path
 
 import click
 
-from colorfuse.commands.colorize import describe, look_option, style_option
+from colorfuse.commands.colorize import (describe, interrupt_status, look_option, signals_interrupt, style_option,
+                                         warnings_as_lines)
 from colorfuse.engine.session import DEVICES
 from colorfuse.options import parse_key_values
 
 FRAME_FORMATS = ("png", "jpeg", "webp", "tiff")
-
-
-def _terminate(signum, frame):
-    raise SystemExit(128 + signum)
 
 
 def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bool) -> dict:
@@ -69,7 +66,8 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     from tqdm import tqdm
 
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.video.job import VideoSettings, run_video
+    from colorfuse.engine.video.ffmpeg import ffmpeg_exe
+    from colorfuse.engine.video.job import VideoSettings, check_settings, run_video
 
     if out is None and frames_dir is None:
         raise click.UsageError("give --out FILE and/or --frames DIR")
@@ -77,19 +75,27 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
                **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_key_values(extra)}
     settings = VideoSettings(source, out, frames_dir, frames_format, fps, start, end, codec, crf, preset, pix_fmt,
                              batch_size, shot_threshold, overwrite)
-    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                          look=look, style=style)
+    check_settings(settings)  # the cheap checks, before the model loads
+    if not source.is_dir() or out is not None:
+        ffmpeg_exe()
+    with warnings_as_lines(partial(click.echo, err=True)):
+        colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
+                              look=look, style=style)
     temporal = [name for name in ("temporal_global", "temporal_flow") if options[name]]
     click.echo(f"{describe(colorizer)}, temporal: {', '.join(temporal) or 'off'}", err=True)
     progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")
-    previous_handler = signal.signal(signal.SIGTERM, _terminate)  # clean up (no partial output) on kill
     try:
-        summary = run_video(colorizer, settings, on_total=lambda total: setattr(progress, "total", total),
-                            on_batch=progress.update)
+        with signals_interrupt():  # SIGTERM too: no partial output is left
+            summary = run_video(colorizer, settings, on_total=lambda total: setattr(progress, "total", total),
+                                on_batch=progress.update)
         progress.total = progress.n  # the header's frame count is an estimate
         progress.refresh()
+    except KeyboardInterrupt as interrupt:
+        progress.close()
+        name, status = interrupt_status(interrupt)
+        click.echo(f"interrupted by {name}: no partial output is left", err=True)
+        raise SystemExit(status) from None
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
         progress.close()
     stats = summary.stats
     width, height = stats.size or (0, 0)
@@ -100,3 +106,6 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     for path in (summary.output, summary.frames_dir):
         if path is not None:
             click.echo(f"wrote {path}")
+    if summary.loss:
+        click.echo(f"error: {summary.loss}", err=True)
+        raise SystemExit(1)

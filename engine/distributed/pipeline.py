@@ -18,11 +18,10 @@ from typing import Callable
 
 import numpy as np
 
-from colorfuse.engine.batch import Outcome, Summary
+from colorfuse.engine.batch import Outcome, Summary, failure_message
 from colorfuse.engine.collection import output_format
 from colorfuse.engine.distributed.cluster import WorkerPlan, connect, data_context, import_ray, plan_workers
 from colorfuse.engine.distributed.listing import is_uri, iter_planned, read_input
-from colorfuse.engine.errors import ColorfuseError
 
 LIST_CHUNK = 64  # rows per batch the listing task yields
 COLUMNS = ("source", "fspath", "target", "status", "error")
@@ -53,13 +52,6 @@ def _unpack(data: bytes, shape: str, dtype: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.dtype(dtype)).reshape([int(side) for side in shape.split(",")]).copy()
 
 
-def _failure(source: str, exc: Exception) -> str:
-    """The single-machine run's message: a ColorfuseError as is, anything else with its type."""
-    if isinstance(exc, ColorfuseError):
-        return str(exc)
-    return f"{source}: {type(exc).__name__}: {exc}"
-
-
 def _with_pixels(batch: dict, pixels: list, status: list, error: list) -> dict:
     out = {key: batch[key] for key in COLUMNS}
     out["status"], out["error"] = np.array(status, dtype=object), np.array(error, dtype=object)
@@ -77,7 +69,7 @@ def _decode_stage(batch: dict, options: dict) -> dict:
             try:
                 image = read_input(source, batch["fspath"][index], options)
             except Exception as exc:
-                status[index], error[index] = "failed", _failure(source, exc)
+                status[index], error[index] = "failed", failure_message(source, exc)
         pixels.append(image)
     return _with_pixels(batch, pixels, status, error)
 
@@ -101,7 +93,7 @@ class ColorizeActor:
                     image = _unpack(batch["pixels"][index], batch["shape"][index], batch["dtype"][index])
                     prepared[index] = self.colorizer.prepare(image)
                 except Exception as exc:
-                    status[index], error[index] = "failed", _failure(source, exc)
+                    status[index], error[index] = "failed", failure_message(source, exc)
         try:
             self.colorizer.predict(list(prepared.values()))
         except Exception as exc:
@@ -112,7 +104,7 @@ class ColorizeActor:
             try:
                 results[index] = self.colorizer.finish(item)
             except Exception as exc:
-                status[index], error[index] = "failed", _failure(batch["source"][index], exc)
+                status[index], error[index] = "failed", failure_message(batch["source"][index], exc)
         return _with_pixels(batch, results, status, error)
 
 
@@ -127,7 +119,7 @@ def _write_stage(batch: dict, fmt: str, options: dict) -> dict:
                 write_image_atomic(image, batch["target"][index], output_format(Path(source), fmt), options)
                 status[index] = "done"
             except Exception as exc:
-                status[index], error[index] = "failed", _failure(source, exc)
+                status[index], error[index] = "failed", failure_message(source, exc)
     out = {key: batch[key] for key in ("source", "target")}
     out["status"], out["error"] = np.array(status, dtype=object), np.array(error, dtype=object)
     return out

@@ -3,12 +3,18 @@
 There is no ffprobe in that wheel, so :func:`probe` reads the stream summary ffmpeg prints for
 ``ffmpeg -i FILE``. :class:`FfmpegProcess` drains stderr in a thread (a full stderr pipe would
 hang ffmpeg), keeps its last lines for error messages, and hands matching lines to a callback.
+On Linux every ffmpeg child is killed when the thread that started it dies (``PR_SET_PDEATHSIG``),
+so none outlives a killed colorfuse (kill -9 included) to go on writing its temporary file.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import re
+import signal
 import subprocess
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,6 +33,35 @@ _NOISE = ("Press [q]", "At least one output file", "Exiting with exit code", "In
           "Conversion failed", "muxing overhead", "Task finished with", "Terminating thread", "frame=",
           "Output file is empty", "Error number", "Side data", "Metadata")
 _TELLING = re.compile(r"error|invalid|fail|not |unknown|unable|too |cannot|no such|denied|unsupported", re.I)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def tied_to_this_process() -> dict:
+    """``subprocess`` keyword arguments that make the child die with the thread starting it (Linux)."""
+    if _PRCTL is None:
+        return {}
+    parent = os.getpid()
+
+    def die_with_parent() -> None:  # runs in the child, before exec: keep it to these two calls
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the tie was made
+            os._exit(1)
+
+    return {"preexec_fn": die_with_parent}
 
 
 def ffmpeg_exe() -> str:
@@ -113,7 +148,8 @@ def probe(path) -> VideoInfo:
         raise VideoReadError(f"{path}: no such file" if not Path(path).exists() else f"{path}: not a file")
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path]
     try:
-        done = subprocess.run(command, capture_output=True, timeout=PROBE_TIMEOUT_S, text=True, errors="replace")
+        done = subprocess.run(command, capture_output=True, timeout=PROBE_TIMEOUT_S, text=True, errors="replace",
+                              **tied_to_this_process())
     except subprocess.TimeoutExpired:
         raise VideoReadError(f"{path}: ffmpeg did not finish reading the header in {PROBE_TIMEOUT_S} s") from None
     text = done.stderr
@@ -127,13 +163,16 @@ class FfmpegProcess:
 
     ``on_line(line)`` is called for every stderr line (from that thread); the last lines are
     kept for :meth:`reason`. :meth:`stop` kills it (idempotent); :meth:`wait` has a timeout.
+    ffmpeg dies with the thread that creates this object (see :func:`tied_to_this_process`), so
+    create it from a thread that lives as long as it is needed (the main thread in colorfuse).
     """
 
     def __init__(self, args: list[str], stdin=None, stdout=None, on_line: Callable[[str], None] | None = None):
         self.args = [ffmpeg_exe(), "-hide_banner", "-nostats", *args]
         self._tail: deque[str] = deque(maxlen=40)
         self._on_line = on_line
-        self.process = subprocess.Popen(self.args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(self.args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                                        **tied_to_this_process())
         self._drain = threading.Thread(target=self._read_stderr, daemon=True, name="ffmpeg-stderr")
         self._drain.start()
 

@@ -3,6 +3,8 @@
 Everything is checked before decoding starts (output over the input, existing outputs, option
 combinations, the audio's fate); the encoder starts with the first colorized frame; on any
 failure or interruption the partial output is deleted and nothing appears under the final name.
+An input that ends early (truncated or damaged) still gives the frames it has, and the summary
+says how many were lost (``lost_frames``, ``loss``): the command then exits non-zero.
 """
 
 from __future__ import annotations
@@ -48,9 +50,12 @@ class VideoSummary:
     frames_dir: Path | None = None
     audio: str = "none"
     notices: list[str] = field(default_factory=list)
+    lost_frames: int = 0  # frames the header promised that could not be decoded
+    loss: str | None = None  # the same in words, naming the file
 
 
-def _check(settings: VideoSettings) -> None:
+def check_settings(settings: VideoSettings) -> None:
+    """Raise a typed error for a missing input, a bad option combination or an output in the way."""
     source = settings.source
     if settings.out is None and settings.frames_dir is None:
         raise VideoWriteError(f"{source}: give --out FILE and/or --frames DIR")
@@ -102,7 +107,7 @@ def _video_writer(settings: VideoSettings, reader, summary: VideoSummary) -> Ffm
 def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[[int | None], None] | None = None,
               on_batch: Callable[[int], None] | None = None) -> VideoSummary:
     """Colorize ``settings.source``; ``on_total(expected frames)`` then ``on_batch(n)`` report progress."""
-    _check(settings)
+    check_settings(settings)
     source = settings.source
     if source.is_dir():
         reader = FolderReader(source, settings.fps, colorizer.options)
@@ -143,8 +148,9 @@ def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[
         raise
     finally:
         reader.close()
-    expected = reader.expected_frames
-    if expected and summary.stats.frames < 0.9 * expected - 1:
-        summary.notices.append(f"{source}: the input ended early: {summary.stats.frames} of about {expected} "
-                               "frames decoded (truncated or damaged file?)")
+    expected, decoded = reader.expected_frames, summary.stats.frames
+    if expected and decoded < 0.9 * expected - 1:  # the header's count is an estimate: allow for that
+        summary.lost_frames = expected - decoded
+        summary.loss = (f"{source}: the input ended early: {decoded} of about {expected} frames decoded, about "
+                        f"{summary.lost_frames} lost (truncated or damaged file); the output has the {decoded} frames")
     return summary

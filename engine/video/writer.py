@@ -22,7 +22,7 @@ import numpy as np
 from colorfuse.engine.imagefiles import write_image_atomic
 from colorfuse.engine.video import mkv
 from colorfuse.engine.video.errors import VideoWriteError
-from colorfuse.engine.video.ffmpeg import FfmpegProcess, ffmpeg_exe, reason
+from colorfuse.engine.video.ffmpeg import FfmpegProcess, ffmpeg_exe, reason, tied_to_this_process
 
 CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"}
 PRESET_CODECS = {"libx264", "libx265"}
@@ -60,7 +60,7 @@ def choose_audio(source: str, start: float, duration: float | None, suffix: str)
             command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error",
                        *_audio_input(source, start, 0.5), "-map", "0:a", *codec_args, "-y", str(target)]
             try:
-                done = subprocess.run(command, capture_output=True, timeout=60)
+                done = subprocess.run(command, capture_output=True, timeout=60, **tied_to_this_process())
             except subprocess.TimeoutExpired:
                 continue
             if done.returncode == 0:
