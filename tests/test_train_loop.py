@@ -116,6 +116,35 @@ def test_precision_choice(monkeypatch):
             resolve_device("cuda")
 
 
+def test_cpu_bf16_for_models_that_run_faster_with_it(monkeypatch):
+    from colorfuse.train.models import build_model
+    from colorfuse.train.trainer import precision_tools
+
+    cpu = torch.device("cpu")
+    fast, plain = build_model("effnet", width=0.125, global_size=32, pretrained=False), build_model("tiny")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    autocast, _, label = precision_tools(cpu, fast)
+    assert label == "bf16" and autocast.keywords["dtype"] == torch.bfloat16
+    assert precision_tools(cpu, plain)[2] == "fp32" and precision_tools(cpu, fast, "fp32")[2] == "fp32"
+    assert precision_tools(cpu, plain, "bf16")[2] == "bf16"
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert precision_tools(cpu, fast)[2] == "fp32"
+
+
+def test_slim_copy_resumes_with_fresh_optimizer_moments(tmp_path, data):
+    run = tmp_path / "run"
+    train("effnet", [str(data[0])], run, val=[str(data[1])], epochs=1, batch_size=8, crop=32, max_train_images=16,
+          model_kwargs={"width": 0.125, "global_size": 32, "pretrained": False})  # fmt: skip
+    slim = runs.slim_copy(run, tmp_path / "slim")
+    state, full = runs.load_checkpoint(slim), runs.load_checkpoint(run / runs.BEST)
+    assert state["optimizers"] == [] and state["step"] == full["step"]
+    assert set(state["model_state"]) == set(full["model_state"])  # a random encoder is kept
+    assert slim.stat().st_size < (run / runs.LAST).stat().st_size
+    assert runs.read_metrics(slim.parent) == runs.read_metrics(run)
+    record = train(resume=slim.parent, epochs=2)
+    assert record["epoch"] == 2 and record["step"] == 2 * full["step"]
+
+
 @pytest.mark.parametrize("args", [["train", "tiny", "--data", "d", "--out", "o", "--epochs", "1"],
                                   ["export", ".", "--out", "x.onnx"]])  # fmt: skip
 def test_commands_without_torch_say_what_to_install(monkeypatch, args):

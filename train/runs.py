@@ -64,3 +64,23 @@ def checkpoint_path(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path) -> dict:
     """Load a checkpoint written by the trainer (plain tensors and containers only)."""
     return torch.load(checkpoint_path(path), map_location="cpu", weights_only=True)
+
+
+def slim_copy(checkpoint: str | Path, out_dir: str | Path) -> Path:
+    """A small resumable run directory: ``run.json``, ``metrics.jsonl`` up to the checkpoint, and
+    the checkpoint as ``last.pt`` with only the weights the model keeps in its ``state_dict`` (a
+    pretrained encoder's come from its package) and no optimizer state; ``--resume`` on it goes
+    on from that step with fresh optimizer moments."""
+    from colorfuse.train.models import build_model
+
+    source = checkpoint_path(checkpoint)
+    state = load_checkpoint(source)
+    keep = set(build_model(state["model_name"], **state["model_config"]).state_dict())
+    state["model_state"] = {k: v for k, v in state["model_state"].items() if k in keep}
+    state["optimizers"], state["scaler"] = [], None
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / RUN_JSON, read_json(source.parent / RUN_JSON))
+    write_metrics(out_dir, [r for r in read_metrics(source.parent) if r["step"] <= state["step"]])
+    save_checkpoint(state, out_dir / LAST)
+    return out_dir / LAST
