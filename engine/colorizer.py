@@ -31,7 +31,7 @@ from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.errors import ColorfuseError, ModelCardError
 from colorfuse.engine.models import resolve_model
 from colorfuse.engine.session import get_session
-from colorfuse.plugins.manager import all_accept, call_chain, call_first
+from colorfuse.plugins.manager import all_accept, call_chain, call_first, wrap_chain
 
 DEFAULT_OPTIONS = {"saturation": 1.0, "chroma_upsample": "guided"}
 
@@ -90,7 +90,7 @@ class Colorizer:
         self._outputs = list(self.look.mix)
         self._input_types = self._check_card_against_model()
         self.style_view = None if style is None else self._style_view(style)
-        self._runner = call_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
+        self._runner = wrap_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
                                   options=self.options)
 
     # ---- checks ------------------------------------------------------------------------------

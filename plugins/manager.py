@@ -95,6 +95,44 @@ def call_chain(hook_name: str, value_arg: str, **kwargs):
     return kwargs[value_arg]
 
 
+def wrap_chain(hook_name: str, value_arg: str, **kwargs):
+    """Like :func:`call_chain` for hooks that wrap a callable: an error raised by a wrapper names its plugin.
+
+    An error that only passes through a wrapper (raised by the callable it wrapped) keeps its origin.
+    """
+    kwargs[value_arg] = _passing_through(kwargs[value_arg])
+    for impl in _implementations(hook_name):
+        result = _call(impl, hook_name, kwargs)
+        if result is not None:
+            kwargs[value_arg] = _passing_through(_naming(result, impl.plugin_name, hook_name))
+    return kwargs[value_arg]
+
+
+def _passing_through(function):
+    """``function`` whose errors are marked as already attributed, so outer wrappers do not claim them."""
+    def marked(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            exc.colorfuse_attributed = True
+            raise
+    return marked
+
+
+def _naming(function, plugin: str, hook_name: str):
+    """``function`` whose own errors become a :class:`PluginError` naming ``plugin``."""
+    def named(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ColorfuseError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "colorfuse_attributed", False):
+                raise
+            raise PluginError(plugin, hook_name, exc) from exc
+    return named
+
+
 def all_accept(hook_name: str, argument: str) -> bool:
     """Whether every implementation of ``hook_name`` takes ``argument`` (newer hook arguments are optional)."""
     return all(argument in impl.argnames for impl in _implementations(hook_name))

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.errors import PluginError
+from colorfuse.engine.errors import ImageReadError, PluginError
 from colorfuse.engine.imagefiles import read_image, write_image_atomic
 from colorfuse.plugins import hookimpl
 from colorfuse.plugins.manager import get_plugin_manager
@@ -192,3 +192,48 @@ def test_entry_point_plugin_that_fails_to_load_is_named(tmp_path):
     result = _run_cli(["plugins"], path)
     assert result.returncode != 0
     assert "demo" in result.stderr and "missing dependency xyz" in result.stderr
+
+
+def test_runner_errors_name_the_plugin_that_wrapped_the_runner(register, model_path, photo):
+    class Faulty:
+        @hookimpl
+        def wrap_runner(self, runner, card, options):
+            def wrapped(feeds):
+                raise ValueError("bad feed")
+            return wrapped
+
+    class Passing:
+        @hookimpl(tryfirst=True)
+        def wrap_runner(self, runner, card, options):
+            return lambda feeds: runner(feeds)
+
+    register(Faulty(), "faulty-wrapper")
+    register(Passing(), "passing-wrapper")
+    with pytest.raises(PluginError, match="'faulty-wrapper' failed in hook 'wrap_runner'.*bad feed"):
+        Colorizer(model_path, device="cpu").colorize(photo)
+
+
+def test_errors_of_the_model_itself_are_not_blamed_on_a_wrapper(register, model_path, photo, monkeypatch):
+    class Passing:
+        @hookimpl
+        def wrap_runner(self, runner, card, options):
+            return lambda feeds: runner(feeds)
+
+    register(Passing(), "passing-wrapper")
+    colorizer = Colorizer(model_path, device="cpu")
+    monkeypatch.setattr(colorizer.model_session, "session", None)  # the engine's own runner now fails
+    with pytest.raises(AttributeError):
+        colorizer.colorize(photo)
+
+
+def test_per_file_hook_errors_name_the_file_and_the_plugin(register, tmp_path):
+    class BadReader:
+        @hookimpl(tryfirst=True)
+        def read_image(self, path, options):
+            raise OSError("truncated header")
+
+    register(BadReader(), "bad-reader")
+    source = tmp_path / "a.jpg"
+    source.write_bytes(b"x")
+    with pytest.raises(ImageReadError, match=r"a\.jpg: plugin 'bad-reader' failed in hook 'read_image'.*truncated"):
+        read_image(source)
