@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 
 import click
 
 from colorfuse import __version__
 from colorfuse import commands as _commands_package
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.engine.errors import ColorfuseError, PluginWarning
 
 
 class ColorfuseGroup(click.Group):
@@ -25,10 +26,17 @@ class ColorfuseGroup(click.Group):
     def _load_plugin_commands(self) -> None:
         if not self.plugins_loaded:
             self.plugins_loaded = True
-            try:
-                _add_plugin_commands(self)
-            except ColorfuseError as exc:
-                raise click.ClickException(str(exc)) from exc
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", PluginWarning)
+                try:
+                    _add_plugin_commands(self)
+                except ColorfuseError as exc:
+                    raise click.ClickException(str(exc)) from exc
+            for warning in caught:
+                if issubclass(warning.category, PluginWarning):
+                    click.echo(f"Warning: {warning.message}", err=True)
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
     def list_commands(self, ctx):
         self._load_plugin_commands()
@@ -45,8 +53,18 @@ class ColorfuseGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
+def _disable_plugins(ctx, param, names):
+    if names:
+        from colorfuse.plugins.manager import disable_plugins
+
+        disable_plugins(names)
+
+
 @click.group(cls=ColorfuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="colorfuse")
+@click.option("--disable-plugin", "disabled_plugins", multiple=True, metavar="NAME", is_eager=True,
+              expose_value=False, callback=_disable_plugins,
+              help="Switch a plugin off (repeatable; also COLORFUSE_DISABLE_PLUGINS=a,b).")
 def cli():
     """colorfuse: colorize black-and-white photos and video with ONNX models."""
 

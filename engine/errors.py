@@ -53,5 +53,9 @@ class ColorfuseWarning(UserWarning):
     """Base class of colorfuse's warnings: something was done other than asked, and the result is usable."""
 
 
+class PluginWarning(ColorfuseWarning):
+    """A plugin could not be loaded, or asked for something colorfuse refused; the rest works without it."""
+
+
 class IgnoredFramesWarning(ColorfuseWarning):
     """An animation or multi-page file was read, and only its first frame is used."""

@@ -167,8 +167,8 @@ def _fake_distribution(tmp_path, body):
     return tmp_path
 
 
-def _run_cli(args, pythonpath):
-    env = {"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin"}
+def _run_cli(args, pythonpath, **environment):
+    env = {"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin", **environment}
     return subprocess.run([sys.executable, "-m", "colorfuse", *args], capture_output=True, text=True, env=env)
 
 
@@ -187,11 +187,48 @@ def test_entry_point_plugins_are_loaded_and_listed(tmp_path):
     assert rows["colorfuse.plugins.image_io"]["builtin"]
 
 
-def test_entry_point_plugin_that_fails_to_load_is_named(tmp_path):
+def test_entry_point_plugin_that_fails_to_load_is_named_once_and_the_rest_works(tmp_path):
     path = _fake_distribution(tmp_path, "raise ImportError('missing dependency xyz')\n")
     result = _run_cli(["plugins"], path)
-    assert result.returncode != 0
-    assert "demo" in result.stderr and "missing dependency xyz" in result.stderr
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "demo" in line]
+    assert warnings == ["Warning: plugin 'demo' could not be loaded and is left out: "
+                        "ImportError: missing dependency xyz"]
+    assert "demo  (entry point, broken: ImportError: missing dependency xyz)" in result.stdout
+    assert "colorfuse.plugins.image_io  (built-in)" in result.stdout
+
+
+def test_entry_point_plugin_that_fails_to_register_is_broken(tmp_path):
+    path = _fake_distribution(tmp_path, """
+        from colorfuse.plugins import hookimpl
+
+        @hookimpl
+        def no_such_hook(image):
+            return None
+    """)
+    rows = {row["name"]: row for row in json.loads(_run_cli(["plugins", "--json"], path).stdout)}
+    assert rows["demo"]["status"] == "broken" and "no_such_hook" in rows["demo"]["error"]
+
+
+_QUIET_PLUGIN = """
+    from colorfuse.plugins import hookimpl
+
+    @hookimpl
+    def postprocess_image(image, options):
+        return None
+"""
+
+
+def test_disable_plugin_option_and_environment(tmp_path):
+    path = _fake_distribution(tmp_path, _QUIET_PLUGIN)
+    result = _run_cli(["--disable-plugin", "demo", "plugins", "--json"], path)
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["demo"]["status"] == "disabled" and rows["demo"]["hooks"] == []
+    assert rows["colorfuse.plugins.timing"]["status"] == "loaded"
+    result = _run_cli(["plugins", "--json"], path, COLORFUSE_DISABLE_PLUGINS="demo, timing")
+    status = {row["name"]: row["status"] for row in json.loads(result.stdout)}
+    assert status["demo"] == status["colorfuse.plugins.timing"] == "disabled"
+    assert status["colorfuse.plugins.image_io"] == "loaded"
 
 
 def test_runner_errors_name_the_plugin_that_wrapped_the_runner(register, model_path, photo):

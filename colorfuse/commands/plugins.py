@@ -10,7 +10,7 @@ import click
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def command(as_json):
-    """List loaded plugins (built-in and from the `colorfuse` entry-point group)."""
+    """List plugins (built-in and from the `colorfuse` entry-point group), loaded, broken or disabled."""
     from colorfuse.plugins.manager import plugin_table
 
     rows = plugin_table()
@@ -19,6 +19,7 @@ def command(as_json):
         return
     for row in rows:
         origin = "built-in" if row["builtin"] else f"entry point {row['version'] or ''}".strip()
-        click.echo(f"{row['name']}  ({origin})")
+        status = {"loaded": "", "disabled": ", disabled", "broken": f", broken: {row.get('error')}"}[row["status"]]
+        click.echo(f"{row['name']}  ({origin}{status})")
         for hook in row["hooks"]:
             click.echo(f"    {hook}")
