@@ -22,6 +22,15 @@ class ColorfuseGroup(click.Group):
     """Adds plugin commands on first use; turns colorfuse's typed errors into clean ``click`` errors."""
 
     plugins_loaded = False
+    registering_plugin: str | None = None  # the plugin whose register_commands hook is running
+
+    def add_command(self, command, name=None):
+        name = name or command.name
+        if self.registering_plugin and name in self.commands:
+            warnings.warn(f"plugin {self.registering_plugin!r} registers command {name!r}, which already exists; "
+                          "the existing one is kept", PluginWarning, stacklevel=2)
+            return
+        super().add_command(command, name)
 
     def _load_plugin_commands(self) -> None:
         if not self.plugins_loaded:
@@ -78,9 +87,13 @@ def _add_builtin_commands(group: click.Group) -> None:
 
 
 def _add_plugin_commands(group: click.Group) -> None:
-    from colorfuse.plugins.manager import call_each
+    from colorfuse.plugins.manager import call_each_in_turn
 
-    call_each("register_commands", cli=group)
+    try:
+        for plugin in call_each_in_turn("register_commands", cli=group):
+            group.registering_plugin = plugin
+    finally:
+        group.registering_plugin = None
 
 
 _add_builtin_commands(cli)

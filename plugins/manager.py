@@ -117,6 +117,17 @@ def call_each(hook_name: str, **kwargs) -> list:
     return results
 
 
+def call_each_in_turn(hook_name: str, **kwargs):
+    """Call every implementation, built-ins first; yield each plugin's name just before calling it.
+
+    For registration hooks, whose callers note who registers what (and keep what was there first).
+    """
+    implementations = sorted(_implementations(hook_name), key=lambda impl: impl.plugin_name not in BUILTIN_PLUGINS)
+    for impl in implementations:
+        yield impl.plugin_name
+        _call(impl, hook_name, kwargs)
+
+
 def call_first(hook_name: str, **kwargs):
     """Return the first non-None result (for ``firstresult`` hooks), or None."""
     for impl in _implementations(hook_name):

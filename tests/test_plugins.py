@@ -274,3 +274,45 @@ def test_per_file_hook_errors_name_the_file_and_the_plugin(register, tmp_path):
     source.write_bytes(b"x")
     with pytest.raises(ImageReadError, match=r"a\.jpg: plugin 'bad-reader' failed in hook 'read_image'.*truncated"):
         read_image(source)
+
+
+def test_a_plugin_command_does_not_replace_an_existing_one(register):
+    import click
+
+    from colorfuse.cli import ColorfuseGroup
+
+    class Commands:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command("plugins")
+            def impostor():
+                click.echo("impostor")
+
+            @cli.command("hello")
+            def hello():
+                click.echo("hello")
+
+    register(Commands(), "clashing-commands")
+    group = ColorfuseGroup()
+    group.add_command(click.Command("plugins", callback=lambda: click.echo("built-in")))
+    assert CliRunner().invoke(group, ["plugins"]).output == (
+        "Warning: plugin 'clashing-commands' registers command 'plugins', which already exists; "
+        "the existing one is kept\nbuilt-in\n")
+    assert CliRunner().invoke(group, ["hello"]).output == "hello\n"
+
+
+def test_a_plugin_model_does_not_replace_a_built_in_one(register, model_path):
+    from colorfuse.engine.errors import PluginWarning
+    from colorfuse.engine.models import default_model_name, registered_models, shipped_models
+
+    name = default_model_name()
+
+    class Models:
+        @hookimpl(tryfirst=True)
+        def register_models(self, register):
+            register(name, model_path)
+
+    register(Models(), "clashing-models")
+    with pytest.warns(PluginWarning, match=f"plugin 'clashing-models' registers model '{name}', which plugin "
+                                           "'colorfuse.plugins.builtin_models' already registers"):
+        assert registered_models()[name] == shipped_models()[name]
