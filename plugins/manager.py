@@ -32,8 +32,25 @@ _switched_off: set[str] = set()  # plugins that exist but were left out because 
 _lock = threading.Lock()
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, refusing wrapper implementations: colorfuse calls hooks in its own loop (below)."""
+
+    def register(self, plugin, name: str | None = None):
+        self._registering = name or self.get_canonical_name(plugin)
+        return super().register(plugin, name)
+
+    def parse_hookimpl_opts(self, plugin, name: str):
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts and (opts.get("wrapper") or opts.get("hookwrapper")):
+            raise pluggy.PluginValidationError(
+                plugin, f"plugin {self._registering!r}: hook {name!r} is a pluggy wrapper (wrapper=True or "
+                        "hookwrapper=True), which colorfuse does not call; use a chained hook "
+                        "(wrap_runner, preprocess_image, ...) instead")
+        return opts
+
+
 def _build() -> pluggy.PluginManager:
-    manager = pluggy.PluginManager("colorfuse")
+    manager = PluginManager("colorfuse")
     manager.add_hookspecs(hookspecs)
     _disabled.update(name.strip() for name in os.environ.get(DISABLE_ENVIRONMENT, "").split(",") if name.strip())
     for module_name in BUILTIN_PLUGINS:
@@ -58,7 +75,7 @@ def _build() -> pluggy.PluginManager:
     return manager
 
 
-def _register_checked(manager: pluggy.PluginManager, plugin, name: str) -> None:
+def _register_checked(manager: PluginManager, plugin, name: str) -> None:
     """Register ``plugin``; a hook implementation no hook specification knows (a misspelt name) refuses it."""
     manager.register(plugin, name=name)
     unknown = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [] if not caller.has_spec())

@@ -316,3 +316,30 @@ def test_a_plugin_model_does_not_replace_a_built_in_one(register, model_path):
     with pytest.warns(PluginWarning, match=f"plugin 'clashing-models' registers model '{name}', which plugin "
                                            "'colorfuse.plugins.builtin_models' already registers"):
         assert registered_models()[name] == shipped_models()[name]
+
+
+@pytest.mark.parametrize("marker", [{"wrapper": True}, {"hookwrapper": True}])
+def test_pluggy_wrappers_are_refused_at_registration(marker):
+    import pluggy
+
+    class Wrapping:
+        @hookimpl(**marker)
+        def postprocess_image(self, image, options):
+            yield
+
+    manager = get_plugin_manager()
+    with pytest.raises(pluggy.PluginValidationError, match="plugin 'wrapping': hook 'postprocess_image' is a pluggy"):
+        manager.register(Wrapping(), name="wrapping")
+    assert manager.get_plugin("wrapping") is None
+
+
+def test_an_entry_point_plugin_with_a_wrapper_is_broken(tmp_path):
+    path = _fake_distribution(tmp_path, """
+        from colorfuse.plugins import hookimpl
+
+        @hookimpl(wrapper=True)
+        def postprocess_image(image, options):
+            return (yield)
+    """)
+    rows = {row["name"]: row for row in json.loads(_run_cli(["plugins", "--json"], path).stdout)}
+    assert rows["demo"]["status"] == "broken" and "pluggy wrapper" in rows["demo"]["error"]
