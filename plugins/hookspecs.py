@@ -7,6 +7,13 @@ group; colorfuse's own behaviour is written as plugins too (``colorfuse plugins`
 Images passed to hooks are NumPy arrays: gray (H, W) or RGB (H, W, 3), uint8 (uint16 for 16-bit
 files); L is float32 (H, W) in 0..100; ab is float32 (H, W, 2) in Lab units. ``options`` is the
 run's dict of settings (``saturation``, ``chroma_upsample``, plus any ``--option key=value``).
+
+Call order: colorfuse calls the implementations of a hook one by one (``plugins/manager.py``):
+``@hookimpl(tryfirst=True)`` ones first, then the others, the last registered first (entry-point
+plugins before the built-ins, which register first), then ``trylast=True`` ones. *Chained* hooks
+pass each result to the next; *first result* hooks stop at the first non-None answer. The
+registration hooks (``register_models``, ``register_commands``) call the built-ins first, so a
+plugin cannot replace a built-in name. pluggy wrappers (``wrapper=True``) are refused.
 """
 
 from __future__ import annotations

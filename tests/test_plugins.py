@@ -343,3 +343,20 @@ def test_an_entry_point_plugin_with_a_wrapper_is_broken(tmp_path):
     """)
     rows = {row["name"]: row for row in json.loads(_run_cli(["plugins", "--json"], path).stdout)}
     assert rows["demo"]["status"] == "broken" and "pluggy wrapper" in rows["demo"]["error"]
+
+
+def test_call_order_is_tryfirst_then_last_registered_then_trylast(register):
+    from colorfuse.plugins.manager import call_chain
+
+    def recorder(label, **marker):
+        class Recorder:
+            @hookimpl(**marker)
+            def postprocess_image(self, image, options):
+                return image + [label]
+        return Recorder()
+
+    register(recorder("last", trylast=True), "order-last")
+    register(recorder("early"), "order-early")
+    register(recorder("later"), "order-later")
+    register(recorder("first", tryfirst=True), "order-first")
+    assert call_chain("postprocess_image", "image", image=[], options={}) == ["first", "later", "early", "last"]
