@@ -19,3 +19,10 @@ def parse_key_values(pairs, param_hint: str = "--option") -> dict:
         except ValueError:
             parsed[key] = value
     return parsed
+
+
+def parse_plugin_options(pairs) -> dict:
+    """``--option`` pairs, checked against the options plugins declare and converted to their types."""
+    from colorfuse.plugins.options import validate_options
+
+    return validate_options(parse_key_values(pairs))

@@ -33,6 +33,10 @@ class DiskFullError(ImageWriteError):
     """The output's filesystem is full or over quota: later writes would fail too, so a run stops."""
 
 
+class OptionError(ColorfuseError):
+    """An ``--option`` is not declared by any plugin, or its value does not fit the declared type."""
+
+
 class PluginError(ColorfuseError):
     """A plugin raised; the message names the plugin and the hook."""
 

@@ -41,6 +41,16 @@ def register_commands(cli):
     """
 
 
+@hookspec
+def declare_options(declare):
+    """Declare the ``options`` keys the plugin reads, so ``--option`` can check them before a run.
+
+    Call ``declare(name, type, default, help)`` for each: ``type`` is ``bool``, ``int``, ``float``,
+    ``str`` or a tuple of the allowed strings. ``--option`` values are converted to that type; an
+    undeclared key is an error (with the nearest declared name as a suggestion).
+    """
+
+
 # ---- Image I/O --------------------------------------------------------------------------------
 @hookspec(firstresult=True)
 def read_image(path, options):

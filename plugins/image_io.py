@@ -105,3 +105,9 @@ def write_image(image, path, format, options):
     with open(path, "wb") as handle:
         picture.save(handle, WRITE_FORMATS[format], **settings)
     return True
+
+
+@hookimpl
+def declare_options(declare):
+    declare("quality", int, 95, "JPEG and WebP quality (1-100).")
+    declare("max_pixels", int, None, "Refuse images whose header claims more pixels (default: what memory holds).")

@@ -14,7 +14,7 @@ import click
 
 from colorfuse.engine.collection import FORMATS
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import parse_key_values
+from colorfuse.options import parse_plugin_options
 
 
 look_option = click.option(
@@ -154,7 +154,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite contradict each other")
     options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "quality": quality,
-               "max_pixels": max_pixels, "timing": {}, **parse_key_values(extra)}
+               "max_pixels": max_pixels, "timing": {}, **parse_plugin_options(extra)}
     if cluster["ray_address"] is not None:  # ---- cluster mode: the same run through Ray Data ----
         from colorfuse.commands.cluster import run_colorize
         from colorfuse.engine.imagefiles import read_image

@@ -10,7 +10,7 @@ import click
 from colorfuse.commands.colorize import (describe, interrupt_status, look_option, signals_interrupt, style_option,
                                          warnings_as_lines)
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import parse_key_values
+from colorfuse.options import parse_plugin_options
 
 FRAME_FORMATS = ("png", "jpeg", "webp", "tiff")
 
@@ -72,7 +72,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     if out is None and frames_dir is None:
         raise click.UsageError("give --out FILE and/or --frames DIR")
     options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "timing": {},
-               **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_key_values(extra)}
+               **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_plugin_options(extra)}
     settings = VideoSettings(source, out, frames_dir, frames_format, fps, start, end, codec, crf, preset, pix_fmt,
                              batch_size, shot_threshold, overwrite)
     check_settings(settings)  # the cheap checks, before the model loads
