@@ -52,6 +52,17 @@ def declare_options(declare):
 
 
 # ---- Image I/O --------------------------------------------------------------------------------
+@hookspec
+def declare_file_types(declare):
+    """Declare the file extensions the plugin's ``read_image`` reads, and whether each is lossless.
+
+    Call ``declare(extension, lossless)`` (``extension`` like ``".exr"``, any case). Folder scans,
+    video frame folders and the Ray listing pick files by the declared extensions (a file named
+    on the command line is always offered to the readers); ``--format auto`` writes PNG for a
+    lossless input and JPEG otherwise.
+    """
+
+
 @hookspec(firstresult=True)
 def read_image(path, options):
     """Decode the image file at ``path``.

@@ -111,3 +111,11 @@ def write_image(image, path, format, options):
 def declare_options(declare):
     declare("quality", int, 95, "JPEG and WebP quality (1-100).")
     declare("max_pixels", int, None, "Refuse images whose header claims more pixels (default: what memory holds).")
+
+
+@hookimpl
+def declare_file_types(declare):
+    for extension in (".png", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm"):
+        declare(extension, lossless=True)
+    for extension in (".jpg", ".jpeg", ".jpe", ".webp"):
+        declare(extension, lossless=False)

@@ -74,11 +74,17 @@ def warnings_as_lines(echo):
         yield
 
 
+def unknown_type_line(count: int) -> str:
+    return f"skipped: {count} file{'s' if count != 1 else ''} of unknown type (no reader plugin declares their extension)"
+
+
 def print_summary(summary, model_s: float) -> None:
     """The run's counts and speed, then each failure, then why it stopped early, if it did."""
     rate = summary.done / summary.seconds if summary.seconds else 0.0
     click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
                f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
+    if summary.unknown_type:
+        click.echo(unknown_type_line(summary.unknown_type))
     for outcome in summary.failed:
         click.echo(f"  failed: {outcome.error}", err=True)
     if summary.stopped:
