@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from colorfuse.engine.errors import InputError
-from colorfuse.plugins.filetypes import FileTypes, file_types
-FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
-FORMATS = ("auto", *FORMAT_SUFFIX)
+from colorfuse.plugins.filetypes import FileTypes, auto_format, file_types, output_formats
 
 
 @dataclass(frozen=True)
@@ -162,14 +160,12 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def output_format(source: Path, requested: str) -> str:
-    """The output format: ``requested``, or for ``auto`` PNG for inputs of a declared lossless type, else JPEG."""
-    if requested != "auto":
-        return requested
-    return "png" if file_types().is_lossless(source.name) else "jpeg"
+    """The output format: ``requested``, or for ``auto`` a lossless one for inputs of a declared lossless type."""
+    return auto_format(source.name) if requested == "auto" else requested
 
 
 def output_path(out_dir: Path, job: Job, fmt: str) -> Path:
     """Where the result of ``job`` goes in ``out_dir``, with the format's suffix."""
-    suffix = FORMAT_SUFFIX[fmt]
+    suffix = output_formats()[fmt].suffix
     keep = job.relative.suffix.lower() in (".jpeg", ".jpe") and fmt == "jpeg"
     return out_dir / (job.relative if keep else job.relative.with_suffix(suffix))

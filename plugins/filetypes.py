@@ -1,4 +1,4 @@
-"""The input file types reader plugins declare: which extensions are read, and which are lossless."""
+"""File types plugins declare: extensions readers read (and which are lossless), formats writers write."""
 
 from __future__ import annotations
 
@@ -39,3 +39,33 @@ def file_types() -> FileTypes:
 
     call_each("declare_file_types", declare=declare)
     return FileTypes(frozenset(readable), frozenset(lossless_extensions))
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """A format a writer plugin declares: its name (``--format``), the output suffix, whether it is lossless."""
+
+    name: str
+    suffix: str
+    lossless: bool
+
+
+def output_formats() -> dict[str, OutputFormat]:
+    """The declared output formats by name, built-ins first (a name declared again keeps the first)."""
+    from colorfuse.plugins.manager import call_each_in_turn
+
+    found: dict[str, OutputFormat] = {}
+
+    def declare(format: str, suffix: str, lossless: bool = False) -> None:
+        found.setdefault(format, OutputFormat(format, "." + suffix.lstrip("."), bool(lossless)))
+
+    for _plugin in call_each_in_turn("declare_output_formats", declare=declare):
+        pass
+    return found
+
+
+def auto_format(source_name: str) -> str:
+    """``--format auto``: the first declared lossless format for a lossless input type, else the first lossy one."""
+    lossless = file_types().is_lossless(source_name)
+    formats = output_formats().values()
+    return next((fmt.name for fmt in formats if fmt.lossless == lossless), "png" if lossless else "jpeg")

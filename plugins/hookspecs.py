@@ -72,9 +72,20 @@ def read_image(path, options):
     """
 
 
+@hookspec
+def declare_output_formats(declare):
+    """Declare the formats the plugin's ``write_image`` writes.
+
+    Call ``declare(format, suffix, lossless)``, e.g. ``declare("exr", ".exr", True)``; ``--format``
+    and ``video --frames-format`` accept the declared names, and outputs get ``suffix``. With
+    ``--format auto`` a lossless input is written in the first declared lossless format (PNG, as
+    built-ins declare first), any other input in the first lossy one (JPEG).
+    """
+
+
 @hookspec(firstresult=True)
 def write_image(image, path, format, options):
-    """Encode RGB uint8 ``image`` as ``format`` (``png``, ``jpeg``, ``webp``, ``tiff``) to ``path``.
+    """Encode RGB uint8 ``image`` as ``format`` (a name from ``declare_output_formats``) to ``path``.
 
     Return True when written, or None to let another writer try. ``path`` is a temporary name:
     the caller renames it to the final name only after a complete write.

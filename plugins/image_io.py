@@ -119,3 +119,11 @@ def declare_file_types(declare):
         declare(extension, lossless=True)
     for extension in (".jpg", ".jpeg", ".jpe", ".webp"):
         declare(extension, lossless=False)
+
+
+@hookimpl
+def declare_output_formats(declare):
+    declare("png", ".png", lossless=True)
+    declare("jpeg", ".jpg", lossless=False)
+    declare("webp", ".webp", lossless=False)
+    declare("tiff", ".tif", lossless=True)

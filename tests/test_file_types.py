@@ -92,3 +92,44 @@ def test_ray_listing_marks_files_of_unknown_type(tmp_path, raw_reader):
     rows = {row["source"].rsplit("/", 1)[-1]: row["status"]
             for row in iter_planned([str(tmp_path / "in")], tmp_path / "out", "auto", False, False)}
     assert rows == {"a.raw8": "todo", "notes.txt": "unknown"}
+
+
+class RawWriter:
+    """Writes ``raw8``: the gray of the image, one byte per pixel."""
+
+    @hookimpl
+    def declare_output_formats(self, declare):
+        declare("raw8", ".raw8", lossless=False)
+
+    @hookimpl
+    def write_image(self, image, path, format, options):
+        if format != "raw8":
+            return None
+        with open(path, "wb") as handle:
+            handle.write(np.asarray(image, np.uint8).mean(axis=2).astype(np.uint8).tobytes())
+        return True
+
+
+def test_a_declared_output_format_is_accepted_and_gets_its_suffix(tmp_path, model_path):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.zeros((16, 24), np.uint8)).save(tmp_path / "in" / "a.png")
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["colorize", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--format", "raw8"])
+    assert refused.exit_code == 2 and "'raw8' is not a declared output format" in refused.output
+    get_plugin_manager().register(RawWriter(), name="raw-writer")
+    try:
+        result = runner.invoke(cli, ["colorize", "--quiet", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                                     "--model", str(model_path), "--format", "raw8"])
+    finally:
+        get_plugin_manager().unregister(name="raw-writer")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "a.raw8").stat().st_size == 16 * 24
+
+
+def test_auto_format_follows_declared_losslessness(tmp_path):
+    assert output_format(tmp_path / "a.tif", "auto") == "png" and output_format(tmp_path / "a.webp", "auto") == "jpeg"
+
+
+def test_help_lists_the_declared_output_formats():
+    assert "--format [auto|png|jpeg|webp|tiff]" in CliRunner().invoke(cli, ["colorize", "--help"]).output
+    assert "--frames-format [png|jpeg|webp|tiff]" in CliRunner().invoke(cli, ["video", "--help"]).output

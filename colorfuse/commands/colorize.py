@@ -12,9 +12,8 @@ from pathlib import Path
 
 import click
 
-from colorfuse.engine.collection import FORMATS
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import parse_plugin_options
+from colorfuse.options import OutputFormatChoice, parse_plugin_options
 
 
 look_option = click.option(
@@ -120,8 +119,8 @@ def write_grid(summary, path: Path) -> bool:
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True,
               help="Threads decoding and encoding images, overlapped with inference.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
-              help="auto: PNG for lossless inputs, JPEG otherwise.")
+@click.option("--format", "fmt", type=OutputFormatChoice(), default="auto", show_default=True,
+              help="auto: PNG for lossless inputs, JPEG otherwise (plugins may declare more formats).")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
 @look_option
 @style_option
