@@ -33,6 +33,20 @@ def register_models(register):
     """
 
 
+@hookspec(firstresult=True)
+def provide_model(name, device, threads):
+    """Provide a model that is not a carded colorfuse ONNX file (another layout, another runtime).
+
+    Called with the ``--model`` name (not for paths to ``.onnx`` files), the requested ``device``
+    (``auto``, ``cpu``, ``cuda``) and ``threads`` (None: the runtime's default). Return None, or an
+    object with ``card`` (a ``colorfuse.engine.card.ModelCard`` describing the model as the engine
+    sees it; ``weights_sha256`` is not checked), ``device`` (where it really runs) and
+    ``run(output_names, feeds) -> list of arrays``, which follows the runner contract: NCHW feeds
+    named as the card's inputs, one ``(N, 2, h, w)`` ab array per requested output. The engine
+    drives it like its own sessions (batching by shape, tiling, global views, video).
+    """
+
+
 @hookspec
 def register_commands(cli):
     """Add commands to the ``colorfuse`` CLI.
