@@ -12,8 +12,8 @@ Call order: colorfuse calls the implementations of a hook one by one (``plugins/
 ``@hookimpl(tryfirst=True)`` ones first, then the others, the last registered first (entry-point
 plugins before the built-ins, which register first), then ``trylast=True`` ones. *Chained* hooks
 pass each result to the next; *first result* hooks stop at the first non-None answer. The
-registration hooks (``register_models``, ``register_commands``) call the built-ins first, so a
-plugin cannot replace a built-in name. pluggy wrappers (``wrapper=True``) are refused.
+declaration hooks (``register_models``, ``register_commands``, ``declare_options``,
+``declare_output_formats``) call the built-ins first, so a plugin cannot replace a built-in name. pluggy wrappers (``wrapper=True``) are refused.
 """
 
 from __future__ import annotations
