@@ -1,4 +1,11 @@
-"""#14: a plugin provides a foreign-convention model (NHWC RGB in 0..1 at a fixed 32x32) through provide_model."""
+"""#14: a plugin provides a foreign-convention model (NHWC RGB in 0..1 at a fixed 32x32) through provide_model.
+
+The plugin is ``tests/plugin_packages/colorfuse_foreign.py``; here it is registered directly, and once
+through its entry point in a fresh process."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,54 +13,14 @@ from click.testing import CliRunner
 from PIL import Image
 
 from colorfuse.cli import cli
-from colorfuse.engine import lab
 from colorfuse.engine.card import ModelCard, TensorSpec
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.errors import ModelCardError
 from colorfuse.plugins import hookimpl
 from colorfuse.plugins.manager import get_plugin_manager
+from tests.plugin_packages.colorfuse_foreign import ForeignModel
 
-SIDE = 32
-
-
-def _foreign_graph():
-    """An onnxruntime session of ab01 (N, 32, 32, 2) = [0.4 g - 0.2, 0.2 - 0.4 g], g the mean of rgb (N, 32, 32, 3)."""
-    import onnx
-    import onnxruntime
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes = [helper.make_node("ReduceMean", ["rgb"], ["gray"], axes=[3], keepdims=1),
-             helper.make_node("Concat", ["gray", "gray"], ["pair"], axis=3),
-             helper.make_node("Mul", ["pair", "scale"], ["scaled"]),
-             helper.make_node("Add", ["scaled", "shift"], ["ab01"])]
-    graph = helper.make_graph(
-        nodes, "foreign", [helper.make_tensor_value_info("rgb", TensorProto.FLOAT, ["N", SIDE, SIDE, 3])],
-        [helper.make_tensor_value_info("ab01", TensorProto.FLOAT, ["N", SIDE, SIDE, 2])],
-        [numpy_helper.from_array(np.array([0.4, -0.4], np.float32), "scale"),
-         numpy_helper.from_array(np.array([-0.2, 0.2], np.float32), "shift")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-
-
-class ForeignModel:
-    """Adapts the NHWC graph to the engine's contract: NCHW normalised L in, NCHW ab out."""
-
-    card = ModelCard(name="foreign-nhwc", architecture="foreign", version="1", l_offset=0.0, l_scale=100.0,
-                     ab_scale=100.0, default_max_side=48, inputs=[TensorSpec("L")],
-                     outputs=[TensorSpec("ab", role="ab")])
-
-    def __init__(self, device, threads):
-        self.device, self.threads, self.session, self.calls = "cpu", threads, _foreign_graph(), []
-
-    def run(self, output_names, feeds):
-        gray = feeds["L"][:, 0]  # (N, H, W) in 0..1
-        self.calls.append(gray.shape)
-        height, width = gray.shape[1:]
-        rgb = np.stack([np.repeat(lab.resize(g, SIDE, SIDE)[..., None], 3, axis=2) for g in gray])
-        ab01 = self.session.run(["ab01"], {"rgb": rgb.astype(np.float32)})[0]
-        ab = np.stack([lab.resize(item, width, height) for item in ab01]).transpose(0, 3, 1, 2)
-        return [ab.astype(np.float32)]
+PACKAGES = Path(__file__).resolve().parent / "plugin_packages"
 
 
 @pytest.fixture
@@ -117,3 +84,16 @@ def test_a_provided_model_colorizes_video_frames(foreign, tmp_path):
     stats = colorize_stream(Colorizer("foreign-nhwc", device="cpu"), FolderReader(tmp_path, 10),
                             lambda frame, rgb: outputs.append(rgb.shape), batch_size=2)
     assert stats.frames == 4 and outputs == [(24, 40, 3)] * 4
+
+
+def test_the_installed_plugin_package_colorizes_through_the_cli(tmp_path):
+    for name, size in (("a.png", (30, 20)), ("b.jpg", (50, 70))):
+        (tmp_path / "in").mkdir(exist_ok=True)
+        Image.fromarray(np.full(size[::-1], 150, np.uint8)).save(tmp_path / "in" / name)
+    env = {"PYTHONPATH": str(PACKAGES), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "colorfuse", "colorize", "--quiet", str(tmp_path / "in"),
+                             "--out", str(tmp_path / "out"), "--model", "foreign-nhwc"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)
+    assert Image.open(tmp_path / "out" / "b.jpg").size == (50, 70)
