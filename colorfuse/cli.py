@@ -9,26 +9,43 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 
 import click
 
 from colorfuse import __version__
 from colorfuse import commands as _commands_package
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.engine.errors import ColorfuseError, PluginWarning
 
 
 class ColorfuseGroup(click.Group):
     """Adds plugin commands on first use; turns colorfuse's typed errors into clean ``click`` errors."""
 
     plugins_loaded = False
+    registering_plugin: str | None = None  # the plugin whose register_commands hook is running
+
+    def add_command(self, command, name=None):
+        name = name or command.name
+        if self.registering_plugin and name in self.commands:
+            warnings.warn(f"plugin {self.registering_plugin!r} registers command {name!r}, which already exists; "
+                          "the existing one is kept", PluginWarning, stacklevel=2)
+            return
+        super().add_command(command, name)
 
     def _load_plugin_commands(self) -> None:
         if not self.plugins_loaded:
             self.plugins_loaded = True
-            try:
-                _add_plugin_commands(self)
-            except ColorfuseError as exc:
-                raise click.ClickException(str(exc)) from exc
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", PluginWarning)
+                try:
+                    _add_plugin_commands(self)
+                except ColorfuseError as exc:
+                    raise click.ClickException(str(exc)) from exc
+            for warning in caught:
+                if issubclass(warning.category, PluginWarning):
+                    click.echo(f"Warning: {warning.message}", err=True)
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
     def list_commands(self, ctx):
         self._load_plugin_commands()
@@ -45,8 +62,18 @@ class ColorfuseGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
+def _disable_plugins(ctx, param, names):
+    if names:
+        from colorfuse.plugins.manager import disable_plugins
+
+        disable_plugins(names)
+
+
 @click.group(cls=ColorfuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="colorfuse")
+@click.option("--disable-plugin", "disabled_plugins", multiple=True, metavar="NAME", is_eager=True,
+              expose_value=False, callback=_disable_plugins,
+              help="Switch a plugin off (repeatable; also COLORFUSE_DISABLE_PLUGINS=a,b).")
 def cli():
     """colorfuse: colorize black-and-white photos and video with ONNX models."""
 
@@ -60,9 +87,13 @@ def _add_builtin_commands(group: click.Group) -> None:
 
 
 def _add_plugin_commands(group: click.Group) -> None:
-    from colorfuse.plugins.manager import call_each
+    from colorfuse.plugins.manager import call_each_in_turn
 
-    call_each("register_commands", cli=group)
+    try:
+        for plugin in call_each_in_turn("register_commands", cli=group):
+            group.registering_plugin = plugin
+    finally:
+        group.registering_plugin = None
 
 
 _add_builtin_commands(cli)

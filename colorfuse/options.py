@@ -19,3 +19,32 @@ def parse_key_values(pairs, param_hint: str = "--option") -> dict:
         except ValueError:
             parsed[key] = value
     return parsed
+
+
+def parse_plugin_options(pairs) -> dict:
+    """``--option`` pairs, checked against the options plugins declare and converted to their types."""
+    from colorfuse.plugins.options import validate_options
+
+    return validate_options(parse_key_values(pairs))
+
+
+class OutputFormatChoice(click.ParamType):
+    """A format some writer plugin declares (``declare_output_formats``), or ``auto`` where allowed."""
+
+    name = "format"
+
+    def __init__(self, auto: bool = True):
+        self.auto = auto
+
+    def choices(self) -> list[str]:
+        from colorfuse.plugins.filetypes import output_formats
+
+        return (["auto"] if self.auto else []) + list(output_formats())
+
+    def get_metavar(self, param, ctx=None):
+        return "[" + "|".join(self.choices()) + "]"
+
+    def convert(self, value, param, ctx):
+        if value in self.choices():
+            return value
+        self.fail(f"{value!r} is not a declared output format (choose from {', '.join(self.choices())})", param, ctx)

@@ -35,7 +35,7 @@ class Outcome:
     """What happened to one input."""
 
     source: Path
-    status: str  # "done", "skipped" or "failed"
+    status: str  # "done", "skipped", "failed" or "unknown" (a file in a folder that no reader declares)
     output: Path | None = None
     error: str | None = None
     stops_run: bool = False  # a failure no later file can escape (a full disk)
@@ -47,6 +47,7 @@ class Summary:
 
     done: int = 0
     skipped: int = 0
+    unknown_type: int = 0  # files in input folders whose extension no reader plugin declares
     failed: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     previews: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -59,6 +60,8 @@ class Summary:
             self.done += 1
         elif outcome.status == "skipped":
             self.skipped += 1
+        elif outcome.status == "unknown":
+            self.unknown_type += 1
         else:
             self.failed.append(outcome)
 
@@ -82,12 +85,14 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
 
 def plan(job: Job, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool,
          inputs: Inputs | None = None) -> tuple[Path | None, Outcome | None]:
-    """The output path of ``job``, or an immediate outcome (skipped, or failed with a reason).
+    """The output path of ``job``, or an immediate outcome (skipped, unknown type, or failed with a reason).
 
     An output that is the job's own input, or any of ``inputs``, fails whatever the flags.
     """
     if job.error:
         return None, Outcome(job.source, "failed", error=job.error)
+    if job.unknown_type:
+        return None, Outcome(job.source, "unknown")
     target = output_path(out_dir, job, output_format(job.source, fmt))
     if target.resolve() == job.source.resolve():
         return None, Outcome(job.source, "failed", target, f"{job.source}: output would overwrite the input")

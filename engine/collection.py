@@ -19,33 +19,29 @@ from pathlib import Path
 from typing import Iterator
 
 from colorfuse.engine.errors import InputError
-
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pbm"}
-LOSSLESS_EXTENSIONS = {".png", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm"}
-FORMAT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
-FORMATS = ("auto", *FORMAT_SUFFIX)
+from colorfuse.plugins.filetypes import FileTypes, auto_format, file_types, output_formats
 
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and where its result goes (``error`` set when the input is unusable)."""
+    """One input file and where its result goes (``error`` set when the input is unusable).
+
+    ``unknown_type``: found in a folder, with an extension no reader plugin declares; it is only counted.
+    """
 
     source: Path
     relative: Path
     error: str | None = None
+    unknown_type: bool = False
 
 
-def _is_image_name(name: str) -> bool:
-    return Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith(".")
-
-
-def _walk(folder: Path, skip: str | None = None) -> Iterator[Path]:
-    """Image files under ``folder``, sorted, leaving out the folder whose real path is ``skip``."""
+def _walk(folder: Path, types: FileTypes, skip: str | None = None) -> Iterator[tuple[Path, bool]]:
+    """Files under ``folder``, sorted, each with whether a reader takes it; leaves out the folder ``skip``."""
     for root, dirs, files in os.walk(folder, onerror=None):
         dirs[:] = sorted(name for name in dirs if skip is None or os.path.realpath(os.path.join(root, name)) != skip)
         for name in sorted(files):
-            if _is_image_name(name):
-                yield Path(root) / name
+            if not name.startswith("."):
+                yield Path(root) / name, types.reads(name)
 
 
 def _glob_base(pattern: str) -> Path:
@@ -61,11 +57,11 @@ def _glob_matches(pattern: str) -> list[Path]:
     return [Path(match) for match in sorted(glob.iglob(pattern, recursive=True)) if not os.path.isdir(match)]
 
 
-def _jobs_of(item: str, skip: str | None) -> Iterator[Job]:
+def _jobs_of(item: str, types: FileTypes, skip: str | None) -> Iterator[Job]:
     path = Path(item)
     if path.is_dir():
-        for found in _walk(path, skip):
-            yield Job(found, found.relative_to(path))
+        for found, readable in _walk(path, types, skip):
+            yield Job(found, found.relative_to(path), unknown_type=not readable)
     elif path.exists() or os.path.islink(path):
         yield Job(path, Path(path.name))
     elif glob.has_magic(item):
@@ -79,14 +75,19 @@ def _jobs_of(item: str, skip: str | None) -> Iterator[Job]:
         yield Job(path, Path(path.name), error=f"{item}: no such file or folder")
 
 
-def iter_jobs(inputs, out_dir=None) -> Iterator[Job]:
+def iter_jobs(inputs, out_dir=None, with_unknown: bool = False) -> Iterator[Job]:
     """Yield a :class:`Job` per input file; a missing input yields a job with an error.
 
-    A folder inside an input folder that is ``out_dir`` is not walked.
+    A folder inside an input folder that is ``out_dir`` is not walked. Files found in folders with
+    an extension no reader declares are left out, or with ``with_unknown`` yielded marked ``unknown_type``
+    (for runs that count them).
     """
     skip = None if out_dir is None else os.path.realpath(out_dir)
+    types = file_types()
     for item in inputs:
-        yield from _jobs_of(str(item), skip)
+        for job in _jobs_of(str(item), types, skip):
+            if with_unknown or not job.unknown_type:
+                yield job
 
 
 class Inputs:
@@ -102,7 +103,7 @@ class Inputs:
         problems = []
         for item in self.items:
             if os.path.isdir(item):
-                if next(_walk(Path(item), self.out_dir), None) is None:
+                if not any(readable for _, readable in _walk(Path(item), self._types, self.out_dir)):
                     problems.append(f"no images found in {item}")
             elif not os.path.lexists(item):
                 if not glob.has_magic(item):
@@ -113,7 +114,7 @@ class Inputs:
             raise InputError("; ".join(problems))
 
     def jobs(self) -> Iterator[Job]:
-        return iter_jobs(self.items, self.out_dir)
+        return iter_jobs(self.items, self.out_dir, with_unknown=True)
 
     def count(self) -> int:
         """How many jobs :meth:`jobs` yields (walks the folders again)."""
@@ -133,6 +134,10 @@ class Inputs:
         return files
 
     @cached_property
+    def _types(self) -> FileTypes:
+        return file_types()
+
+    @cached_property
     def _folders(self) -> list[str]:
         return [os.path.realpath(item) for item in self.items if os.path.isdir(item)]
 
@@ -141,7 +146,7 @@ class Inputs:
         real = os.path.realpath(path)
         if real in self._files:
             return True
-        if not _is_image_name(os.path.basename(real)):
+        if not self._types.reads(os.path.basename(real)):
             return False
         return any(_inside(real, folder) and not self._walk_skips(folder, real) for folder in self._folders)
 
@@ -155,14 +160,12 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def output_format(source: Path, requested: str) -> str:
-    """The output format: ``requested``, or for ``auto`` PNG for lossless inputs, else JPEG."""
-    if requested != "auto":
-        return requested
-    return "png" if source.suffix.lower() in LOSSLESS_EXTENSIONS else "jpeg"
+    """The output format: ``requested``, or for ``auto`` a lossless one for inputs of a declared lossless type."""
+    return auto_format(source.name) if requested == "auto" else requested
 
 
 def output_path(out_dir: Path, job: Job, fmt: str) -> Path:
     """Where the result of ``job`` goes in ``out_dir``, with the format's suffix."""
-    suffix = FORMAT_SUFFIX[fmt]
+    suffix = output_formats()[fmt].suffix
     keep = job.relative.suffix.lower() in (".jpeg", ".jpe") and fmt == "jpeg"
     return out_dir / (job.relative if keep else job.relative.with_suffix(suffix))

@@ -30,8 +30,9 @@ from colorfuse.engine import lab, tiling
 from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.errors import ColorfuseError, ModelCardError
 from colorfuse.engine.models import resolve_model
+from colorfuse.engine.adapter import provided_model
 from colorfuse.engine.session import get_session
-from colorfuse.plugins.manager import all_accept, call_chain, call_first
+from colorfuse.plugins.manager import all_accept, call_chain, call_first, wrap_chain
 
 DEFAULT_OPTIONS = {"saturation": 1.0, "chroma_upsample": "guided"}
 
@@ -77,9 +78,13 @@ class Colorizer:
     def __init__(self, model=None, device: str = "auto", max_side: int | None = None,
                  batch_size: int = 8, options: dict | None = None, threads: int | None = None,
                  look: str | None = None, style=None):
-        self.model_path = resolve_model(model)
-        self.card: ModelCard = read_card(self.model_path)
-        self.model_session = get_session(self.model_path, device, threads)
+        adapter = provided_model(model, device, threads)
+        if adapter is None:
+            self.model_path = resolve_model(model)
+            self.card: ModelCard = read_card(self.model_path)
+            self.model_session = get_session(self.model_path, device, threads)
+        else:  # a plugin's model (provide_model): no file, the plugin runs it
+            self.model_path, self.card, self.model_session = None, adapter.card, adapter
         self.device = self.model_session.device
         self.max_side = self.card.default_max_side if max_side is None else int(max_side)
         if self.max_side < 0:
@@ -88,9 +93,10 @@ class Colorizer:
         self.options = {**DEFAULT_OPTIONS, **(options or {})}
         self.look_name, self.look = self.card.look(look)
         self._outputs = list(self.look.mix)
-        self._input_types = self._check_card_against_model()
+        self._input_types = (self._check_card_against_model() if adapter is None
+                             else {spec.name: np.float32 for spec in self.card.inputs})
         self.style_view = None if style is None else self._style_view(style)
-        self._runner = call_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
+        self._runner = wrap_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
                                   options=self.options)
 
     # ---- checks ------------------------------------------------------------------------------
@@ -159,7 +165,7 @@ class Colorizer:
 
     def _run_session(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The look's ab (model units): its mix of the model's outputs, times its scale."""
-        outputs = self.model_session.session.run(self._outputs, feeds)
+        outputs = self.model_session.run(self._outputs, feeds)
         mixed = sum(np.float32(self.look.mix[name]) * out for name, out in zip(self._outputs, outputs))
         return mixed * np.float32(self.look.scale) if self.look.scale != 1 else mixed
 

@@ -33,6 +33,10 @@ class DiskFullError(ImageWriteError):
     """The output's filesystem is full or over quota: later writes would fail too, so a run stops."""
 
 
+class OptionError(ColorfuseError):
+    """An ``--option`` is not declared by any plugin, or its value does not fit the declared type."""
+
+
 class PluginError(ColorfuseError):
     """A plugin raised; the message names the plugin and the hook."""
 
@@ -51,6 +55,10 @@ class Interrupted(KeyboardInterrupt):
 
 class ColorfuseWarning(UserWarning):
     """Base class of colorfuse's warnings: something was done other than asked, and the result is usable."""
+
+
+class PluginWarning(ColorfuseWarning):
+    """A plugin could not be loaded, or asked for something colorfuse refused; the rest works without it."""
 
 
 class IgnoredFramesWarning(ColorfuseWarning):

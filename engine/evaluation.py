@@ -70,8 +70,9 @@ def load_contestants(specs: Iterable[str], device: str = "auto", max_side: int |
     for spec, (model, look), stem in zip(specs, looks, stems):
         colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=1, look=look)
         name = stem if stems.count(stem) == 1 else spec
-        contestants.append(Contestant(name, colorizer, colorizer.model_path, colorizer.card.parameters,
-                                      round(colorizer.model_path.stat().st_size / 1e6, 3)))
+        path = colorizer.model_path  # None for a model a plugin provides
+        contestants.append(Contestant(name, colorizer, path, colorizer.card.parameters,
+                                      round(path.stat().st_size / 1e6, 3) if path else None))
     return contestants
 
 
@@ -273,7 +274,7 @@ def render_report(doc: dict) -> str:
     ]
     for model in doc["models"][1:]:
         lines.append(f"| {model['name']} | {model['architecture']} | {model['version']} | {model['device']} | "
-                     f"{model['parameters']:,} | {model['size_mb']:.3g} | {model['path']} |")
+                     f"{model['parameters']:,} | {_cells(model)[2]} | {model['path'] or '-'} |")
     if doc["failed"]:
         lines += ["", "## Skipped photos", ""] + [f"- {item['error']}" for item in doc["failed"]]
     return "\n".join(lines) + "\n"

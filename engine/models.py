@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
-from colorfuse.engine.errors import ModelNotFoundError
+from colorfuse.engine.errors import ModelNotFoundError, PluginWarning
 
 def _exports_dir() -> Path:
     import colorfuse.exports
@@ -29,15 +30,25 @@ def default_model_name() -> str:
 
 
 def registered_models() -> dict[str, Path]:
-    """Every model registered through the ``register_models`` hook, by name."""
-    from colorfuse.plugins.manager import call_each
+    """Every model registered through the ``register_models`` hook, by name.
+
+    A name registered twice keeps its first path (built-ins register first), with a :class:`PluginWarning`.
+    """
+    from colorfuse.plugins.manager import call_each_in_turn
 
     found: dict[str, Path] = {}
+    owners: dict[str, str] = {}
+    plugin = ""
 
     def register(name: str, path) -> None:
-        found.setdefault(name, Path(path))
+        if name not in found:
+            found[name], owners[name] = Path(path), plugin
+        elif Path(path) != found[name]:
+            warnings.warn(f"plugin {plugin!r} registers model {name!r}, which plugin {owners[name]!r} already "
+                          "registers; the first is kept", PluginWarning, stacklevel=2)
 
-    call_each("register_models", register=register)
+    for plugin in call_each_in_turn("register_models", register=register):
+        pass
     return found
 
 

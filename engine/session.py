@@ -62,6 +62,9 @@ class ModelSession:
     device: str  # "cuda" or "cpu": what onnxruntime actually uses
     providers: list[str]
 
+    def run(self, output_names: list[str], feeds: dict):
+        return self.session.run(output_names, feeds)
+
 
 def _session_options(threads: int | None):
     from colorfuse.engine.machine import physical_cores

@@ -59,3 +59,9 @@ def upsample_chroma(ab, small_l, full_l, options, rows):
     result = resize_rows(offset, width, height, start, stop)
     result += resize_rows(slope, width, height, start, stop) * (full_l * np.float32(0.01))[:, :, None]
     return result
+
+
+@hookimpl
+def declare_options(declare):
+    declare("chroma_upsample", ("guided", "bilinear"), "guided",
+            "How ab is brought to full size: edge-aware guided filter or plain bilinear.")

@@ -7,6 +7,13 @@ group; colorfuse's own behaviour is written as plugins too (``colorfuse plugins`
 Images passed to hooks are NumPy arrays: gray (H, W) or RGB (H, W, 3), uint8 (uint16 for 16-bit
 files); L is float32 (H, W) in 0..100; ab is float32 (H, W, 2) in Lab units. ``options`` is the
 run's dict of settings (``saturation``, ``chroma_upsample``, plus any ``--option key=value``).
+
+Call order: colorfuse calls the implementations of a hook one by one (``plugins/manager.py``):
+``@hookimpl(tryfirst=True)`` ones first, then the others, the last registered first (entry-point
+plugins before the built-ins, which register first), then ``trylast=True`` ones. *Chained* hooks
+pass each result to the next; *first result* hooks stop at the first non-None answer. The
+declaration hooks (``register_models``, ``register_commands``, ``declare_options``,
+``declare_output_formats``) call the built-ins first, so a plugin cannot replace a built-in name. pluggy wrappers (``wrapper=True``) are refused.
 """
 
 from __future__ import annotations
@@ -26,6 +33,20 @@ def register_models(register):
     """
 
 
+@hookspec(firstresult=True)
+def provide_model(name, device, threads):
+    """Provide a model that is not a carded colorfuse ONNX file (another layout, another runtime).
+
+    Called with the ``--model`` name (not for paths to ``.onnx`` files), the requested ``device``
+    (``auto``, ``cpu``, ``cuda``) and ``threads`` (None: the runtime's default). Return None, or an
+    object with ``card`` (a ``colorfuse.engine.card.ModelCard`` describing the model as the engine
+    sees it; ``weights_sha256`` is not checked), ``device`` (where it really runs) and
+    ``run(output_names, feeds) -> list of arrays``, which follows the runner contract: NCHW feeds
+    named as the card's inputs, one ``(N, 2, h, w)`` ab array per requested output. The engine
+    drives it like its own sessions (batching by shape, tiling, global views, video).
+    """
+
+
 @hookspec
 def register_commands(cli):
     """Add commands to the ``colorfuse`` CLI.
@@ -34,7 +55,28 @@ def register_commands(cli):
     """
 
 
+@hookspec
+def declare_options(declare):
+    """Declare the ``options`` keys the plugin reads, so ``--option`` can check them before a run.
+
+    Call ``declare(name, type, default, help)`` for each: ``type`` is ``bool``, ``int``, ``float``,
+    ``str`` or a tuple of the allowed strings. ``--option`` values are converted to that type; an
+    undeclared key is an error (with the nearest declared name as a suggestion).
+    """
+
+
 # ---- Image I/O --------------------------------------------------------------------------------
+@hookspec
+def declare_file_types(declare):
+    """Declare the file extensions the plugin's ``read_image`` reads, and whether each is lossless.
+
+    Call ``declare(extension, lossless)`` (``extension`` like ``".exr"``, any case). Folder scans,
+    video frame folders and the Ray listing pick files by the declared extensions (a file named
+    on the command line is always offered to the readers); ``--format auto`` writes PNG for a
+    lossless input and JPEG otherwise.
+    """
+
+
 @hookspec(firstresult=True)
 def read_image(path, options):
     """Decode the image file at ``path``.
@@ -44,9 +86,20 @@ def read_image(path, options):
     """
 
 
+@hookspec
+def declare_output_formats(declare):
+    """Declare the formats the plugin's ``write_image`` writes.
+
+    Call ``declare(format, suffix, lossless)``, e.g. ``declare("exr", ".exr", True)``; ``--format``
+    and ``video --frames-format`` accept the declared names, and outputs get ``suffix``. With
+    ``--format auto`` a lossless input is written in the first declared lossless format (PNG, as
+    built-ins declare first), any other input in the first lossy one (JPEG).
+    """
+
+
 @hookspec(firstresult=True)
 def write_image(image, path, format, options):
-    """Encode RGB uint8 ``image`` as ``format`` (``png``, ``jpeg``, ``webp``, ``tiff``) to ``path``.
+    """Encode RGB uint8 ``image`` as ``format`` (a name from ``declare_output_formats``) to ``path``.
 
     Return True when written, or None to let another writer try. ``path`` is a temporary name:
     the caller renames it to the final name only after a complete write.

@@ -105,3 +105,25 @@ def write_image(image, path, format, options):
     with open(path, "wb") as handle:
         picture.save(handle, WRITE_FORMATS[format], **settings)
     return True
+
+
+@hookimpl
+def declare_options(declare):
+    declare("quality", int, 95, "JPEG and WebP quality (1-100).")
+    declare("max_pixels", int, None, "Refuse images whose header claims more pixels (default: what memory holds).")
+
+
+@hookimpl
+def declare_file_types(declare):
+    for extension in (".png", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm"):
+        declare(extension, lossless=True)
+    for extension in (".jpg", ".jpeg", ".jpe", ".webp"):
+        declare(extension, lossless=False)
+
+
+@hookimpl
+def declare_output_formats(declare):
+    declare("png", ".png", lossless=True)
+    declare("jpeg", ".jpg", lossless=False)
+    declare("webp", ".webp", lossless=False)
+    declare("tiff", ".tif", lossless=True)

@@ -11,3 +11,8 @@ def postprocess_ab(lum, ab, options):
     if factor < 0:
         raise ValueError(f"saturation must be >= 0, got {factor}")
     return ab * factor
+
+
+@hookimpl
+def declare_options(declare):
+    declare("saturation", float, 1.0, "Chroma multiplier: 0 is gray, above 1 more colourful.")

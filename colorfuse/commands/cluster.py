@@ -17,6 +17,7 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
     """``colorfuse colorize ... --ray``: the run of :func:`colorize_on_ray` with a progress bar."""
     from tqdm import tqdm
 
+    from colorfuse.commands.colorize import unknown_type_line
     from colorfuse.engine.distributed import check_address, colorize_on_ray
 
     if grid:
@@ -40,6 +41,8 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
     rate = summary.done / summary.seconds if summary.seconds else 0.0
     click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
                f"in {summary.seconds:.1f} s ({rate:.1f} images/s, Ray start-up included)")
+    if summary.unknown_type:
+        click.echo(unknown_type_line(summary.unknown_type))
     if summary.failed:
         click.echo(f"failures: {failures or out_dir / 'failures.jsonl'}", err=True)
         raise SystemExit(1)

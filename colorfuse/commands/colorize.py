@@ -12,9 +12,8 @@ from pathlib import Path
 
 import click
 
-from colorfuse.engine.collection import FORMATS
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import parse_key_values
+from colorfuse.options import OutputFormatChoice, parse_plugin_options
 
 
 look_option = click.option(
@@ -74,11 +73,17 @@ def warnings_as_lines(echo):
         yield
 
 
+def unknown_type_line(count: int) -> str:
+    return f"skipped: {count} file{'s' if count != 1 else ''} of unknown type (no reader plugin declares their extension)"
+
+
 def print_summary(summary, model_s: float) -> None:
     """The run's counts and speed, then each failure, then why it stopped early, if it did."""
     rate = summary.done / summary.seconds if summary.seconds else 0.0
     click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
                f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
+    if summary.unknown_type:
+        click.echo(unknown_type_line(summary.unknown_type))
     for outcome in summary.failed:
         click.echo(f"  failed: {outcome.error}", err=True)
     if summary.stopped:
@@ -114,8 +119,8 @@ def write_grid(summary, path: Path) -> bool:
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True,
               help="Threads decoding and encoding images, overlapped with inference.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
-              help="auto: PNG for lossless inputs, JPEG otherwise.")
+@click.option("--format", "fmt", type=OutputFormatChoice(), default="auto", show_default=True,
+              help="auto: PNG for lossless inputs, JPEG otherwise (plugins may declare more formats).")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
 @look_option
 @style_option
@@ -154,7 +159,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite contradict each other")
     options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "quality": quality,
-               "max_pixels": max_pixels, "timing": {}, **parse_key_values(extra)}
+               "max_pixels": max_pixels, "timing": {}, **parse_plugin_options(extra)}
     if cluster["ray_address"] is not None:  # ---- cluster mode: the same run through Ray Data ----
         from colorfuse.commands.cluster import run_colorize
         from colorfuse.engine.imagefiles import read_image

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from colorfuse.options import parse_key_values
+from colorfuse.options import parse_plugin_options
 from colorfuse.engine.session import DEVICES
 
 LOW_SATURATION = 10.0  # mean HSV saturation (0..255) under which a clip is effectively gray
@@ -47,7 +47,7 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
         raise click.BadParameter("--end must be after --start", param_hint="--end")
     progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="eval-video")
     try:
-        report = evaluate_clip(clip, model, device, max_side, batch_size, start, end, parse_key_values(extra), jitter,
+        report = evaluate_clip(clip, model, device, max_side, batch_size, start, end, parse_plugin_options(extra), jitter,
                                on_total=lambda total: setattr(progress, "total", total), on_batch=progress.update)
     finally:
         progress.close()

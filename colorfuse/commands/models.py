@@ -1,8 +1,9 @@
-"""``colorfuse models``: list the registered models and print their cards."""
+"""``colorfuse models``: list the registered models, print their cards, write a card into an ONNX file."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -88,8 +89,27 @@ def summary(card, path) -> str:
 def info(name, as_json):
     """Describe NAME (a registered name or an .onnx path; default model if omitted)."""
     from colorfuse.engine.card import read_card
+    from colorfuse.engine.errors import ModelCardError
     from colorfuse.engine.models import resolve_model
 
     path = resolve_model(name)
-    card = read_card(path)
+    try:
+        card = read_card(path)
+    except ModelCardError as exc:
+        raise ModelCardError(f"{exc}\n(write a valid card with: colorfuse models card {path} --from CARD.json)") from exc
     click.echo(card.to_json() if as_json else summary(card, path))
+
+
+@command.command("card")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "card_file", type=click.File("r"), required=True,
+              help="The card as JSON (see README, 'Model cards'); weights_sha256 is computed, card_version defaults.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a copy with the card here instead of changing MODEL.")
+def card(model, card_file, out_path):
+    """Write a model card into the ONNX file MODEL (needs the onnx package)."""
+    from colorfuse.engine.cardwriter import write_card
+
+    written = write_card(model, card_file.read(), out_path)
+    click.echo(f"{out_path or model}: card {written.name!r} {written.version} written "
+               f"(weights_sha256 {written.weights_sha256[:12]}...)")

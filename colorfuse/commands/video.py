@@ -10,9 +10,7 @@ import click
 from colorfuse.commands.colorize import (describe, interrupt_status, look_option, signals_interrupt, style_option,
                                          warnings_as_lines)
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import parse_key_values
-
-FRAME_FORMATS = ("png", "jpeg", "webp", "tiff")
+from colorfuse.options import OutputFormatChoice, parse_plugin_options
 
 
 def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bool) -> dict:
@@ -27,7 +25,7 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
               help="Output video file; its suffix picks the container (.mp4, .mkv, .mov, ...).")
 @click.option("--frames", "frames_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also (or only) write the colorized frames as images into this folder.")
-@click.option("--frames-format", type=click.Choice(FRAME_FORMATS), default="png", show_default=True)
+@click.option("--frames-format", type=OutputFormatChoice(auto=False), default="png", show_default=True)
 @click.option("--fps", default=None, help="Frame rate when SOURCE is a folder of frames (e.g. 25 or 29.97).")
 @click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
@@ -72,7 +70,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     if out is None and frames_dir is None:
         raise click.UsageError("give --out FILE and/or --frames DIR")
     options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "timing": {},
-               **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_key_values(extra)}
+               **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_plugin_options(extra)}
     settings = VideoSettings(source, out, frames_dir, frames_format, fps, start, end, codec, crf, preset, pix_fmt,
                              batch_size, shot_threshold, overwrite)
     check_settings(settings)  # the cheap checks, before the model loads

@@ -15,7 +15,8 @@ from typing import Iterator
 import numpy as np
 
 from colorfuse.engine.batch import Outcome, plan
-from colorfuse.engine.collection import IMAGE_EXTENSIONS, Job, iter_jobs
+from colorfuse.engine.collection import Job, iter_jobs
+from colorfuse.plugins.filetypes import file_types
 from colorfuse.engine.errors import ImageReadError
 
 
@@ -26,8 +27,8 @@ def is_uri(item: str) -> bool:
 def iter_remote_jobs(uri: str) -> Iterator[tuple[str, str, Job]]:
     """Yield (source URI, filesystem path, job) for a file or folder on any pyarrow filesystem.
 
-    Folders are walked one level at a time (sorted, hidden names and non-images left out, like
-    local folders), so only one folder's listing is in memory at once.
+    Folders are walked one level at a time (sorted, hidden names left out, files of undeclared types
+    marked ``unknown_type``, like local folders), so only one folder's listing is in memory at once.
     """
     import pyarrow.fs as pafs
 
@@ -41,23 +42,25 @@ def iter_remote_jobs(uri: str) -> Iterator[tuple[str, str, Job]]:
         yield uri, root, Job(Path(uri), Path(name or "input"), error=f"{uri}: no such file or folder")
         return
     base = uri.rstrip("/")
+    types = file_types()
     folders = [root]
     while folders:
         entries = sorted(fs.get_file_info(pafs.FileSelector(folders.pop(), recursive=False)),
                          key=lambda entry: entry.path)
         for entry in entries:
-            if entry.type == pafs.FileType.File and not entry.base_name.startswith(".") \
-                    and PurePosixPath(entry.base_name).suffix.lower() in IMAGE_EXTENSIONS:
+            if entry.type == pafs.FileType.File and not entry.base_name.startswith("."):
                 relative = PurePosixPath(entry.path).relative_to(root).as_posix()
-                yield f"{base}/{relative}", entry.path, Job(Path(f"{base}/{relative}"), Path(relative))
+                yield f"{base}/{relative}", entry.path, Job(Path(f"{base}/{relative}"), Path(relative),
+                                                            unknown_type=not types.reads(entry.base_name))
         folders.extend(entry.path for entry in reversed(entries) if entry.type == pafs.FileType.Directory)
 
 
 def iter_planned(inputs, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool) -> Iterator[dict]:
-    """One row per input file: where it goes and whether it is to do, skipped or failed."""
+    """One row per input file: where it goes and whether it is to do, skipped, failed or of unknown type."""
     seen: set[Path] = set()
     for item in inputs:
-        found = iter_remote_jobs(item) if is_uri(item) else ((str(j.source), "", j) for j in iter_jobs([item]))
+        local = ((str(job.source), "", job) for job in iter_jobs([item], with_unknown=True))
+        found = iter_remote_jobs(item) if is_uri(item) else local
         for source, fspath, job in found:
             target, outcome = plan(job, out_dir, fmt, skip_existing, overwrite)
             if target is not None and target in seen:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorfuse.engine.collection import IMAGE_EXTENSIONS
+from colorfuse.plugins.filetypes import file_types
 from colorfuse.engine.errors import ImageReadError
 from colorfuse.engine.imagefiles import read_image
 from colorfuse.engine.video.errors import VideoReadError
@@ -194,8 +194,8 @@ class FolderReader:
         self.fps = Fraction(str(fps)).limit_denominator(1_000_000)
         if self.fps <= 0:
             raise VideoReadError(f"{folder}: --fps must be positive, got {fps}")
-        self.files = sorted((p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")
-                             and p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
+        types = file_types()
+        self.files = sorted((p for p in Path(folder).iterdir() if p.is_file() and types.reads(p.name)), key=_natural_key)
         if not self.files:
             raise VideoReadError(f"{folder}: no image files in this folder")
         self.options = options or {}

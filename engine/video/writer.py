@@ -223,10 +223,10 @@ class FrameFolderWriter:
     """Write frames as ``frame_000001.png`` ... into a folder, each atomically, in a background thread."""
 
     def __init__(self, folder, fmt: str = "png", options: dict | None = None):
-        from colorfuse.engine.collection import FORMAT_SUFFIX
+        from colorfuse.plugins.filetypes import output_formats
 
         self.folder, self.fmt, self.options = Path(folder), fmt, options or {}
-        self.suffix = FORMAT_SUFFIX[fmt]
+        self.suffix = output_formats()[fmt].suffix
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-writer")
         self._pending: list[Future] = []
         self.frames = 0

@@ -1,0 +1,71 @@
+"""File types plugins declare: extensions readers read (and which are lossless), formats writers write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FileTypes:
+    """Declared extensions (lower case, with the dot); a name is readable when its extension is in ``readable``."""
+
+    readable: frozenset[str]
+    lossless: frozenset[str]
+
+    def reads(self, name: str) -> bool:
+        """Whether a folder scan takes the file ``name`` (hidden files never)."""
+        return not name.startswith(".") and _extension(name) in self.readable
+
+    def is_lossless(self, name: str) -> bool:
+        return _extension(name) in self.lossless
+
+
+def _extension(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 else ""
+
+
+def file_types() -> FileTypes:
+    """What the registered plugins read now, through the ``declare_file_types`` hook."""
+    from colorfuse.plugins.manager import call_each
+
+    readable, lossless_extensions = set(), set()
+
+    def declare(extension: str, lossless: bool = False) -> None:
+        extension = "." + extension.lower().lstrip(".")
+        readable.add(extension)
+        if lossless:
+            lossless_extensions.add(extension)
+
+    call_each("declare_file_types", declare=declare)
+    return FileTypes(frozenset(readable), frozenset(lossless_extensions))
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """A format a writer plugin declares: its name (``--format``), the output suffix, whether it is lossless."""
+
+    name: str
+    suffix: str
+    lossless: bool
+
+
+def output_formats() -> dict[str, OutputFormat]:
+    """The declared output formats by name, built-ins first (a name declared again keeps the first)."""
+    from colorfuse.plugins.manager import call_each_in_turn
+
+    found: dict[str, OutputFormat] = {}
+
+    def declare(format: str, suffix: str, lossless: bool = False) -> None:
+        found.setdefault(format, OutputFormat(format, "." + suffix.lstrip("."), bool(lossless)))
+
+    for _plugin in call_each_in_turn("declare_output_formats", declare=declare):
+        pass
+    return found
+
+
+def auto_format(source_name: str) -> str:
+    """``--format auto``: the first declared lossless format for a lossless input type, else the first lossy one."""
+    lossless = file_types().is_lossless(source_name)
+    formats = output_formats().values()
+    return next((fmt.name for fmt in formats if fmt.lossless == lossless), "png" if lossless else "jpeg")

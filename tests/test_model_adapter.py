@@ -1,0 +1,99 @@
+"""#14: a plugin provides a foreign-convention model (NHWC RGB in 0..1 at a fixed 32x32) through provide_model.
+
+The plugin is ``tests/plugin_packages/colorfuse_foreign.py``; here it is registered directly, and once
+through its entry point in a fresh process."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from colorfuse.cli import cli
+from colorfuse.engine.card import ModelCard, TensorSpec
+from colorfuse.engine.colorizer import Colorizer
+from colorfuse.engine.errors import ModelCardError
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.manager import get_plugin_manager
+from tests.plugin_packages.colorfuse_foreign import ForeignModel
+
+PACKAGES = Path(__file__).resolve().parent / "plugin_packages"
+
+
+@pytest.fixture
+def foreign():
+    provided = []
+
+    class Provider:
+        @hookimpl
+        def provide_model(self, name, device, threads):
+            if name != "foreign-nhwc":
+                return None
+            provided.append(ForeignModel(device, threads))
+            return provided[-1]
+
+    get_plugin_manager().register(Provider(), name="foreign-provider")
+    yield provided
+    get_plugin_manager().unregister(name="foreign-provider")
+
+
+def test_a_provided_model_colorizes_through_the_api(foreign):
+    colorizer = Colorizer("foreign-nhwc", device="cpu", threads=1, batch_size=4)
+    images = [np.full(shape, 200, np.uint8) for shape in [(20, 30), (20, 30), (64, 40), (7, 9)]]
+    results = colorizer.colorize_batch(images)
+    assert [r.shape[:2] for r in results] == [(20, 30), (20, 30), (64, 40), (7, 9)]
+    assert foreign[0].threads == 1 and colorizer.device == "cpu" and colorizer.model_path is None
+    assert sorted(foreign[0].calls) == sorted([(2, 20, 30), (1, 48, 30), (1, 7, 9)])  # batched by shape
+    red = results[0].astype(int)  # bright gray: a = 0.4 * 0.78 - 0.2 > 0, b < 0: reddish-blue
+    assert red[..., 0].mean() > red[..., 1].mean()
+
+
+def test_a_provided_model_tiles(foreign):
+    colorizer = Colorizer("foreign-nhwc", device="cpu", max_side=0, options={"tile": 32, "tile_overlap": 8})
+    assert colorizer.colorize(np.full((50, 70), 120, np.uint8)).shape == (50, 70, 3)
+    assert len(foreign[0].calls) > 1
+
+
+def test_a_provided_model_colorizes_through_the_cli(foreign, tmp_path):
+    for name, size in (("a.png", (30, 20)), ("b.png", (90, 60))):
+        (tmp_path / "in").mkdir(exist_ok=True)
+        Image.fromarray(np.full(size[::-1], 150, np.uint8)).save(tmp_path / "in" / name)
+    result = CliRunner().invoke(cli, ["colorize", "--quiet", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                                      "--model", "foreign-nhwc", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "out" / "b.png").size == (90, 60)
+
+
+def test_a_provided_model_with_a_bad_card_is_refused(foreign, monkeypatch):
+    monkeypatch.setattr(ForeignModel, "card", ModelCard(name="x", architecture="y", version="1",
+                                                        inputs=[TensorSpec("L")], l_scale=0))
+    with pytest.raises(ModelCardError, match="model 'foreign-nhwc': invalid model card: l_scale and ab_scale"):
+        Colorizer("foreign-nhwc", device="cpu")
+
+
+def test_a_provided_model_colorizes_video_frames(foreign, tmp_path):
+    from colorfuse.engine.video.pipeline import colorize_stream
+    from colorfuse.engine.video.reader import FolderReader
+
+    for index in range(4):
+        Image.fromarray(np.full((24, 40), 60 + 30 * index, np.uint8)).save(tmp_path / f"f{index}.png")
+    outputs = []
+    stats = colorize_stream(Colorizer("foreign-nhwc", device="cpu"), FolderReader(tmp_path, 10),
+                            lambda frame, rgb: outputs.append(rgb.shape), batch_size=2)
+    assert stats.frames == 4 and outputs == [(24, 40, 3)] * 4
+
+
+def test_the_installed_plugin_package_colorizes_through_the_cli(tmp_path):
+    for name, size in (("a.png", (30, 20)), ("b.jpg", (50, 70))):
+        (tmp_path / "in").mkdir(exist_ok=True)
+        Image.fromarray(np.full(size[::-1], 150, np.uint8)).save(tmp_path / "in" / name)
+    env = {"PYTHONPATH": str(PACKAGES), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "colorfuse", "colorize", "--quiet", str(tmp_path / "in"),
+                             "--out", str(tmp_path / "out"), "--model", "foreign-nhwc"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)
+    assert Image.open(tmp_path / "out" / "b.jpg").size == (50, 70)
