@@ -18,6 +18,14 @@ def global_model_path(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def vivid_model(tmp_path_factory):
+    """A model with two outputs (ab, ab_vivid = 2 ab), three looks and a 16-px global input."""
+    path = tmp_path_factory.mktemp("models") / "looks.onnx"
+    make_model(path, global_size=16, vivid=True)
+    return path
+
+
 @pytest.fixture
 def photo():
     """A smooth colour test picture (RGB uint8, 48x64)."""

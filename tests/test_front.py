@@ -12,17 +12,9 @@ from colorfuse.cli import cli
 from colorfuse.engine import front, quality
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.evaluation import gray_version
-from tests.modelfactory import make_model
 from tests.test_eval import _colour_photo
 
 pytest.importorskip("onnx")
-
-
-@pytest.fixture(scope="module")
-def vivid_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("front") / "looks.onnx"
-    make_model(path, global_size=16, vivid=True)
-    return path
 
 
 @pytest.fixture(scope="module")

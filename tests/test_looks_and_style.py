@@ -8,19 +8,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 from colorfuse.cli import cli
-from colorfuse.engine.card import CARD_KEY, ModelCard, read_card
+from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.errors import ColorfuseError, ModelCardError
 from tests.modelfactory import make_model
+from tests.test_card import _rewrite_card
 
-onnx = pytest.importorskip("onnx")
-
-
-@pytest.fixture(scope="module")
-def vivid_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("looks") / "looks.onnx"
-    make_model(path, global_size=16, vivid=True)
-    return path
+pytest.importorskip("onnx")
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +76,7 @@ def test_unknown_look_names_the_known_ones(vivid_model, model_path):
 def test_invalid_looks_are_refused(vivid_model, tmp_path, mutate, message):
     path = tmp_path / "bad.onnx"
     path.write_bytes(vivid_model.read_bytes())
-    model = onnx.load(path)
-    entry = next(p for p in model.metadata_props if p.key == CARD_KEY)
-    data = json.loads(entry.value)
-    mutate(data)
-    entry.value = json.dumps(data)
-    onnx.save(model, path)
+    _rewrite_card(path, mutate)
     with pytest.raises(ModelCardError, match=message):
         read_card(path)
 
@@ -95,13 +84,12 @@ def test_invalid_looks_are_refused(vivid_model, tmp_path, mutate, message):
 def test_version_1_cards_still_load(model_path, tmp_path):
     path = tmp_path / "v1.onnx"
     path.write_bytes(model_path.read_bytes())
-    model = onnx.load(path)
-    entry = next(p for p in model.metadata_props if p.key == CARD_KEY)
-    data = json.loads(entry.value)
-    del data["looks"], data["default_look"]
-    data["card_version"] = 1
-    entry.value = json.dumps(data)
-    onnx.save(model, path)
+
+    def as_version_1(data):
+        del data["looks"], data["default_look"], data["weights_precision"]
+        data["card_version"] = 1
+
+    _rewrite_card(path, as_version_1)
     colorizer = Colorizer(path, device="cpu")
     assert colorizer.look_name == "default" and colorizer.colorize(_gray()).shape == (40, 56, 3)
 
