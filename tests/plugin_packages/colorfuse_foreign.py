@@ -13,7 +13,6 @@ SIDE = 32
 
 def _foreign_graph():
     """An onnxruntime session of ab01 (N, 32, 32, 2) = [0.4 g - 0.2, 0.2 - 0.4 g], g the mean of rgb (N, 32, 32, 3)."""
-    import onnx
     import onnxruntime
     from onnx import TensorProto, helper, numpy_helper
 

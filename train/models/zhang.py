@@ -9,7 +9,6 @@ the annealed mean (softmax(logits / T) averaged over the bin centres), inside th
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
