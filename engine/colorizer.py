@@ -166,7 +166,10 @@ class Colorizer:
     def _run_session(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The look's ab (model units): its mix of the model's outputs, times its scale."""
         outputs = self.model_session.run(self._outputs, feeds)
-        mixed = sum(np.float32(self.look.mix[name]) * out for name, out in zip(self._outputs, outputs))
+        weights = [self.look.mix[name] for name in self._outputs]
+        if weights == [1] and self.look.scale == 1:  # a plain model: its output as it is, no copy
+            return outputs[0]
+        mixed = sum(np.float32(w) * out for w, out in zip(weights, outputs))
         return mixed * np.float32(self.look.scale) if self.look.scale != 1 else mixed
 
     def predict(self, items: list[Prepared]) -> None:
