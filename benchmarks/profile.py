@@ -86,7 +86,7 @@ def summarize_profile(events: list[dict], flops: dict[str, float] | None = None)
             entry["us"] += event["dur"]
             entry["nodes"] += 1
     kernel_us = sum(entry["us"] for entry in totals.values())
-    ops = [{"op": op, "nodes": e["nodes"], "ms": round(e["us"] / 1e3, 2),
+    ops = [{"op": op, "nodes": e["nodes"], "ms": round(e["us"] / 1e3, 3),
             "share": round(e["us"] / kernel_us, 4) if kernel_us else None}
            for op, e in sorted(totals.items(), key=lambda item: -item[1]["us"])]
     groups = {}
@@ -95,7 +95,7 @@ def summarize_profile(events: list[dict], flops: dict[str, float] | None = None)
         gflop = (flops or {}).get(group, 0.0) / 1e9
         if us and gflop:
             groups[group] = {"ms": round(us / 1e3, 1), "gflop": round(gflop, 2), "gflop_per_s": round(gflop / (us / 1e6), 1)}
-    return {"run_ms": round(last["dur"] / 1e3, 1), "kernels_ms": round(kernel_us / 1e3, 1), "ops": ops, "groups": groups}
+    return {"run_ms": round(last["dur"] / 1e3, 3), "kernels_ms": round(kernel_us / 1e3, 3), "ops": ops, "groups": groups}
 
 
 def run_profile(model_path: Path, size: int, threads: int | None = None) -> dict:
