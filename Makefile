@@ -4,7 +4,7 @@ PYTHON ?= python3
 DEMO_VENV ?= .venv-demo
 TEST_VENV ?= .venv
 TORCH_VERSION ?= 2.13.0
-TEST_EXTRAS ?= cpu,train,video,eval,distributed,dev
+TEST_EXTRAS ?= cpu,openvino,train,video,eval,distributed,dev
 
 .PHONY: demo test clean
 

@@ -38,13 +38,15 @@ class ModelRunner:
     """
 
     def __init__(self, path, device: str, feeds: dict[str, np.ndarray], threads: int | None = None,
-                 cuda_graph: bool = False, io_binding: bool = False):
+                 cuda_graph: bool = False, io_binding: bool = False, runtime: str = "onnxruntime",
+                 precision: str = "fp32"):
         self.card = read_card(path)
         self.output_name = self.card.output_name
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be cpu or cuda, got {device!r}")
         if device == "cpu" and not io_binding:
-            model_session = get_session(path, "cpu", threads)
+            model_session = get_session(path, "cpu", threads, runtime=runtime,
+                                        precision="bf16" if precision == "bf16" else "fp32")
             self.session, self.providers = model_session.session, model_session.providers
             self.feeds = feeds
             self.run = self._run_plain

@@ -35,7 +35,8 @@ PAPER_SECONDS = {224: (0.399, 0.080), 512: (1.676, 0.339), 1024: (5.629, 1.084),
 PAPER_MACHINE = {"cpu": "Intel Core i7-5960X (8 cores)", "gpu": "NVIDIA GeForce GTX TITAN X",
                  "source": "Iizuka, Simo-Serra, Ishikawa, Let there be Color!, SIGGRAPH 2016, computation time table"}
 COLUMNS = {
-    "model_only": "onnxruntime session.run on prepared arrays (L + 224 px global view), batch 1; CUDA with IO binding",
+    "model_only": "session.run on prepared arrays (L + 224 px global view), batch 1, on onnxruntime (OpenVINO's CPU "
+                  "plugin for @openvino rows); CUDA with IO binding",
     "end_to_end": "decode gray JPEG + Colorizer(max_side=0) (L, model, chroma, Lab->RGB) + encode and write JPEG",
     "torch_eager": "PyTorch eager forward pass, inference_mode, batch 1, same inputs and device (fp32 unless fp16 on CUDA)",
 }
@@ -67,17 +68,35 @@ def paper_inputs(card, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return gray, norm(full_l), view[None] if view is not None else None
 
 
+def _runtime_problem(label: str, device: str) -> str | None:
+    from colorfuse.engine.openvino_runtime import openvino_problem
+
+    if "@openvino" in label:
+        return "OpenVINO runs on the CPU here" if device == "cuda" else openvino_problem()
+    return None
+
+
 def _device_problem(device: str) -> str | None:
     if device == "cuda" and not cuda_available():
         return f"no CUDA provider in this onnxruntime (available: {', '.join(available_providers())})"
     return None
 
 
-def _end_to_end(path: Path, device: str, gray: np.ndarray, repeats: int, threads: int | None, workdir: Path) -> dict:
+def label_variant(label: str, path: Path):
+    """``fp32``, ``int8``, ``fp16`` (onnxruntime) or ``PRECISION@RUNTIME`` as a :class:`Variant` of ``path``."""
+    from colorfuse.engine.variants import Variant
+
+    precision, _, runtime = label.partition("@")
+    return Variant(precision, runtime or "onnxruntime", Path(path))
+
+
+def _end_to_end(label: str, path: Path, device: str, gray: np.ndarray, repeats: int, threads: int | None,
+                workdir: Path) -> dict:
     from colorfuse.engine.colorizer import Colorizer
     from colorfuse.engine.imagefiles import read_image, write_image_atomic
 
-    colorizer = Colorizer(path, device=device, max_side=0, batch_size=1, threads=threads)
+    colorizer = Colorizer(path, device=device, max_side=0, batch_size=1, threads=threads,
+                          precision=label_variant(label, path) if "@" in label else "fp32")
     source = write_jpeg(gray, workdir / f"in-{gray.shape[0]}.jpg")
     target = workdir / f"out-{gray.shape[0]}.jpg"
 
@@ -103,7 +122,7 @@ def run_paper(model_paths: dict[str, Path], devices: list[str], sizes: list[int]
         for precision, path in model_paths.items():
             card = read_card(path)
             for device in devices:
-                problem = _device_problem(device)
+                problem = _device_problem(device) or _runtime_problem(precision, device)
                 for size in sizes:
                     row = {"size": size, "precision": precision, "device": device}
                     if problem:
@@ -111,11 +130,13 @@ def run_paper(model_paths: dict[str, Path], devices: list[str], sizes: list[int]
                         continue
                     gray, l_norm, view = paper_inputs(card, size)
                     feeds = model_feeds(card, l_norm, view)
-                    runner = ModelRunner(path, device, feeds, threads, cuda_graph=cuda_graph and device == "cuda")
+                    variant = label_variant(precision, path)
+                    runner = ModelRunner(path, device, feeds, threads, cuda_graph=cuda_graph and device == "cuda",
+                                         runtime=variant.runtime, precision=variant.precision)
                     row["providers"] = runner.providers
                     row["model_only"] = time_runs(runner.run, repeats)
                     if end_to_end:
-                        row["end_to_end"] = time_runs_safe(_end_to_end, path, device, gray, repeats, threads, Path(workdir))
+                        row["end_to_end"] = time_runs_safe(_end_to_end, precision, path, device, gray, repeats, threads, Path(workdir))
                     if torch_reference and (precision == first or (precision == "fp16" and device == "cuda")):
                         row["torch_eager"] = time_torch(l_norm[None, None], view[None], device, precision, repeats,
                                                         threads=threads)
@@ -127,7 +148,7 @@ def run_paper(model_paths: dict[str, Path], devices: list[str], sizes: list[int]
         "settings": {"sizes": sizes, "repeats": repeats, "warmup": 1, "batch": 1, "devices": devices, "cuda_graph": cuda_graph,
                      "threads": threads or "onnxruntime default (physical cores)"},
         "columns": COLUMNS, "paper": {**PAPER_MACHINE, "seconds_cpu_gpu": PAPER_SECONDS},
-        "results": results, "table": table_rows(results),
+        "results": results, "table": table_rows(results), "fastest": fastest_by_size(table_rows(results)),
     }
 
 
@@ -171,6 +192,17 @@ def table_rows(results: list[dict]) -> list[dict]:
     return rows
 
 
+def fastest_by_size(rows: list[dict]) -> dict:
+    """Per device and size, the precision (and runtime) with the lowest model-only median."""
+    fastest = {}
+    for device, key in (("cpu", "cpu_model_s"), ("cuda", "gpu_model_s")):
+        for row in rows:
+            best = fastest.setdefault(device, {}).get(str(row["size"]))
+            if row[key] and (best is None or row[key] < best["seconds"]):
+                fastest[device][str(row["size"])] = {"precision": row["precision"], "seconds": row[key]}
+    return {device: sizes for device, sizes in fastest.items() if sizes}
+
+
 def _fmt(value):
     return None if value is None else f"{value:.4g}"
 
@@ -199,6 +231,9 @@ def paper_markdown(data: dict) -> str:
              "itself, lower when other processes took them (then the wall time is inflated).",
              f"Paper: {PAPER_MACHINE['cpu']} / {PAPER_MACHINE['gpu']}."]
     lines += [f"Not measured: {reason}." for reason in missing]
+    for device, sizes in data.get("fastest", {}).items():
+        lines.append(f"Fastest on {device.upper()}, model only: " + "; ".join(
+            f"{size} px: {best['precision']} ({best['seconds']:.3g} s)" for size, best in sizes.items()) + ".")
     return "\n".join(lines) + "\n"
 
 

@@ -51,7 +51,7 @@ def calibration_feeds(card, photos: list[Path], side: int = CALIBRATION_SIDE):
         yield feeds
 
 
-def _reader(card, photos):
+def photo_reader(card, photos):
     from onnxruntime.quantization import CalibrationDataReader
 
     class PhotoReader(CalibrationDataReader):
@@ -88,36 +88,18 @@ def _save_variant(model_proto, path: Path, card, precision: str, extra: dict) ->
 def quantize_int8(source: Path, photos_dir: Path = DEFAULT_PHOTOS, count: int = 32,
                   reduce_range: bool = True, force: bool = False) -> Path:
     """Write (or reuse) the int8 QDQ variant of ``source`` calibrated on ``count`` photos of ``photos_dir``."""
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from colorfuse.engine.card import read_card
     from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.train.variants import quantize_int8 as quantize_file
 
     source = Path(source)
-    card = read_card(source)
     photos = sorted(p for p in Path(photos_dir).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:count]
     if not photos:
         raise ColorfuseError(f"{photos_dir}: no calibration photos (.jpg/.png) found")
     settings = (f"int8 qdq per-channel u8s8 minmax reduce_range={reduce_range} "
                 f"photos={len(photos)} from {Path(photos_dir).resolve()} side={CALIBRATION_SIDE}")
     target = _variant_path(source, "int8", settings)
-    if target.exists() and not force:
-        return target
-    prepared = target.with_name(target.name + ".pre.tmp")
-    quantized = target.with_name(target.name + ".q.tmp")
-    try:
-        quant_pre_process(str(source), str(prepared))
-        quantize_static(str(prepared), str(quantized), _reader(card, photos), quant_format=QuantFormat.QDQ,
-                        per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
-        model = onnx.load(str(quantized))
-        _save_variant(model, target, card, "int8", {"method": settings, "calibration": str(photos_dir)})
-    finally:
-        for leftover in (prepared, quantized):
-            if leftover.exists():
-                leftover.unlink()
+    if force or not target.exists():
+        quantize_file(source, target, photos, reduce_range)
     return target
 
 

@@ -29,6 +29,8 @@ def main(argv=None) -> None:
                         "allocations and first-touch page faults once)")
     parser.add_argument("--tile", type=int, default=None, help="tile side (default: the engine's; 0: never tile)")
     parser.add_argument("--max-pixels", type=int, default=1_000_000_000)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--runtime", default="auto")
     args = parser.parse_args(argv)
 
     from colorfuse.engine.colorizer import Colorizer
@@ -40,7 +42,7 @@ def main(argv=None) -> None:
     if args.tile is not None:
         options["tile"] = args.tile
     colorizer = Colorizer(args.model, device=args.device, max_side=0, batch_size=1, options=options,
-                          threads=args.threads)
+                          threads=args.threads, precision=args.precision, runtime=args.runtime)
     colorizer.colorize(np.full((64, 64), 128, np.uint8))  # warm-up: session and kernels
     baseline_mib = peak_rss_mib()
 
@@ -68,6 +70,7 @@ def main(argv=None) -> None:
         "colorize_s": colorize_s, "colorize_cpu_s": cpu_s, "model_s": model_s, "write_s": write_s, "tiled": tiled,
         "tiles": len(plan_tiles(height, width, tile, overlap, colorizer.card.size_multiple)) if tiled else 1,
         "baseline_rss_mib": baseline_mib, "peak_rss_mib": peak_rss_mib(), "model": str(colorizer.model_path), "providers": colorizer.model_session.providers,
+        "variant": colorizer.precision_choice.variant.key if colorizer.precision_choice else None,
     }))
 
 

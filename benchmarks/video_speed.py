@@ -52,10 +52,11 @@ def make_clip(source: Path | None, height: int, frames: int, path: Path) -> Path
     return path
 
 
-def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side: int | None) -> dict:
+def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side: int | None,
+            precision: str = "auto", runtime: str = "auto") -> dict:
     """Colorize ``clip`` once, file to file; return the figures."""
     options = {"timing": {}, "temporal_global": temporal, "temporal_flow": temporal}
-    colorizer = Colorizer(model, device="cpu", max_side=max_side, options=options)
+    colorizer = Colorizer(model, device="cpu", max_side=max_side, options=options, precision=precision, runtime=runtime)
     out.unlink(missing_ok=True)
     load_before = os.getloadavg()[0]
     cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
@@ -66,6 +67,7 @@ def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side:
     width, height = summary.stats.size
     return {"size": f"{width}x{height}", "frames": frames, "temporal": temporal, "preset": preset,
             "model": colorizer.card.name, "model_path": str(colorizer.model_path), "max_side": colorizer.max_side,
+            "variant": colorizer.precision_choice.variant.key if colorizer.precision_choice else None,
             "seconds": round(wall, 3), "frames_per_s": round(frames / wall, 2),
             "cpu_ms_per_frame_python": round((cpu_after[0] - cpu_before[0]) / frames * 1000, 1),
             "cpu_ms_per_frame_ffmpeg": round((cpu_after[1] - cpu_before[1]) / frames * 1000, 1),
@@ -77,10 +79,11 @@ STAGES = {"shot detection": "is_cut", "prepare (L, resize)": "prepare", "model":
           "temporal flow plugin": "video_process_ab", "finish (chroma upsampling, Lab to RGB)": "finish"}
 
 
-def stage_profile(model, clip: Path, max_side: int | None, frames: int = 40) -> dict:
+def stage_profile(model, clip: Path, max_side: int | None, frames: int = 40, precision: str = "auto",
+                  runtime: str = "auto") -> dict:
     """Milliseconds per frame spent in each step of the colorizing loop (decoded frames in memory)."""
     images = [frame for _, frame in zip(range(frames), FfmpegReader(clip))]
-    colorizer = Colorizer(model, device="cpu", max_side=max_side)
+    colorizer = Colorizer(model, device="cpu", max_side=max_side, precision=precision, runtime=runtime)
     engine = FrameColorizer(colorizer)
     profile = cProfile.Profile()
     profile.enable()
@@ -117,6 +120,32 @@ def default_models(scratch: Path) -> list[str]:
     return models
 
 
+def run_video_bench(models, source: Path = DEFAULT_SOURCE, heights=(360, 480, 720, 1080), frames: int = 60,
+                    preset: str = "veryfast", max_side: int | None = None, precision: str = "auto",
+                    runtime: str = "auto", echo=print) -> dict:
+    """Every model at every height (480p: also without the temporal plugins, and the per-step profile)."""
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="colorfuse-video-bench-") as scratch:
+        scratch = Path(scratch)
+        models = models or default_models(scratch)
+        for height in heights:
+            clip = make_clip(source, height, frames, scratch / f"in-{height}.mp4")
+            for model in models:
+                if height == 480:
+                    stages = stage_profile(model, clip, max_side, precision=precision, runtime=runtime)
+                    runs.append(stages)
+                    echo(f"{stages['size']:>10} {stages['model']:<12} ms/frame by step: {stages['stage_ms_per_frame']}")
+                for temporal in (True, False) if height == 480 else (True,):
+                    run = measure(model, clip, scratch / "out.mp4", temporal, preset, max_side, precision, runtime)
+                    runs.append(run)
+                    echo(f"{run['size']:>10} {run['model']:<12} {run['variant']} temporal={temporal!s:<5} "
+                         f"{run['frames_per_s']:6.1f} frames/s  cpu/frame {run['cpu_ms_per_frame_python']} ms python + "
+                         f"{run['cpu_ms_per_frame_ffmpeg']} ms ffmpeg  load {run['load_average_1min']}")
+    return {"benchmark": "colorfuse video, file to file, CPU", "machine": machine_info(),
+            "source": str(source) if source.exists() else "lavfi testsrc2", "precision": precision, "runtime": runtime,
+            "ffmpeg": ffmpeg_exe(), "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model name or .onnx path (repeatable)")
@@ -125,28 +154,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--frames", type=int, default=60, help="frames per clip")
     parser.add_argument("--preset", default="veryfast", help="x264 preset")
     parser.add_argument("--max-side", type=int, default=None, help="working size (default: the card's)")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--runtime", default="auto")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    runs = []
-    with tempfile.TemporaryDirectory(prefix="colorfuse-video-bench-") as scratch:
-        scratch = Path(scratch)
-        models = args.model or default_models(scratch)
-        for height in (int(h) for h in args.heights.split(",")):
-            clip = make_clip(args.source, height, args.frames, scratch / f"in-{height}.mp4")
-            for model in models:
-                if height == 480:
-                    stages = stage_profile(model, clip, args.max_side)
-                    runs.append(stages)
-                    print(f"{stages['size']:>10} {stages['model']:<12} ms/frame by step: {stages['stage_ms_per_frame']}")
-                for temporal in (True, False) if height == 480 else (True,):
-                    run = measure(model, clip, scratch / "out.mp4", temporal, args.preset, args.max_side)
-                    runs.append(run)
-                    print(f"{run['size']:>10} {run['model']:<12} temporal={temporal!s:<5} {run['frames_per_s']:6.1f} "
-                          f"frames/s  cpu/frame {run['cpu_ms_per_frame_python']} ms python + "
-                          f"{run['cpu_ms_per_frame_ffmpeg']} ms ffmpeg  load {run['load_average_1min']}")
-    report = {"benchmark": "colorfuse video, file to file, CPU", "machine": machine_info(),
-              "source": str(args.source) if args.source.exists() else "lavfi testsrc2",
-              "ffmpeg": ffmpeg_exe(), "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs}
+    report = run_video_bench(args.model, args.source, [int(h) for h in args.heights.split(",")], args.frames,
+                             args.preset, args.max_side, args.precision, args.runtime)
     write_json_atomic(report, args.out)
     print(f"wrote {args.out}")
     return report

@@ -31,7 +31,7 @@ from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.errors import ColorfuseError, ModelCardError
 from colorfuse.engine.models import resolve_model
 from colorfuse.engine.adapter import provided_model
-from colorfuse.engine.session import get_session
+from colorfuse.engine.precision import choose_variant, open_variant
 from colorfuse.plugins.manager import all_accept, call_chain, call_first, wrap_chain
 
 DEFAULT_OPTIONS = {"saturation": 1.0, "chroma_upsample": "guided"}
@@ -72,23 +72,30 @@ class Colorizer:
     ``device`` is ``auto``, ``cuda`` or ``cpu``; ``max_side`` overrides the card's working
     size (0 runs at full resolution); ``options`` go to the plugins (``saturation``,
     ``chroma_upsample``, ...); ``look`` names one of the card's looks (None: its default);
-    ``style`` is a reference image (path or array) whose global view every image gets.
+    ``style`` is a reference image (path or array) whose global view every image gets;
+    ``precision`` (``auto``, ``fp32``, ``int8``, ``bf16``) and ``runtime`` (``auto``,
+    ``onnxruntime``, ``openvino``) pick the variant that runs (:mod:`colorfuse.engine.precision`;
+    ``precision_choice`` says which and why).
     """
 
     def __init__(self, model=None, device: str = "auto", max_side: int | None = None,
                  batch_size: int = 8, options: dict | None = None, threads: int | None = None,
-                 look: str | None = None, style=None):
+                 look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto"):
         adapter = provided_model(model, device, threads)
         if adapter is None:
             self.model_path = resolve_model(model)
             self.card: ModelCard = read_card(self.model_path)
-            self.model_session = get_session(self.model_path, device, threads)
         else:  # a plugin's model (provide_model): no file, the plugin runs it
             self.model_path, self.card, self.model_session = None, adapter.card, adapter
-        self.device = self.model_session.device
         self.max_side = self.card.default_max_side if max_side is None else int(max_side)
         if self.max_side < 0:
             raise ValueError("max_side must be >= 0 (0 runs the model at full resolution)")
+        self.precision_choice = None
+        if adapter is None:
+            self.precision_choice = choose_variant(self.model_path, self.card, precision, runtime, device, threads,
+                                                   shape=self._typical_shape())
+            self.model_session = open_variant(self.precision_choice.variant, device, threads)
+        self.device = self.model_session.device
         self.batch_size = max(1, int(batch_size))
         self.options = {**DEFAULT_OPTIONS, **(options or {})}
         self.look_name, self.look = self.card.look(look)
@@ -98,6 +105,12 @@ class Colorizer:
         self.style_view = None if style is None else self._style_view(style)
         self._runner = wrap_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
                                   options=self.options)
+
+    def _typical_shape(self) -> tuple[int, int]:
+        """The working shape of a 4:3 photo: what ``--precision auto`` times the variants at."""
+        side = self.max_side or 512
+        _, _, height, width = working_size(side * 3 // 4, side, side, self.card.size_multiple)
+        return height, width
 
     # ---- checks ------------------------------------------------------------------------------
     def _check_card_against_model(self) -> dict[str, np.dtype]:

@@ -144,3 +144,18 @@ def describe_machine() -> dict:
         "opencv": package_version("opencv-python-headless") or package_version("opencv-python"),
         "load_average": load_average(),
     }
+
+
+def cpu_identity() -> dict:
+    """What decides which kernels run fastest here: the CPU model and its wide-vector and matrix extensions."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni")
+    return {"cpu": _cpu_model(), "cores": physical_cores(), "flags": [flag for flag in wanted if flag in flags]}

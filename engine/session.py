@@ -3,6 +3,8 @@
 ``device`` is ``auto`` (CUDA when onnxruntime offers it, else CPU), ``cuda`` or ``cpu``. CUDA
 is asked of onnxruntime only when it offers it; when ``cuda`` cannot be had, the model runs on
 the CPU and one :class:`ProviderFallbackWarning` says so (onnxruntime's own logs are quiet).
+``runtime`` ``openvino`` runs the file on OpenVINO's CPU plugin instead
+(:mod:`colorfuse.engine.openvino_runtime`), at ``precision`` fp32 or bf16.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning
 
 DEVICES = ("auto", "cuda", "cpu")
+RUNTIMES = ("onnxruntime", "openvino")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
@@ -79,14 +82,20 @@ def _session_options(threads: int | None):
     return options
 
 
-def get_session(path, device: str = "auto", threads: int | None = None) -> ModelSession:
-    """Return the cached session for ``path`` on ``device`` (created on first use)."""
+def get_session(path, device: str = "auto", threads: int | None = None, runtime: str = "onnxruntime",
+                precision: str = "fp32") -> ModelSession:
+    """Return the cached session for ``path`` on ``device`` and ``runtime`` (created on first use)."""
     path = os.path.realpath(path)
-    key = (path, os.path.getmtime(path), device, threads)
+    key = (path, os.path.getmtime(path), device, threads, runtime, precision)
     with _lock:
         cached = _cache.get(key)
         if cached is not None:
             return cached
+        if runtime == "openvino":
+            cached = _cache[key] = _openvino_session(path, device, threads, precision)
+            return cached
+        if runtime != "onnxruntime":
+            raise ColorfuseError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
         ort = _onnxruntime()
         wanted = requested_providers(device)
         session = ort.InferenceSession(path, sess_options=_session_options(threads), providers=wanted)
@@ -102,6 +111,18 @@ def get_session(path, device: str = "auto", threads: int | None = None) -> Model
             )
         cached = _cache[key] = ModelSession(session, actual, used)
         return cached
+
+
+def _openvino_session(path: str, device: str, threads: int | None, precision: str) -> ModelSession:
+    from colorfuse.engine.openvino_runtime import OpenVINOSession, openvino_problem
+
+    if device == "cuda":
+        raise ColorfuseError("the OpenVINO runtime runs on the CPU: use --device cpu, or --runtime onnxruntime for CUDA")
+    problem = openvino_problem()
+    if problem:
+        raise ColorfuseError(problem)
+    session = OpenVINOSession(path, precision, threads)
+    return ModelSession(session, "cpu", session.get_providers())
 
 
 def clear_cache() -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from colorfuse.commands.colorize import precision_option, runtime_option
+
 OUT_FILE = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -69,7 +71,8 @@ def _paper_base_model(model) -> tuple[Path, bool]:
 @command.command("paper")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "both"]), default="both", show_default=True)
 @click.option("--precision", default="fp32", show_default=True,
-              help="Comma-separated: fp32, fp16, int8 (int8: static QDQ calibrated on --photos).")
+              help="Comma-separated: fp32, fp16, int8 (int8: static QDQ calibrated on --photos), each on onnxruntime, "
+                   "and fp32@openvino, bf16@openvino, int8@openvino (OpenVINO's CPU plugin).")
 @click.option("--sizes", default="224,512,1024,2048", show_default=True, help="Square image sides (px).")
 @click.option("--repeats", type=click.IntRange(1), default=5, show_default=True, help="Timed runs after one warm-up.")
 @click.option("--model", default=None, help="Model to time (default: the paper-size network, untrained, exported here).")
@@ -86,12 +89,16 @@ def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, n
     from colorfuse.benchmarks.paper import paper_markdown, paper_plot, run_paper
     from colorfuse.benchmarks.quantize import DEFAULT_PHOTOS, precision_variant
 
-    precisions = [p.strip() for p in precision.split(",") if p.strip()]
-    unknown = sorted(set(precisions) - {"fp32", "fp16", "int8"})
-    if unknown or not precisions:
-        raise click.BadParameter(f"unknown precision {unknown or precision!r}: use fp32, fp16, int8", param_hint="--precision")
+    labels = [p.strip() for p in precision.split(",") if p.strip()]
+    known = ("fp32", "fp16", "int8", "fp32@openvino", "bf16@openvino", "int8@openvino")
+    unknown = sorted(set(labels) - set(known))
+    if unknown or not labels:
+        raise click.BadParameter(f"unknown precision {unknown or precision!r}: use {', '.join(known)}",
+                                 param_hint="--precision")
     base, is_paper_model = _paper_base_model(model)
-    paths = {p: precision_variant(base, p, photos or DEFAULT_PHOTOS) for p in precisions}
+    files = {p: precision_variant(base, p, photos or DEFAULT_PHOTOS) for p in {label.split("@")[0] for label in labels}
+             if p != "bf16"}
+    paths = {label: files[label.split("@")[0] if not label.startswith("bf16") else "fp32"] for label in labels}
     devices = ["cpu", "cuda"] if device == "both" else [device]
     data = run_paper(paths, devices, _numbers(int, sizes, "--sizes"), repeats, threads=threads,
                      torch_reference=is_paper_model and not no_torch, end_to_end=not no_end_to_end, cuda_graph=cuda_graph)
@@ -110,13 +117,21 @@ def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, n
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use only the first N images (0: all).")
 @click.option("--bucket", type=click.IntRange(0), default=0,
               help="Pad working shapes up to multiples of this so more images share a batch (0: off).")
+@precision_option
+@runtime_option
+@click.option("--peers", is_flag=True,
+              help="Also run a plain onnxruntime loop and a PyTorch-eager loop over the same photos, in turn.")
+@click.option("--torch-checkpoint", type=click.Path(exists=True, path_type=Path), default=None,
+              help="The PyTorch model for --peers (default: the repository's checkpoints/NAME/last.pt).")
+@click.option("--png", is_flag=True, help="Write the photos as gray PNGs first (untimed) and colorize those into PNGs.")
 @_outputs
-def throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, bucket, json_file, md_file,
-               plot_file):
+def throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, bucket, precision, runtime,
+               peers, torch_checkpoint, png, json_file, md_file, plot_file):
     """End-to-end images/s colorizing FOLDER (decode, model, encode, write), and how busy the model was."""
     from colorfuse.benchmarks.throughput import run_throughput, throughput_markdown, throughput_plot
 
-    data = run_throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, bucket)
+    data = run_throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, bucket,
+                          precision, runtime, peers, torch_checkpoint, png)
     _emit(data, throughput_markdown(data), json_file, md_file, plot_file, lambda p: throughput_plot(data, p))
 
 
@@ -132,8 +147,11 @@ def throughput(folder, device, model, max_side, batch_size, workers, threads, re
 @click.option("--warmup", type=click.IntRange(0), default=1, show_default=True,
               help="Untimed runs of each image first (0 for huge images where memory is the point).")
 @click.option("--timeout", type=float, default=None, help="Seconds allowed per size.")
+@precision_option
+@runtime_option
 @_outputs
-def scaling(sizes, model, device, threads, repeats, tile, seam, warmup, timeout, json_file, md_file, plot_file):
+def scaling(sizes, model, device, threads, repeats, tile, seam, warmup, timeout, precision, runtime, json_file, md_file,
+            plot_file):
     """Time and peak memory against pixel count at full resolution (one child process per size)."""
     from colorfuse.benchmarks.scaling import run_scaling, scaling_markdown, scaling_plot
 
@@ -141,7 +159,7 @@ def scaling(sizes, model, device, threads, repeats, tile, seam, warmup, timeout,
     if seam_check is not None and len(seam_check) != 3:
         raise click.BadParameter("give SIZE,TILE,OVERLAP", param_hint="--seam")
     data = run_scaling(_numbers(float, sizes, "--sizes"), model, device, threads, repeats, tile, seam_check, timeout,
-                       warmup)
+                       warmup, precision, runtime)
     _emit(data, scaling_markdown(data), json_file, md_file, plot_file, lambda p: scaling_plot(data, p))
 
 
@@ -176,3 +194,25 @@ def settings(model, precision, size, repeats, json_file, md_file, plot_file):
     paths = {p.strip(): precision_variant(base, p.strip(), DEFAULT_PHOTOS) for p in precision.split(",") if p.strip()}
     data = run_settings(paths, size, repeats)
     _emit(data, settings_markdown(data), json_file, md_file, plot_file, lambda p: settings_plot(data, p))
+
+
+@command.command("video")
+@click.option("--model", "models", multiple=True, help="Model (repeatable; default: the default model and a test model).")
+@click.option("--source", type=click.Path(path_type=Path), default=None,
+              help="Clip to scale and loop (default: the shared solidWhiteRight.mp4, else a synthetic test pattern).")
+@click.option("--heights", default="360,480,720,1080", show_default=True)
+@click.option("--frames", type=click.IntRange(1), default=60, show_default=True, help="Frames per clip.")
+@click.option("--preset", default="veryfast", show_default=True, help="x264 preset.")
+@click.option("--max-side", type=click.IntRange(0), default=None, help="Working size (default: the card's).")
+@precision_option
+@runtime_option
+@click.option("--json", "json_file", type=OUT_FILE, default=None, help="Write the full result as JSON.")
+def video(models, source, heights, frames, preset, max_side, precision, runtime, json_file):
+    """`colorfuse video` file to file at each height: frames/s, CPU per frame, and at 480p the time of each step."""
+    from colorfuse.benchmarks.video_speed import DEFAULT_SOURCE, run_video_bench
+    from colorfuse.engine.video.reports import write_json_atomic
+
+    report = run_video_bench(list(models), source or DEFAULT_SOURCE, _numbers(int, heights, "--heights"), frames, preset,
+                             max_side, precision, runtime, echo=click.echo)
+    if json_file is not None:
+        write_json_atomic(report, json_file)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.colorize import (describe, interrupt_status, look_option, signals_interrupt, style_option,
-                                         warnings_as_lines)
+from colorfuse.commands.colorize import (describe, interrupt_status, look_option, precision_option, runtime_option,
+                                         signals_interrupt, style_option, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
 from colorfuse.options import OutputFormatChoice, parse_plugin_options
 
@@ -48,6 +48,8 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
               help="Histogram distance above which a frame starts a new shot.")
 @look_option
 @style_option
+@precision_option
+@runtime_option
 @click.option("--saturation", type=float, default=1.0, show_default=True)
 @click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
@@ -56,7 +58,7 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(source, out, frames_dir, frames_format, fps, model, device, max_side, batch_size, start, end, codec,
             crf, preset, pix_fmt, no_temporal, temporal_global, temporal_flow, shot_threshold, look, style,
-            saturation, chroma_upsample, extra, overwrite, quiet):
+            precision, runtime, saturation, chroma_upsample, extra, overwrite, quiet):
     """Colorize the video SOURCE into --out (and/or --frames); SOURCE may be a folder of frames (with --fps).
 
     Resolution, timing (variable frame rate too), duration, rotation and audio are kept.
@@ -78,7 +80,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
         ffmpeg_exe()
     with warnings_as_lines(partial(click.echo, err=True)):
         colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                              look=look, style=style)
+                              look=look, style=style, precision=precision, runtime=runtime)
     temporal = [name for name in ("temporal_global", "temporal_flow") if options[name]]
     click.echo(f"{describe(colorizer)}, temporal: {', '.join(temporal) or 'off'}", err=True)
     progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")

@@ -78,11 +78,12 @@ class ColorizeActor:
     """A Ray Data actor: one Colorizer (one onnxruntime session) for its whole life."""
 
     def __init__(self, model, device: str, max_side, batch_size: int, options: dict, threads: int | None,
-                 look: str | None = None, style=None):
+                 look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto"):
         from colorfuse.engine.colorizer import Colorizer
 
         self.colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
-                                   options=options, threads=threads, look=look, style=style)
+                                   options=options, threads=threads, look=look, style=style, precision=precision,
+                                   runtime=runtime)
 
     def __call__(self, batch: dict) -> dict:
         status, error = list(batch["status"]), list(batch["error"])
@@ -138,7 +139,8 @@ def _local(item: str) -> str:
 
 def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None, max_side=None,
                   batch_size: int = 8, fmt: str = "auto", skip_existing: bool = False,
-                  overwrite: bool = False, options: dict | None = None, look: str | None = None, style=None):
+                  overwrite: bool = False, options: dict | None = None, look: str | None = None, style=None,
+                  precision: str = "auto", runtime: str = "auto"):
     """The lazy Ray Data pipeline whose rows are outcomes (source, target, status, error).
 
     ``style`` is the reference image as an array (read on the driver), so nodes need not see it."""
@@ -155,7 +157,7 @@ def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None
         compute=data.ActorPoolStrategy(min_size=workers.min_workers, max_size=workers.max_workers),
         fn_constructor_kwargs={"model": _model_spec(model), "device": workers.device, "max_side": max_side,
                                "batch_size": batch_size, "options": options, "threads": workers.threads,
-                               "look": look, "style": style},
+                               "look": look, "style": style, "precision": precision, "runtime": runtime},
         **workers.resources)
     return colorized.map_batches(_write_stage, batch_size=batch_size, batch_format="numpy",
                                  fn_kwargs={"fmt": fmt, "options": options})

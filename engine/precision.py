@@ -1,0 +1,216 @@
+"""Which variant of a model runs: ``--precision auto|fp32|int8|bf16`` and ``--runtime``.
+
+``auto`` takes the variants whose measured quality loss is within :data:`~colorfuse.engine.variants.MAX_PSNR_LOSS_DB`
+and :data:`~colorfuse.engine.variants.MAX_COLOURFULNESS_CHANGE_PCT` and times them on this machine
+at the working shape (warm-up, then interleaved rounds, median): the fastest runs. A named
+precision takes its variants (the fastest of them when two runtimes offer it). The outcome is cached
+per machine (CPU, its bf16/VNNI/AMX flags, runtime versions, threads, shape) in
+``$COLORFUSE_CACHE_DIR`` (default ``~/.cache/colorfuse``), so the measuring happens once.
+
+Before a reduced-precision variant is trusted, its output on a fixed probe input is compared with
+fp32's (some CPUs and runtime builds compute bf16 or int8 wrongly): when it is not finite or lies
+further than three times what was measured when it was built, a :class:`VariantWarning` says so
+and fp32 runs instead. CUDA runs the fp32 model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from colorfuse.engine.errors import ColorfuseError
+from colorfuse.engine.session import CUDA, available_providers, get_session
+from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES, Variant, VariantWarning, load_variants
+
+PROBE_SHAPE = (192, 256)  # the first-use check's input, also used when the variants are built
+TIMING_ROUNDS = 5
+
+
+@dataclass
+class Choice:
+    """The variant that runs, why, and what was measured to choose it."""
+
+    variant: Variant
+    reason: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)  # variant key -> why it was not used
+    cached: bool = False
+
+
+def probe_feeds(card, shape=PROBE_SHAPE) -> dict[str, np.ndarray]:
+    """A deterministic photo-like input: smooth shading, texture and hard edges, normalised as the engine does."""
+    import cv2
+
+    height, width = (-(-side // card.size_multiple) * card.size_multiple for side in shape)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    lum = 20 + 60 * (y / height) + 8 * np.sin(x / 5.0) * np.cos(y / 7.0)
+    lum[height // 4 : height // 2, width // 5 : width // 2] = 85.0
+    lum[2 * height // 3 :, 3 * width // 5 :] = 12.0
+    norm = lambda a: ((a - np.float32(card.l_offset)) / np.float32(card.l_scale)).astype(np.float32)[None, None]  # noqa: E731
+    feeds = {card.input_name("L"): norm(lum)}
+    if card.global_input_size:
+        size = card.global_input_size
+        feeds[card.input_name("L_global")] = norm(cv2.resize(lum, (size, size), interpolation=cv2.INTER_AREA))
+    return feeds
+
+
+def mean_abs_difference(card, session, base_session, feeds) -> float:
+    """Mean |ab - ab_fp32| over every ab output on ``feeds`` (inf when not finite)."""
+    names = [spec.name for spec in card.outputs]
+    ours, base = session.run(names, feeds), base_session.run(names, feeds)
+    if not all(np.isfinite(out).all() for out in ours):
+        return float("inf")
+    return float(np.mean([np.abs(a - b).mean() for a, b in zip(ours, base)]))
+
+
+def _cache_path() -> Path:
+    root = os.environ.get("COLORFUSE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "colorfuse")
+    return Path(root) / "precision-choices.json"
+
+
+def _machine_key(card, candidates, threads, shape) -> str:
+    from colorfuse.engine.machine import cpu_identity
+    from colorfuse.engine.openvino_runtime import openvino_version
+    import onnxruntime
+
+    parts = [card.weights_sha256, [(v.key, str(v.path), v.probe_mean_abs_ab) for v in candidates], cpu_identity(),
+             onnxruntime.__version__, openvino_version(), threads, list(shape)]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
+
+
+def _read_cache() -> dict:
+    try:
+        return json.loads(_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(key: str, entry: dict) -> None:
+    path = _cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = _read_cache()
+        data[key] = entry
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".precision-", delete=False) as handle:
+            json.dump(data, handle, indent=1)
+        os.replace(handle.name, path)  # the cache is ours alone: replacing it loses nothing
+    except OSError:
+        pass  # an unwritable cache only means measuring again next time
+
+
+def open_variant(variant: Variant, device: str = "cpu", threads: int | None = None):
+    """The cached session running ``variant`` (the base model keeps ``device``; variants run on the CPU)."""
+    device = device if variant.is_base else "cpu"
+    return get_session(variant.path, device, threads, runtime=variant.runtime,
+                       precision="bf16" if variant.precision == "bf16" else "fp32")
+
+
+def _time_ms(sessions: dict, feeds, output_names) -> dict[str, float]:
+    """Median milliseconds per run of each session: two warm-up runs, then interleaved rounds."""
+    times: dict[str, list[float]] = {key: [] for key in sessions}
+    for session in sessions.values():
+        for _ in range(2):
+            session.run(output_names, feeds)
+    for _ in range(TIMING_ROUNDS):
+        for key, session in sessions.items():
+            start = time.perf_counter()
+            session.run(output_names, feeds)
+            times[key].append(time.perf_counter() - start)
+    return {key: round(1e3 * float(np.median(values)), 3) for key, values in times.items()}
+
+
+def _candidates(variants: list[Variant], precision: str, runtime: str) -> tuple[list[Variant], dict[str, str]]:
+    from colorfuse.engine.openvino_runtime import openvino_problem
+
+    rejected, kept = {}, []
+    for variant in variants:
+        if precision == "auto" and not variant.within_limits():
+            rejected[variant.key] = "measured quality loss over auto's limits"
+        elif precision not in ("auto", variant.precision) or runtime not in ("auto", variant.runtime):
+            continue
+        elif variant.runtime == "openvino" and openvino_problem():
+            rejected[variant.key] = openvino_problem()
+        else:
+            kept.append(variant)
+    return kept, rejected
+
+
+def choose_variant(model_path, card, precision: str = "auto", runtime: str = "auto", device: str = "auto",
+                   threads: int | None = None, shape=PROBE_SHAPE) -> Choice:
+    """Pick what runs ``model_path`` here (see the module docstring); ``shape`` is the working (h, w).
+
+    ``precision`` may also be a :class:`Variant`, which runs as given (the variant builder measures them so).
+    """
+    if isinstance(precision, Variant):
+        return Choice(precision, "given")
+    if precision not in CHOICES:
+        raise ColorfuseError(f"unknown precision {precision!r}: choose one of {', '.join(CHOICES)}")
+    if runtime not in RUNTIME_CHOICES:
+        raise ColorfuseError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIME_CHOICES)}")
+    variants = load_variants(model_path, card)
+    base = variants[0]
+    if device == "cuda" or (device == "auto" and CUDA in available_providers()):
+        if precision not in ("auto", "fp32") or runtime == "openvino":
+            warnings.warn(f"{precision}@{runtime} is a CPU variant: running fp32 on onnxruntime's CUDA provider",
+                          VariantWarning, stacklevel=2)
+        return Choice(base, "CUDA runs the fp32 model")
+    candidates, rejected = _candidates(variants, precision, runtime)
+    if not candidates:
+        known = ", ".join(v.key for v in variants)
+        why = "; ".join(f"{key}: {reason}" for key, reason in rejected.items())
+        raise ColorfuseError(f"model {card.name!r} has no {precision} variant for runtime {runtime} here "
+                             f"(it has {known}{'; ' + why if why else ''}); colorfuse variants build makes them")
+    if candidates == [base]:
+        why = "asked for" if precision == "fp32" else "no other variant is within auto's quality limits and runs here"
+        return Choice(base, f"the fp32 model ({why})" if len(variants) > 1 else "the fp32 model (it has no variants)",
+                      rejected=rejected)
+    key = _machine_key(card, candidates, threads, shape)
+    entry = _read_cache().get(key)
+    fresh = entry is None
+    if fresh:
+        entry = _measure(candidates, base.path, card, threads, shape)
+        _write_cache(key, entry)
+    by_key = {v.key: v for v in candidates}
+    failed = entry["failed"]
+    for variant_key, reason in failed.items():
+        rejected[variant_key] = reason
+        if precision != "auto" or fresh:
+            warnings.warn(f"{card.name} {variant_key} failed its check against fp32 on this machine ({reason}): "
+                          "running fp32 on onnxruntime instead", VariantWarning, stacklevel=2)
+    timings = entry["timings_ms"]
+    if not timings:
+        return Choice(base, "every reduced-precision variant failed its check", rejected=rejected, cached=not fresh)
+    fastest = min(timings, key=timings.get)
+    others = ", ".join(f"{k} {ms:.1f} ms" for k, ms in sorted(timings.items(), key=lambda item: item[1]))
+    return Choice(by_key[fastest], f"fastest here at {shape[1]}x{shape[0]} ({others})", timings, rejected,
+                  cached=not fresh)
+
+
+def _measure(candidates: list[Variant], base_path, card, threads, shape) -> dict:
+    """Check each reduced variant against fp32 on the probe, then time the ones that pass."""
+    base_session = get_session(base_path, "cpu", threads)
+    probe = probe_feeds(card)
+    sessions, failed = {}, {}
+    for variant in candidates:
+        try:
+            session = open_variant(variant, "cpu", threads)
+            if not variant.is_base:
+                difference = mean_abs_difference(card, session, base_session, probe)
+                limit = 3 * variant.probe_mean_abs_ab + 2e-3
+                if not difference <= limit:
+                    failed[variant.key] = f"mean |ab difference| {difference:.4g}, limit {limit:.4g}"
+                    continue
+            sessions[variant.key] = session
+        except Exception as exc:  # noqa: BLE001 - a runtime that cannot load or run the file is a failed check
+            failed[variant.key] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    timings = _time_ms(sessions, probe_feeds(card, shape), [card.outputs[0].name]) if sessions else {}
+    return {"timings_ms": timings, "failed": failed, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
