@@ -18,7 +18,8 @@ from PIL import Image
 from tests.test_serve_command import Served
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-PHOTO = Path(__file__).resolve().parent.parent / "samples" / "gray" / "deoldify__1916Sweeden.jpg"
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "gray"
+PHOTO, NOT_AN_IMAGE = SAMPLES / "deoldify__1916Sweeden.jpg", SAMPLES / "SOURCES.md"
 SIZE = 64  # the result is read back at this size to measure its colour
 
 
@@ -70,11 +71,16 @@ def test_upload_a_gray_photo_and_get_it_coloured(browser):
         wait = WebDriverWait(browser, 60)
         wait.until(lambda driver: driver.find_element(By.ID, "status").text == "ready: add photos")
         assert "?token" not in browser.current_url  # the token went into a cookie
-        browser.find_element(By.ID, "files").send_keys(str(PHOTO))
+        browser.find_element(By.ID, "files").send_keys(f"{PHOTO}\n{NOT_AN_IMAGE}")
+        wait.until(lambda driver: driver.find_element(By.ID, "progress-text").text == "2 of 2 done")
         wait.until(lambda driver: driver.execute_script(
             "const image = document.getElementById('after');"
             "return image.complete && image.naturalWidth > 0 && !document.getElementById('viewer').hidden"))
-        assert browser.find_element(By.ID, "progress-text").text == "1 of 1 done"
+        failed = browser.find_element(By.CSS_SELECTOR, "#gallery li.failed")
+        assert failed.find_element(By.CLASS_NAME, "state").text == \
+            "SOURCES.md: not an image, or a format colorfuse cannot read"  # the CLI's words
+        failed.find_element(By.CLASS_NAME, "remove").click()
+        wait.until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "#gallery li")) == 1)
         assert browser.find_element(By.ID, "command").text == f"colorfuse colorize {PHOTO.name} --out colorized " \
                                                               "--look natural"
         slider = browser.find_element(By.ID, "slider")

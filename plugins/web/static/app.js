@@ -100,10 +100,12 @@ async function updateCommand() {
 // ---- files ---------------------------------------------------------------------------------------
 function addTile(item) {
   const li = document.createElement("li");
-  li.innerHTML = '<img alt=""><div class="name"></div><div class="state">waiting</div>';
+  li.innerHTML = '<button class="remove" type="button" title="Remove">×</button><img alt="">' +
+                 '<div class="name"></div><div class="state">waiting</div>';
   li.querySelector(".name").textContent = item.name;
   li.title = item.name;
   li.addEventListener("click", () => item.id && select(item));
+  li.querySelector(".remove").addEventListener("click", (event) => { event.stopPropagation(); remove(item); });
   $("gallery").append(li);
   item.tile = li;
 }
@@ -129,17 +131,26 @@ async function addFiles(files) {
   updateProgress();
   for (const item of items) {
     try {
-      setTileState(item, "uploading…");
-      const upload = await api(`/api/files?name=${encodeURIComponent(item.name)}`, { method: "PUT", body: item.file });
-      Object.assign(item, { id: upload.id, kind: upload.kind, file: null });
-      setTileState(item, "colorizing…");
-      await render(item, !state.selected);
+      await upload(item);
     } catch (error) {
       setTileState(item, error.message, true);
     }
     state.done += 1;
     updateProgress();
   }
+}
+
+async function upload(item) {
+  if (!state.items.includes(item)) return; // removed before its turn
+  setTileState(item, "uploading…");
+  const sent = await api(`/api/files?name=${encodeURIComponent(item.name)}`, { method: "PUT", body: item.file });
+  if (!state.items.includes(item)) { // removed while it was uploading
+    await api(`/api/files/${sent.id}`, { method: "DELETE" }).catch(() => {});
+    return;
+  }
+  Object.assign(item, { id: sent.id, kind: sent.kind, file: null });
+  setTileState(item, "colorizing…");
+  await render(item, !state.selected);
 }
 
 async function render(item, show = item === state.selected) {
@@ -179,6 +190,17 @@ async function select(item) {
   $("viewer-name").textContent = video ? `${item.name}: first ${state.config.preview_seconds} s` : item.name;
   $("download").href = `${item.result.url}?download=1`;
   $("download").textContent = `Download ${item.result.download}`;
+}
+
+async function remove(item) {
+  if (item.id) await api(`/api/files/${item.id}`, { method: "DELETE" }).catch(() => {});
+  item.tile.remove();
+  state.items = state.items.filter((other) => other !== item);
+  if (state.selected === item) {
+    state.selected = null;
+    $("viewer").hidden = true;
+  }
+  updateProgress();
 }
 
 async function downloadZip() {
