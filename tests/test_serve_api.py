@@ -146,6 +146,14 @@ def test_bad_files_get_the_cli_message(client, tmp_path, name, data, reason):
     assert not list((tmp_path / "serve0" / "inputs").iterdir())  # a refused upload leaves nothing
 
 
+def test_reading_warnings_come_with_the_upload(client):
+    frames = [Image.new("L", (16, 12), level) for level in (0, 128, 255)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    notes = upload(client, "moving.gif", buffer.getvalue()).json()["notes"]
+    assert notes == ["moving.gif: 3 frames (an animation or a multi-page file); only the first is colorized"]
+
+
 def test_empty_upload_and_unknown_files_are_refused(client):
     assert upload(client, "empty.png", b"").json()["error"] == "empty.png: empty file (0 bytes)"
     assert render(client, "feedbeef").status_code == 404

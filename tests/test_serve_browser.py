@@ -20,6 +20,7 @@ from tests.test_serve_command import Served
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "gray"
 PHOTO, NOT_AN_IMAGE = SAMPLES / "deoldify__1916Sweeden.jpg", SAMPLES / "SOURCES.md"
+STYLE = SAMPLES.parent / "imagenet" / "n11939491_daisy.jpg"
 SIZE = 64  # the result is read back at this size to measure its colour
 
 
@@ -68,7 +69,7 @@ def test_upload_a_gray_photo_and_get_it_coloured(browser):
     served = Served()
     try:
         browser.get(served.url)
-        wait = WebDriverWait(browser, 60)
+        wait = WebDriverWait(browser, 10)
         wait.until(lambda driver: driver.find_element(By.ID, "status").text == "ready: add photos")
         assert "?token" not in browser.current_url  # the token went into a cookie
         browser.find_element(By.ID, "files").send_keys(f"{PHOTO}\n{NOT_AN_IMAGE}")
@@ -107,5 +108,37 @@ def test_upload_a_gray_photo_and_get_it_coloured(browser):
                                     {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
             picture = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
             picture.save(screenshot, **({"quality": 85, "optimize": True} if screenshot.endswith(".jpg") else {}))
+        before_style = browser.find_element(By.ID, "after").get_attribute("src")
+        browser.find_element(By.ID, "style").send_keys(str(STYLE))
+        wait.until(lambda driver: driver.find_element(By.ID, "after").get_attribute("src") != before_style)
+        wait.until(lambda driver: driver.find_element(By.ID, "command").text.endswith(f"--style {STYLE.name}"))
+        Select(browser.find_element(By.ID, "model")).select_by_value("tiny")
+        assert not browser.find_element(By.ID, "style").is_enabled()
+        assert browser.find_element(By.ID, "style-note").text.startswith("tiny has no global input")
+        wait.until(lambda driver: driver.find_element(By.ID, "command").text ==  # no style: tiny cannot take one
+                   f"colorfuse colorize {PHOTO.name} --out colorized --model tiny")
+    finally:
+        served.stop()
+
+
+def test_a_video_gives_a_preview_the_browser_plays(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", size="160x120", seconds=5)
+    served = Served()
+    try:
+        browser.get(served.url)
+        wait = WebDriverWait(browser, 60)
+        wait.until(lambda driver: driver.find_element(By.ID, "status").text == "ready: add photos")
+        browser.find_element(By.ID, "files").send_keys(str(clip))
+        video = wait.until(lambda driver: driver.execute_script(
+            "const video = document.getElementById('video');"
+            "return !video.hidden && video.readyState >= 2 && video"))  # decoded frames to show
+        assert browser.execute_script("return [arguments[0].videoWidth, arguments[0].duration]", video) == [160, 3]
+        assert browser.find_element(By.ID, "viewer-name").text == "clip.mp4: first 3 s"
+        assert browser.find_element(By.ID, "download").text == "Download clip-preview.mp4"
     finally:
         served.stop()

@@ -79,8 +79,8 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
 
     def command_for(settings) -> str:
         photos = [upload.name for upload in list(library.uploads.values()) if upload.kind == "photo"]
-        style = library.uploads[settings.style].name if settings.style else None
-        return command_line(settings, photos, style, names[0], devices[0])
+        style = library.uploads.get(settings.style) if settings.style else None
+        return command_line(settings, photos, style and style.name, names[0], devices[0])
 
     async def page(request):
         return FileResponse(STATIC / "index.html")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning
 from colorfuse.plugins.web.settings import Settings, SettingsError
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".ogv"}
@@ -44,9 +45,11 @@ class Upload:
     image: np.ndarray | None = field(default=None, repr=False)
     size: tuple[int, int] = (0, 0)  # (width, height)
     results: dict[str, Path] = field(default_factory=dict)  # settings key -> result file
+    notes: list[str] = field(default_factory=list)  # warnings from reading it, in the CLI's words
 
     def describe(self) -> dict:
-        return {"id": self.id, "name": self.name, "kind": self.kind, "width": self.size[0], "height": self.size[1]}
+        return {"id": self.id, "name": self.name, "kind": self.kind, "width": self.size[0], "height": self.size[1],
+                "notes": self.notes}
 
 
 def clean_name(name: str) -> str:
@@ -84,17 +87,18 @@ class Library:
         suffix = PurePosixPath(name).suffix.lower()
         path = self.folder / "inputs" / (upload_id + (suffix if suffix[1:].isalnum() and len(suffix) <= 8 else ""))
         received = 0
-        with open(path, "wb") as handle:
-            async for chunk in chunks:
-                received += len(chunk)
-                if received > self.max_bytes:
-                    handle.close()
-                    path.unlink()
-                    raise UploadError(f"{name}: over the upload limit of {limit}", 413)
-                handle.write(chunk)
-        if received == 0:
-            path.unlink()
-            raise UploadError(f"{name}: empty file (0 bytes)")
+        try:
+            with open(path, "wb") as handle:
+                async for chunk in chunks:
+                    received += len(chunk)
+                    if received > self.max_bytes:
+                        raise UploadError(f"{name}: over the upload limit of {limit}", 413)
+                    handle.write(chunk)
+            if received == 0:
+                raise UploadError(f"{name}: empty file (0 bytes)")
+        except BaseException:  # refused, or the browser went away: nothing is kept
+            path.unlink(missing_ok=True)
+            raise
         kind = "style" if style else "video" if suffix in VIDEO_SUFFIXES else "photo"
         return Upload(upload_id, name, path, kind)
 
@@ -109,15 +113,23 @@ class Library:
         return failure_message(upload.name, exc)
 
     def check(self, upload: Upload) -> Upload:
-        """Decode a photo (kept in memory) or probe a video; refused uploads leave nothing behind."""
+        """Decode a photo (kept in memory) or probe a video; refused uploads leave nothing behind.
+
+        The reader's warnings (only the first frame of an animation is used, ...) become ``upload.notes``.
+        """
         try:
-            if upload.kind == "video":
-                self._probe(upload)
-            else:
-                self._decode(upload)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ColorfuseWarning)
+                if upload.kind == "video":
+                    self._probe(upload)
+                else:
+                    self._decode(upload)
         except (ColorfuseError, MemoryError, ValueError) as exc:
             upload.path.unlink(missing_ok=True)
             raise UploadError(self._message(upload, exc)) from None
+        notes = [str(w.message) for w in caught if issubclass(w.category, ColorfuseWarning)]
+        upload.notes = [note.replace(str(upload.path), upload.name) if str(upload.path) in note
+                        else f"{upload.name}: {note}" for note in notes]
         self.uploads[upload.id] = upload
         return upload
 
@@ -164,11 +176,13 @@ class Library:
         """
         from colorfuse.engine.colorizer import Colorizer
 
-        style = self.uploads[settings.style].image if settings.style else None
+        style = self.uploads.get(settings.style) if settings.style else None
+        if settings.style and style is None:
+            raise SettingsError("the style image is no longer on the server: choose it again")
         try:
             return Colorizer(settings.model, device=settings.device, max_side=settings.max_side, batch_size=1,
                              options={"saturation": settings.saturation, "max_pixels": self.max_pixels},
-                             look=settings.look, style=style)
+                             look=settings.look, style=None if style is None else style.image)
         except ColorfuseError as exc:
             raise SettingsError(str(exc)) from None
 

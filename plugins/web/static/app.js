@@ -148,24 +148,24 @@ async function upload(item) {
     await api(`/api/files/${sent.id}`, { method: "DELETE" }).catch(() => {});
     return;
   }
-  Object.assign(item, { id: sent.id, kind: sent.kind, file: null });
+  Object.assign(item, { id: sent.id, kind: sent.kind, notes: sent.notes, file: null });
   setTileState(item, "colorizing…");
   await render(item, !state.selected);
 }
 
 async function render(item, show = item === state.selected) {
-  const wanted = JSON.stringify(settings());
+  const asked = JSON.stringify(settings());
   const result = await postJSON(`/api/files/${item.id}/render`, settings()).catch((error) => {
     setTileState(item, error.message, true);
     if (item === state.selected) setStatus(error.message, true);
     throw error;
   });
-  if (wanted !== JSON.stringify(settings())) return; // the settings moved on meanwhile; a newer render follows
-  item.result = result;
-  setTileState(item, `done in ${result.seconds.toFixed(1)} s`);
+  const current = asked === JSON.stringify(settings()); // else the settings moved on while it was made
+  item.result = current ? result : null; // a stale result is made again when its photo is selected
+  setTileState(item, [`done in ${result.seconds.toFixed(1)} s`, ...(item.notes || [])].join("; "));
   if (item.kind === "photo") item.tile.querySelector("img").src = result.url;
-  $("command").textContent = result.command;
-  if (show) select(item);
+  if (current) $("command").textContent = result.command;
+  if (show && current) select(item);
 }
 
 async function select(item) {
@@ -231,6 +231,8 @@ async function start() {
   }
   fillSelect($("model"), state.config.models.map((m, i) => [m.name, m.name + (i === 0 ? " (default)" : "")]));
   fillSelect($("device"), state.config.devices.map((d) => [d, d]));
+  const pixels = state.config.max_pixels ? `, ${Math.round(state.config.max_pixels / 1e6)} megapixels` : "";
+  $("limits").textContent = `up to ${state.config.max_upload_mb} MB per file${pixels}`;
   showModel();
   updateCommand();
   $("model").addEventListener("change", () => { showModel(); settingsChanged(); });
