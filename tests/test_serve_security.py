@@ -87,3 +87,12 @@ def test_responses_carry_protective_headers(app):
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_websockets_are_refused(app):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with client_for(app()).websocket_connect("/", params={"token": TOKEN}) as socket:
+            socket.receive_text()
+    assert refused.value.code == 1008  # policy violation: the gate's, not the router's 1000 for no route

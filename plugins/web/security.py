@@ -8,6 +8,7 @@
   which this refuses.
 - **Origin.** A request a browser marks with another origin (Origin, or Sec-Fetch-Site: cross-site)
   is refused, so other sites cannot post to the server even with the cookie.
+- **WebSockets** are closed at once: the page uses none.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class Gate:
         self.names = machine_names()
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":  # the page uses none: refused before the app sees it
+            return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         refusal = self.refusal(scope)

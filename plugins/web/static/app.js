@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { config: null, items: [], selected: null, style: null, busy: 0, done: 0, total: 0 };
+const state = { config: null, items: [], selected: null, style: null, done: 0, total: 0 };
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -60,6 +60,7 @@ async function chooseStyle(file) {
   setStatus(`reading style image ${file.name}…`);
   try {
     const upload = await api(`/api/files?style=1&name=${encodeURIComponent(file.name)}`, { method: "PUT", body: file });
+    if (state.style) api(`/api/files/${state.style}`, { method: "DELETE" }).catch(() => {});
     state.style = upload.id;
     $("style-clear").hidden = false;
     setStatus(`style: ${upload.name}`);
@@ -82,10 +83,10 @@ let pending = null;
 function settingsChanged() {
   $("saturation-value").textContent = parseFloat($("saturation").value).toFixed(2);
   clearTimeout(pending);
-  pending = setTimeout(async () => {
+  pending = setTimeout(() => {
     updateCommand();
     for (const item of state.items) item.result = null;
-    if (state.selected && state.selected.id) await render(state.selected);
+    if (state.selected && state.selected.id) render(state.selected).catch(() => {}); // shown on its tile
   }, 150);
 }
 
