@@ -1,10 +1,11 @@
 # make demo: colorize the bundled historical photos (runtime only: onnxruntime, no torch)
-# make test: the whole test suite (installs the train, video and dev extras, torch CPU build)
+# make test: the whole test suite (installs the openvino, train, video, eval, distributed, dev and web extras, torch CPU
+# build, and Debian's chromium and chromium-driver for the browser test of colorfuse serve)
 PYTHON ?= python3
 DEMO_VENV ?= .venv-demo
 TEST_VENV ?= .venv
 TORCH_VERSION ?= 2.13.0
-TEST_EXTRAS ?= cpu,openvino,train,video,eval,distributed,dev
+TEST_EXTRAS ?= cpu,openvino,train,video,eval,distributed,dev,web
 
 .PHONY: demo test clean
 
@@ -26,6 +27,7 @@ demo: $(DEMO_VENV)/.stamp
 	@echo "results in out/demo/, side-by-side picture in out/demo-grid.jpg"
 
 test: $(TEST_VENV)/.stamp
+	(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
 	$(TEST_VENV)/bin/python -m pytest -q
 
 clean:

@@ -20,6 +20,7 @@ BUILTIN_PLUGINS = (
     "colorfuse.plugins.chroma_upsample",
     "colorfuse.plugins.timing",
     "colorfuse.plugins.temporal",
+    "colorfuse.plugins.web",
 )
 ENTRY_POINT_GROUP = "colorfuse"
 DISABLE_ENVIRONMENT = "COLORFUSE_DISABLE_PLUGINS"

@@ -76,4 +76,5 @@ def test_wheel_contains_the_default_model(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert f"colorfuse/exports/{index['default']}.onnx" in names
     assert "colorfuse/exports/index.json" in names
+    assert {f"colorfuse/plugins/web/static/{name}" for name in ("index.html", "app.js", "style.css")} <= set(names)
     assert not any(name.startswith(("engine/", "train/", "plugins/")) for name in names)

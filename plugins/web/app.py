@@ -1,0 +1,183 @@
+"""The web app: the page, its static files, and the JSON API the page calls.
+
+Every CPU-heavy call goes through the one :class:`Worker`; the handlers only stream bytes and
+wait. Errors come back as ``{"error": message}`` with the CLI's words for the same problem.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from colorfuse.plugins.web.library import PREVIEW_SECONDS, Library, Upload, UploadError
+from colorfuse.plugins.web.security import Gate
+from colorfuse.plugins.web.settings import SettingsError, command_line, parse_settings
+from colorfuse.plugins.web.worker import Worker
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def model_table(names=None) -> list[dict]:
+    """The models the page offers (the default first), each with its card in words, looks and global input."""
+    from colorfuse.commands.models import summary
+    from colorfuse.engine.card import read_card
+    from colorfuse.engine.errors import ModelCardError
+    from colorfuse.engine.models import default_model_name, registered_models
+
+    default = default_model_name()
+    paths = registered_models()
+    rows = []
+    for name in sorted(names or paths, key=lambda name: (name != default, name)):
+        try:
+            card = read_card(paths[name])
+        except ModelCardError:
+            continue  # `colorfuse models list` says what is wrong with it
+        rows.append({"name": name, "summary": summary(card, paths[name]), "looks": list(card.looks),
+                     "default_look": card.look()[0], "global_input": bool(card.global_input_size),
+                     "default_max_side": card.default_max_side})
+    return rows
+
+
+def offered_devices() -> list[str]:
+    """The devices onnxruntime offers here, in the order ``--device auto`` prefers them."""
+    from colorfuse.engine.session import CUDA, available_providers
+
+    return (["cuda"] if CUDA in available_providers() else []) + ["cpu"]
+
+
+def create_app(library: Library, worker: Worker, token: str | None, port: int, models=None) -> Gate:
+    """The app behind its :class:`Gate`; ``models`` limits the offered models (default: every registered one)."""
+    table = model_table(models)
+    names = [row["name"] for row in table]
+    devices = offered_devices()
+
+    def error(message: str, status: int) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    def find(request: Request, kinds=("photo", "video")) -> Upload:
+        upload = library.uploads.get(request.path_params["id"])
+        if upload is None or upload.kind not in kinds:
+            raise LookupError("no such file on the server (removed, or the server was restarted): add it again")
+        return upload
+
+    async def json_of(request: Request):
+        try:
+            return await request.json()
+        except ValueError:
+            raise SettingsError("the request body must be JSON") from None
+
+    def settings_of(data):
+        styles = {key for key, upload in list(library.uploads.items()) if upload.kind == "style"}
+        return parse_settings(data, names, devices, styles)
+
+    def command_for(settings) -> str:
+        photos = [upload.name for upload in list(library.uploads.values()) if upload.kind == "photo"]
+        style = library.uploads.get(settings.style) if settings.style else None
+        return command_line(settings, photos, style and style.name, names[0], devices[0])
+
+    async def page(request):
+        return FileResponse(STATIC / "index.html")
+
+    async def config(request):
+        return JSONResponse({"models": table, "devices": devices, "preview_seconds": PREVIEW_SECONDS,
+                             "max_upload_mb": library.max_bytes / 1e6, "max_pixels": library.max_pixels})
+
+    async def upload(request):
+        name = request.query_params.get("name", "")
+        length = request.headers.get("content-length")
+        try:
+            received = await library.receive(request.stream(), name, request.query_params.get("style") == "1",
+                                             int(length) if length and length.isdigit() else None)
+            checked = await worker.run(library.check, received)
+        except UploadError as exc:
+            return error(str(exc), exc.status)
+        return JSONResponse(checked.describe())
+
+    async def remove(request):
+        try:
+            await worker.run(library.remove, find(request, ("photo", "video", "style")))
+        except LookupError as exc:
+            return error(str(exc), 404)
+        return JSONResponse({"removed": request.path_params["id"]})
+
+    async def before(request):
+        try:
+            item = find(request, ("photo",))
+        except LookupError as exc:
+            return error(str(exc), 404)
+        return FileResponse(await worker.run(library.before, item), media_type="image/png")
+
+    async def render(request):
+        began = time.perf_counter()
+        try:
+            item = find(request)
+            settings = settings_of(await json_of(request))
+            await worker.run(library.render, item, settings)
+        except LookupError as exc:
+            return error(str(exc), 404)
+        except SettingsError as exc:
+            return error(str(exc), 400)
+        except UploadError as exc:
+            return error(str(exc), exc.status)
+        return JSONResponse({"url": f"/api/files/{item.id}/results/{settings.key}", "kind": item.kind,
+                             "download": library.download_name(item), "seconds": time.perf_counter() - began,
+                             "command": command_for(settings)})
+
+    async def result(request):
+        try:
+            item = find(request)
+        except LookupError as exc:
+            return error(str(exc), 404)
+        path = item.results.get(request.path_params["key"])
+        if path is None:
+            return error("this result is not made yet: render it first", 404)
+        if request.query_params.get("download") == "1":
+            return FileResponse(path, filename=library.download_name(item))
+        return FileResponse(path)
+
+    async def command(request):
+        try:
+            return JSONResponse({"command": command_for(settings_of(await json_of(request)))})
+        except SettingsError as exc:
+            return error(str(exc), 400)
+
+    async def archive(request):
+        try:
+            data = await json_of(request)
+            settings = settings_of(data.get("settings", {}) if isinstance(data, dict) else None)
+            ids = [key for key in data.get("ids") or [] if isinstance(key, str)]
+            items = [library.uploads[key] for key in ids
+                     if key in library.uploads and library.uploads[key].kind in ("photo", "video")]
+            if not items:
+                return error("no photos to put in a zip: add some first", 400)
+            path = await worker.run(library.zip, items, settings)
+        except SettingsError as exc:
+            return error(str(exc), 400)
+        except UploadError as exc:
+            return error(str(exc), exc.status)
+        return FileResponse(path, filename="colorized.zip", background=BackgroundTask(path.unlink, missing_ok=True))
+
+    async def status(request):
+        return JSONResponse({"pending": worker.pending})
+
+    routes = [
+        Route("/", page),
+        Route("/api/config", config),
+        Route("/api/status", status),
+        Route("/api/files", upload, methods=["PUT"]),
+        Route("/api/files/{id}", remove, methods=["DELETE"]),
+        Route("/api/files/{id}/before", before),
+        Route("/api/files/{id}/render", render, methods=["POST"]),
+        Route("/api/files/{id}/results/{key}", result),
+        Route("/api/command", command, methods=["POST"]),
+        Route("/api/zip", archive, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Gate(Starlette(routes=routes), token, port)
