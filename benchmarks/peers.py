@@ -46,7 +46,10 @@ def run_plain(jobs, out_dir: Path, card, predict, max_side: int) -> float:
             rgb = np.asarray(image.convert("RGB"))
         lum = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[:, :, 0]
         padded, view, (small_h, small_w) = _working(card, lum, max_side)
-        ab = predict(padded, view)[:, :small_h, :small_w].transpose(1, 2, 0) * np.float32(card.ab_scale)
+        ab = predict(padded, view)  # (2, h, w): the padded working size, or a fraction of it
+        crop_h, crop_w = (max(1, round(n * out / pad)) for n, out, pad in
+                          zip((small_h, small_w), ab.shape[1:], padded.shape[2:]))
+        ab = ab[:, :crop_h, :crop_w].transpose(1, 2, 0) * np.float32(card.ab_scale)
         ab = cv2.resize(np.ascontiguousarray(ab), (lum.shape[1], lum.shape[0]), interpolation=cv2.INTER_LINEAR)
         out = cv2.cvtColor(np.dstack([lum, ab]).astype(np.float32), cv2.COLOR_Lab2RGB)
         result = Image.fromarray(np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8))

@@ -121,14 +121,22 @@ def convert_fp16(source: Path, force: bool = False) -> Path:
     return target
 
 
+def _shipped_int8(source: Path) -> Path | None:
+    """The int8 file of the model's variant manifest (:mod:`colorfuse.engine.variants`), if it has one."""
+    from colorfuse.engine.card import read_card
+    from colorfuse.engine.variants import load_variants
+
+    return next((v.path for v in load_variants(source, read_card(source)) if v.key == "int8@onnxruntime"), None)
+
+
 def precision_variant(source: Path, precision: str, photos_dir: Path = DEFAULT_PHOTOS) -> Path:
-    """``source`` itself for fp32, else its cached fp16 or int8 variant."""
+    """``source`` itself for fp32; its shipped int8 variant, else a cached one made here; a cached fp16 one."""
     if precision == "fp32":
         return Path(source)
     if precision == "fp16":
         return convert_fp16(source)
     if precision == "int8":
-        return quantize_int8(source, photos_dir)
+        return _shipped_int8(source) or quantize_int8(source, photos_dir)
     raise ValueError(f"precision must be fp32, fp16 or int8, got {precision!r}")
 
 

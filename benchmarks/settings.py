@@ -1,8 +1,10 @@
 """``colorfuse bench settings``: onnxruntime CPU session settings, one at a time, on the same inputs.
 
 Each variant changes one setting from the engine's (all graph optimisations, one intra-op
-thread per physical core, spinning worker threads, the memory arena); the runs are interleaved
-(A, B, C, A, B, C, ...) so a change in the machine's load hits every variant alike.
+thread per physical core, worker threads that do not spin, the memory arena); the runs are interleaved
+(A, B, C, A, B, C, ...) so a change in the machine's load hits every variant alike, with a pause
+before each run: every session has its own thread pool, whose threads spin for a while after a
+run and would otherwise take the cores from the next session's run.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from colorfuse.benchmarks.paper import model_facts, paper_inputs
 from colorfuse.engine.card import read_card
 from colorfuse.engine.machine import describe_machine, load_average, physical_cores
 
+SETTLE_S = 0.05
+NO_SPIN = {"session.intra_op.allow_spinning": "0"}
 VARIANTS = {
-    "engine (all optimisations, threads = physical cores)": {},
-    "one thread": {"threads": 1},
-    "no spinning": {"config": {"session.intra_op.allow_spinning": "0"}},
-    "no memory arena": {"arena": False},
-    "extended optimisations only (no layout transforms)": {"level": "ORT_ENABLE_EXTENDED"},
-    "basic optimisations only": {"level": "ORT_ENABLE_BASIC"},
+    "engine (all optimisations, threads = physical cores, no spinning)": {"config": NO_SPIN},
+    "one thread": {"threads": 1, "config": NO_SPIN},
+    "spinning worker threads (onnxruntime's default)": {},
+    "no memory arena": {"arena": False, "config": NO_SPIN},
+    "QDQ int8 kernels with signed activations allowed": {"config": {**NO_SPIN, "session.qdqisint8allowed": "1"}},
+    "extended optimisations only (no layout transforms)": {"level": "ORT_ENABLE_EXTENDED", "config": NO_SPIN},
+    "basic optimisations only": {"level": "ORT_ENABLE_BASIC", "config": NO_SPIN},
 }
 
 
@@ -55,6 +60,7 @@ def run_settings(model_paths: dict[str, object], size: int, repeats: int) -> dic
                             "output": card.output_name, "wall": [], "cpu": []})
     for _ in range(repeats):
         for entry in entries:
+            time.sleep(SETTLE_S)  # the previous session's worker threads stop spinning before this one runs
             start, cpu_start = time.perf_counter(), time.process_time()
             entry["session"].run([entry["output"]], entry["feeds"])
             entry["wall"].append(time.perf_counter() - start)

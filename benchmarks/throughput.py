@@ -18,20 +18,23 @@ import numpy as np
 
 from colorfuse.benchmarks import report
 from colorfuse.benchmarks.paper import model_facts
+from colorfuse.benchmarks.stages import stages_markdown
 from colorfuse.engine.machine import describe_machine, load_average
 
 
 def run_throughput(folder, device: str = "auto", model=None, max_side: int | None = None, batch_size: int = 8,
                    workers: int = 2, threads: int | None = None, repeats: int = 1, limit: int = 0,
                    bucket: int = 0, precision: str = "auto", runtime: str = "auto", peers: bool = False,
-                   torch_checkpoint=None, png: bool = False) -> dict:
+                   torch_checkpoint=None, png: bool = False, stages: int = 0) -> dict:
     """Colorize ``folder`` ``repeats`` times; images/s, model-busy share and timings per pass.
 
     ``bucket`` > 0 pads working shapes up to multiples of it (:mod:`colorfuse.benchmarks.buckets`).
     ``peers`` also runs the plain onnxruntime loop and the PyTorch-eager loop of
     :mod:`colorfuse.benchmarks.peers` in each pass, in turn with colorfuse. ``png`` first writes
-    the photos as gray PNGs (untimed) and colorizes those into PNGs.
+    the photos as gray PNGs (untimed) and colorizes those into PNGs. ``stages`` > 0 also times each
+    step of the path on that many photos, one at a time (:mod:`colorfuse.benchmarks.stages`).
     """
+    from colorfuse.benchmarks.stages import stage_times
     from colorfuse.benchmarks.buckets import BucketedColorizer
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
@@ -58,7 +61,8 @@ def run_throughput(folder, device: str = "auto", model=None, max_side: int | Non
         for _ in range(repeats):
             for name, run_pass in pipelines.items():
                 passes[name].append(run_pass())
-    megapixels = [_megapixels(job.source) for job in jobs]
+        megapixels = [_megapixels(job.source) for job in jobs]
+        stage_data = stage_times(colorizer, jobs[:stages], "png" if png else "auto") if stages else None
     rates = {name: statistics.median(p["images_per_s"] for p in runs) for name, runs in passes.items()}
     choice = colorizer.precision_choice
     return {
@@ -78,6 +82,7 @@ def run_throughput(folder, device: str = "auto", model=None, max_side: int | Non
         "peer_images_per_s": {k: v for k, v in rates.items() if k != "colorfuse"},
         "speedup_over_peers": {k: round(rates["colorfuse"] / v, 2) for k, v in rates.items() if k != "colorfuse"},
         "model_busy_share": statistics.median(p["model_busy_share"] for p in passes["colorfuse"]),
+        "stages": stage_data,
     }
 
 
@@ -169,7 +174,7 @@ def throughput_markdown(data: dict) -> str:
                                "cores busy"], rows),
         f"Median: **{data['images_per_s']:.2f} images/s** end to end (decode, model, chroma, Lab->RGB, encode, write); "
         f"the model was busy {100 * data['model_busy_share']:.0f}% of the wall time.",
-    ] + _peers_markdown(data)) + "\n"
+    ] + _peers_markdown(data) + (stages_markdown(data["stages"]) if data.get("stages") else [])) + "\n"
 
 
 def _peers_markdown(data: dict) -> list[str]:

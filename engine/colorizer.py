@@ -93,7 +93,7 @@ class Colorizer:
         self.precision_choice = None
         if adapter is None:
             self.precision_choice = choose_variant(self.model_path, self.card, precision, runtime, device, threads,
-                                                   shape=self._typical_shape())
+                                                   shape=self._typical_shape(), batch=max(1, int(batch_size)))
             self.model_session = open_variant(self.precision_choice.variant, device, threads)
         self.device = self.model_session.device
         self.batch_size = max(1, int(batch_size))

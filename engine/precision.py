@@ -2,7 +2,7 @@
 
 ``auto`` takes the variants whose measured quality loss is within :data:`~colorfuse.engine.variants.MAX_PSNR_LOSS_DB`
 and :data:`~colorfuse.engine.variants.MAX_COLOURFULNESS_CHANGE_PCT` and times them on this machine
-at the working shape (warm-up, then interleaved rounds, median): the fastest runs. A named
+at the working shape and batch size (warm-up, then interleaved rounds, median): the fastest runs. A named
 precision takes its variants (the fastest of them when two runtimes offer it). The outcome is cached
 per machine (CPU, its bf16/VNNI/AMX flags, runtime versions, threads, shape) in
 ``$COLORFUSE_CACHE_DIR`` (default ``~/.cache/colorfuse``), so the measuring happens once.
@@ -32,6 +32,7 @@ from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES, Variant, Variant
 
 PROBE_SHAPE = (192, 256)  # the first-use check's input, also used when the variants are built
 TIMING_ROUNDS = 5
+SETTLE_S = 0.05
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Choice:
     cached: bool = False
 
 
-def probe_feeds(card, shape=PROBE_SHAPE) -> dict[str, np.ndarray]:
+def probe_feeds(card, shape=PROBE_SHAPE, batch: int = 1) -> dict[str, np.ndarray]:
     """A deterministic photo-like input: smooth shading, texture and hard edges, normalised as the engine does."""
     import cv2
 
@@ -54,7 +55,8 @@ def probe_feeds(card, shape=PROBE_SHAPE) -> dict[str, np.ndarray]:
     lum = 20 + 60 * (y / height) + 8 * np.sin(x / 5.0) * np.cos(y / 7.0)
     lum[height // 4 : height // 2, width // 5 : width // 2] = 85.0
     lum[2 * height // 3 :, 3 * width // 5 :] = 12.0
-    norm = lambda a: ((a - np.float32(card.l_offset)) / np.float32(card.l_scale)).astype(np.float32)[None, None]  # noqa: E731
+    norm = lambda a: np.repeat(((a - np.float32(card.l_offset)) / np.float32(card.l_scale)).astype(np.float32)[None, None],  # noqa: E731
+                               batch, axis=0)
     feeds = {card.input_name("L"): norm(lum)}
     if card.global_input_size:
         size = card.global_input_size
@@ -77,13 +79,13 @@ def _cache_path() -> Path:
     return Path(root) / "precision-choices.json"
 
 
-def _machine_key(card, candidates, threads, shape) -> str:
+def _machine_key(card, candidates, threads, shape, batch) -> str:
     from colorfuse.engine.machine import cpu_identity
     from colorfuse.engine.openvino_runtime import openvino_version
     import onnxruntime
 
     parts = [card.weights_sha256, [(v.key, str(v.path), v.probe_mean_abs_ab) for v in candidates], cpu_identity(),
-             onnxruntime.__version__, openvino_version(), threads, list(shape)]
+             onnxruntime.__version__, openvino_version(), threads, list(shape), batch]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
 
 
@@ -115,13 +117,17 @@ def open_variant(variant: Variant, device: str = "cpu", threads: int | None = No
 
 
 def _time_ms(sessions: dict, feeds, output_names) -> dict[str, float]:
-    """Median milliseconds per run of each session: two warm-up runs, then interleaved rounds."""
+    """Median milliseconds per run of each session: two warm-up runs, then interleaved rounds.
+
+    Each run waits :data:`SETTLE_S` first: a runtime's worker threads spin for a while after a run
+    and would take the cores from the next session's run."""
     times: dict[str, list[float]] = {key: [] for key in sessions}
     for session in sessions.values():
         for _ in range(2):
             session.run(output_names, feeds)
     for _ in range(TIMING_ROUNDS):
         for key, session in sessions.items():
+            time.sleep(SETTLE_S)
             start = time.perf_counter()
             session.run(output_names, feeds)
             times[key].append(time.perf_counter() - start)
@@ -145,8 +151,9 @@ def _candidates(variants: list[Variant], precision: str, runtime: str) -> tuple[
 
 
 def choose_variant(model_path, card, precision: str = "auto", runtime: str = "auto", device: str = "auto",
-                   threads: int | None = None, shape=PROBE_SHAPE) -> Choice:
-    """Pick what runs ``model_path`` here (see the module docstring); ``shape`` is the working (h, w).
+                   threads: int | None = None, shape=PROBE_SHAPE, batch: int = 1) -> Choice:
+    """Pick what runs ``model_path`` here (see the module docstring); ``shape`` is the working (h, w)
+    and ``batch`` the batch size the variants are timed at.
 
     ``precision`` may also be a :class:`Variant`, which runs as given (the variant builder measures them so).
     """
@@ -173,11 +180,11 @@ def choose_variant(model_path, card, precision: str = "auto", runtime: str = "au
         why = "asked for" if precision == "fp32" else "no other variant is within auto's quality limits and runs here"
         return Choice(base, f"the fp32 model ({why})" if len(variants) > 1 else "the fp32 model (it has no variants)",
                       rejected=rejected)
-    key = _machine_key(card, candidates, threads, shape)
+    key = _machine_key(card, candidates, threads, shape, batch)
     entry = _read_cache().get(key)
     fresh = entry is None
     if fresh:
-        entry = _measure(candidates, base.path, card, threads, shape)
+        entry = _measure(candidates, base.path, card, threads, shape, batch)
         _write_cache(key, entry)
     by_key = {v.key: v for v in candidates}
     failed = entry["failed"]
@@ -191,11 +198,11 @@ def choose_variant(model_path, card, precision: str = "auto", runtime: str = "au
         return Choice(base, "every reduced-precision variant failed its check", rejected=rejected, cached=not fresh)
     fastest = min(timings, key=timings.get)
     others = ", ".join(f"{k} {ms:.1f} ms" for k, ms in sorted(timings.items(), key=lambda item: item[1]))
-    return Choice(by_key[fastest], f"fastest here at {shape[1]}x{shape[0]} ({others})", timings, rejected,
+    return Choice(by_key[fastest], f"fastest here at {shape[1]}x{shape[0]}, batch {batch} ({others})", timings, rejected,
                   cached=not fresh)
 
 
-def _measure(candidates: list[Variant], base_path, card, threads, shape) -> dict:
+def _measure(candidates: list[Variant], base_path, card, threads, shape, batch) -> dict:
     """Check each reduced variant against fp32 on the probe, then time the ones that pass."""
     base_session = get_session(base_path, "cpu", threads)
     probe = probe_feeds(card)
@@ -212,5 +219,5 @@ def _measure(candidates: list[Variant], base_path, card, threads, shape) -> dict
             sessions[variant.key] = session
         except Exception as exc:  # noqa: BLE001 - a runtime that cannot load or run the file is a failed check
             failed[variant.key] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    timings = _time_ms(sessions, probe_feeds(card, shape), [card.outputs[0].name]) if sessions else {}
+    timings = _time_ms(sessions, probe_feeds(card, shape, batch), [card.outputs[0].name]) if sessions else {}
     return {"timings_ms": timings, "failed": failed, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

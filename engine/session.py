@@ -78,6 +78,9 @@ def _session_options(threads: int | None):
     # CPU: one intra-op thread per physical core available to this process (its CPU affinity);
     # hyper-threads share a core's vector units and only add contention.
     options.intra_op_num_threads = threads or physical_cores()
+    # Worker threads that spin after a run take the cores from the decode and encode threads
+    # that run beside the model: without spinning, 400 JPEGs went 12-17% faster end to end.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options
 

@@ -9,7 +9,7 @@ ramps. The weights of all tiles sum to one at every pixel, so where tiles agree 
 exactly the untiled one, and where their receptive fields differ there is no seam.
 
 Options (the colorizer's ``options`` dict): ``tile`` (side in px, default 2048; 0 never tiles)
-and ``tile_overlap`` (px, default 128, at most a quarter of the tile). Tile starts are multiples of the card's size multiple,
+and ``tile_overlap`` (px, default 64, at most a quarter of the tile). Tile starts are multiples of the card's size multiple,
 so strided layers see the same pixel grid as without tiling.
 
 Two routes use the same blending core (:func:`blended_rows`, which walks rows of tiles and hands
@@ -36,7 +36,7 @@ from colorfuse.engine import lab
 from colorfuse.plugins.manager import call_chain
 
 DEFAULT_TILE = 2048
-DEFAULT_OVERLAP = 128
+DEFAULT_OVERLAP = 64  # 128 cost 6% more time per pixel on the default model, with no closer match to untiled results
 ROW_CHUNK = 256  # rows converted to RGB at a time in the streamed route
 
 

@@ -138,7 +138,9 @@ def test_settings_compares_session_variants(global_model_path, tmp_path):
                     *outputs(tmp_path, "settings"))
     assert result.exit_code == 0, result.output
     data = check_outputs(tmp_path, "settings")
-    assert len(data["rows"]) == 6 and all(len(row["runs"]) == 2 for row in data["rows"])
+    from colorfuse.benchmarks.settings import VARIANTS
+
+    assert len(data["rows"]) == len(VARIANTS) and all(len(row["runs"]) == 2 for row in data["rows"])
 
 
 def test_io_binding_runner_matches_session_run(global_model_path):

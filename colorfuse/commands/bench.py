@@ -124,14 +124,16 @@ def paper(device, precision, sizes, repeats, model, threads, photos, no_torch, n
 @click.option("--torch-checkpoint", type=click.Path(exists=True, path_type=Path), default=None,
               help="The PyTorch model for --peers (default: the repository's checkpoints/NAME/last.pt).")
 @click.option("--png", is_flag=True, help="Write the photos as gray PNGs first (untimed) and colorize those into PNGs.")
+@click.option("--stages", type=click.IntRange(0), default=0,
+              help="Also time each step (decode, prepare, model, finish, encode) on this many photos, one at a time.")
 @_outputs
 def throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, bucket, precision, runtime,
-               peers, torch_checkpoint, png, json_file, md_file, plot_file):
+               peers, torch_checkpoint, png, stages, json_file, md_file, plot_file):
     """End-to-end images/s colorizing FOLDER (decode, model, encode, write), and how busy the model was."""
     from colorfuse.benchmarks.throughput import run_throughput, throughput_markdown, throughput_plot
 
     data = run_throughput(folder, device, model, max_side, batch_size, workers, threads, repeats, limit, bucket,
-                          precision, runtime, peers, torch_checkpoint, png)
+                          precision, runtime, peers, torch_checkpoint, png, stages)
     _emit(data, throughput_markdown(data), json_file, md_file, plot_file, lambda p: throughput_plot(data, p))
 
 

@@ -41,7 +41,7 @@ def list_variants(model, threads, max_side, as_json):
     for variant in variants:
         mark = "*" if variant == choice.variant else " "
         timing = choice.timings_ms.get(variant.key)
-        note = choice.rejected.get(variant.key)
+        note = choice.rejected.get(variant.key) if variant.within_limits() else None  # describe() says why
         click.echo(f"{mark} {variant.describe()}" + (f", {timing:.1f} ms here" if timing else "")
                    + (f" [not used: {note}]" if note else ""))
     click.echo(f"--precision auto runs {choice.variant.key}: {choice.reason}" + (" (cached)" if choice.cached else ""))
