@@ -183,3 +183,9 @@ def test_shipped_variants_match_their_models():
                 warnings.simplefilter("error", VariantWarning)
                 variants = load_variants(path, read_card(path))
             assert len(variants) > 1, name
+
+
+def test_models_info_lists_the_measured_variants(model):
+    result = CliRunner().invoke(cli, ["models", "info", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "variant int8@onnxruntime: PSNR" in result.output

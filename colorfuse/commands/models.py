@@ -56,6 +56,18 @@ def _figure_lines(evaluation: dict) -> list[str]:
     return lines
 
 
+def _variant_lines(card, path) -> list[str]:
+    """The measured precision variants (see `colorfuse variants list` for what runs here)."""
+    import warnings
+
+    from colorfuse.engine.variants import load_variants
+
+    with warnings.catch_warnings():  # a broken manifest is reported where variants are used
+        warnings.simplefilter("ignore")
+        variants = load_variants(path, card)[1:]
+    return [f"  variant {variant.describe()}" for variant in variants]
+
+
 def summary(card, path) -> str:
     """A model card in words: what it is, its size, looks, quality, training and licence."""
     training = card.training or {}
@@ -79,6 +91,7 @@ def summary(card, path) -> str:
         lines.append(f"  trained {minutes:.0f} min on {training.get('device', '?')} ({training.get('precision', '?')}), "
                      f"{training.get('epochs', '?')} epochs, {training.get('date', '')}")
         lines.append(f"  training data licence: {training.get('licence', 'not stated')}")
+    lines += _variant_lines(card, path)
     lines.append(f"  file: {path}")
     return "\n".join(lines)
 
