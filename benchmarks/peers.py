@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _working(card, lum: np.ndarray, max_side: int):
+def working_inputs(card, lum: np.ndarray, max_side: int):
+    """The model's L (1, 1, H', W') and global view for the full-size ``lum``, and the unpadded (h, w)."""
     import cv2
 
     from colorfuse.engine.colorizer import working_size
@@ -45,7 +46,7 @@ def run_plain(jobs, out_dir: Path, card, predict, max_side: int) -> float:
         with Image.open(source) as image:
             rgb = np.asarray(image.convert("RGB"))
         lum = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[:, :, 0]
-        padded, view, (small_h, small_w) = _working(card, lum, max_side)
+        padded, view, (small_h, small_w) = working_inputs(card, lum, max_side)
         ab = predict(padded, view)  # (2, h, w): the padded working size, or a fraction of it
         crop_h, crop_w = (max(1, round(n * out / pad)) for n, out, pad in
                           zip((small_h, small_w), ab.shape[1:], padded.shape[2:]))

@@ -18,7 +18,7 @@ import numpy as np
 
 from colorfuse.benchmarks import report
 from colorfuse.benchmarks.paper import model_facts
-from colorfuse.benchmarks.stages import stages_markdown
+from colorfuse.benchmarks.stages import stage_times, stages_markdown
 from colorfuse.engine.machine import describe_machine, load_average
 
 
@@ -34,7 +34,6 @@ def run_throughput(folder, device: str = "auto", model=None, max_side: int | Non
     the photos as gray PNGs (untimed) and colorizes those into PNGs. ``stages`` > 0 also times each
     step of the path on that many photos, one at a time (:mod:`colorfuse.benchmarks.stages`).
     """
-    from colorfuse.benchmarks.stages import stage_times
     from colorfuse.benchmarks.buckets import BucketedColorizer
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
@@ -137,7 +136,7 @@ def _peer_passes(colorizer, jobs, threads, torch_checkpoint, unavailable: dict) 
         except Exception as exc:  # noqa: BLE001 - a peer that cannot run is reported, not fatal
             unavailable[name] = f"{type(exc).__name__}: {exc}"
             continue
-        predict(*peers._working(card, np.full((64, 64), 50, np.float32), max_side)[:2])  # warm-up
+        predict(*peers.working_inputs(card, np.full((64, 64), 50, np.float32), max_side)[:2])  # warm-up
 
         def run_pass(predict=predict) -> dict:
             cpu_start = time.process_time()

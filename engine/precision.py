@@ -137,14 +137,14 @@ def _time_ms(sessions: dict, feeds, output_names) -> dict[str, float]:
 def _candidates(variants: list[Variant], precision: str, runtime: str) -> tuple[list[Variant], dict[str, str]]:
     from colorfuse.engine.openvino_runtime import openvino_problem
 
-    rejected, kept = {}, []
+    rejected, kept, openvino = {}, [], openvino_problem()
     for variant in variants:
         if precision == "auto" and not variant.within_limits():
             rejected[variant.key] = "measured quality loss over auto's limits"
         elif precision not in ("auto", variant.precision) or runtime not in ("auto", variant.runtime):
             continue
-        elif variant.runtime == "openvino" and openvino_problem():
-            rejected[variant.key] = openvino_problem()
+        elif variant.runtime == "openvino" and openvino:
+            rejected[variant.key] = openvino
         else:
             kept.append(variant)
     return kept, rejected

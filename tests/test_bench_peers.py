@@ -63,7 +63,7 @@ def test_pytorch_peer_matches_the_exported_model(tmp_path):
     path = tmp_path / "tiny.onnx"
     export_model(tmp_path / "run", path, name="tiny-test")
     card = read_card(path)
-    padded, view, _ = peers._working(card, np.linspace(0, 100, 40 * 56, dtype=np.float32).reshape(40, 56), 0)
+    padded, view, _ = peers.working_inputs(card, np.linspace(0, 100, 40 * 56, dtype=np.float32).reshape(40, 56), 0)
     eager = peers.pytorch_predictor(tmp_path / "run", card, threads=1)(padded, view)
     onnx = peers.onnxruntime_predictor(path, card)(padded, view)
     assert eager.shape == onnx.shape and np.abs(eager - onnx).max() < 1e-3

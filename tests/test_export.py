@@ -135,6 +135,23 @@ def test_fp16_weights_export_halves_the_file_and_computes_in_float32(tmp_path, t
         export_model(tiny_run, tmp_path / "x.onnx", fp16=True, fp16_weights=True)
 
 
+def test_fp16_weights_restore_to_float32_and_compute_the_same(tmp_path, tiny_run):
+    from colorfuse.train.fp16_weights import restore_weights_fp32
+
+    out = tmp_path / "tiny-h.onnx"
+    export_model(tiny_run, out, fp16_weights=True)
+    proto = onnx.load(str(out))
+    halves = sum(w.data_type == onnx.TensorProto.FLOAT16 for w in proto.graph.initializer)
+    assert restore_weights_fp32(proto) == halves > 0
+    assert not any(n.op_type == "Cast" for n in proto.graph.node)
+    assert all(w.data_type == onnx.TensorProto.FLOAT for w in proto.graph.initializer)
+    restored = tmp_path / "tiny-r.onnx"
+    onnx.save(proto, str(restored))
+    (l,) = parity_inputs(36, 52, 1, None)
+    got, expected = (_session(p).run(["ab"], {"L": l.numpy()})[0] for p in (restored, out))
+    assert abs(got - expected).max() < 1e-6  # the same float16-rounded weights, now stored as float32
+
+
 def test_export_command_takes_looks_and_their_figures(tmp_path):
     import json
 

@@ -31,3 +31,18 @@ def store_weights_fp16(proto, min_elements: int = MIN_ELEMENTS) -> int:
     del graph.node[:]
     graph.node.extend(nodes)
     return len(casts)
+
+
+def restore_weights_fp32(proto) -> int:
+    """Undo :func:`store_weights_fp16` in place (float32 initializers, no casts); returns tensors restored."""
+    from onnx import numpy_helper
+
+    graph = proto.graph
+    casts = {n.input[0]: n for n in graph.node if n.op_type == "Cast" and n.input[0].endswith(".fp16")}
+    for init in graph.initializer:
+        if init.name in casts:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32), casts[init.name].output[0]))
+    kept = [n for n in graph.node if not (n.op_type == "Cast" and n.input[0] in casts)]
+    del graph.node[:]
+    graph.node.extend(kept)
+    return len(casts)

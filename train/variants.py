@@ -19,25 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 CANDIDATES = (("int8", "onnxruntime"), ("int8", "openvino"), ("fp32", "openvino"), ("bf16", "openvino"))
 CALIBRATION_PHOTOS = 32
-
-
-def fp32_weights(proto) -> int:
-    """Undo :func:`colorfuse.train.fp16_weights.store_weights_fp16` in place; returns tensors restored."""
-    from onnx import numpy_helper
-
-    graph = proto.graph
-    casts = {n.input[0]: n for n in graph.node if n.op_type == "Cast" and n.input[0].endswith(".fp16")}
-    for init in graph.initializer:
-        if init.name in casts:
-            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32), casts[init.name].output[0]))
-    kept = [n for n in graph.node if not (n.op_type == "Cast" and n.input[0] in casts)]
-    del graph.node[:]
-    graph.node.extend(kept)
-    return len(casts)
 
 
 def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: bool = False) -> dict:
@@ -49,12 +32,13 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
     from colorfuse.benchmarks.export import write_card
     from colorfuse.benchmarks.quantize import CALIBRATION_SIDE, photo_reader
     from colorfuse.engine.card import read_card
+    from colorfuse.train.fp16_weights import restore_weights_fp32
 
     card = read_card(source)
     with tempfile.TemporaryDirectory(prefix="colorfuse-int8-") as work:
         plain, prepared, quantized = (Path(work) / name for name in ("fp32.onnx", "pre.onnx", "int8.onnx"))
         proto = onnx.load(str(source))
-        fp32_weights(proto)
+        restore_weights_fp32(proto)
         onnx.save(proto, str(plain))
         quant_pre_process(str(plain), str(prepared))
         quantize_static(str(prepared), str(quantized), photo_reader(card, photos), quant_format=QuantFormat.QDQ,
