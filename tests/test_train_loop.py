@@ -153,3 +153,69 @@ def test_commands_without_torch_say_what_to_install(monkeypatch, args):
         monkeypatch.delitem(sys.modules, module, raising=False)
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1 and "pip install 'colorfuse[train]'" in result.output
+
+
+def test_scale_sweep_gives_the_gain_where_colourfulness_reaches_the_floor():
+    import cv2
+
+    from colorfuse.train.metrics import ScaleSweep
+
+    lab = cv2.cvtColor(synthetic_photo(3).astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
+    sweep = ScaleSweep(scales=(0.5, 1.0, 1.5))
+    sweep.add(lab[..., 0], 0.5 * lab[..., 1:], lab[..., 1:])  # half the true chroma
+    gains = {s: (sweep.psnr[s] - sweep.gray_psnr) / sweep.count for s in sweep.scales}
+    ratios = {s: sweep.colour[s] / sweep.truth_colour for s in sweep.scales}
+    assert ratios[0.5] < ratios[1.0] < ratios[1.5] and gains[0.5] < gains[1.0] < gains[1.5]
+    assert sweep.gain_at(ratios[1.0]) == pytest.approx(gains[1.0])
+    midway = (ratios[1.0] + ratios[1.5]) / 2
+    assert sweep.gain_at(midway) == pytest.approx((gains[1.0] + gains[1.5]) / 2)
+    assert np.isnan(sweep.gain_at(1.5 * ratios[1.5])) and np.isnan(ScaleSweep().gain_at())
+
+
+def test_moving_average_is_validated_kept_as_best_and_resumed(tmp_path, data):
+    run = tmp_path / "run"
+    first = train("tiny", [str(data[0])], run, val=[str(data[1])], epochs=1, batch_size=8, crop=32, lr=3e-3,
+                  ema=0.9, select="gain")  # fmt: skip
+    assert isinstance(first["val_psnr_gain_at_half_colour"], float)  # NaN while no scale reaches 50% colour
+    best, last = runs.load_checkpoint(run / runs.BEST), runs.load_checkpoint(run / runs.LAST)
+    assert last["ema_averaged"] == last["step"] and "ema_state" not in best
+    for key, value in best["model_state"].items():  # best.pt holds the average, not the live weights
+        assert torch.equal(value, last["ema_state"][key])
+    assert any(not torch.equal(v, last["model_state"][k]) for k, v in last["ema_state"].items() if v.is_floating_point())
+    assert json.loads((run / runs.RUN_JSON).read_text())["settings"]["ema"] == 0.9
+    with pytest.raises(ValueError, match="ema"):
+        train(resume=run, epochs=2, ema=0.5)
+    assert runs.load_checkpoint(run / runs.LAST)["ema_averaged"] == last["step"]
+    assert train(resume=run, epochs=2)["step"] == 2 * last["step"]
+    assert runs.load_checkpoint(run / runs.LAST)["ema_averaged"] == 2 * last["step"]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        train("tiny", [str(data[0])], tmp_path / "bad", epochs=1, ema=1.0)
+
+
+def test_selection_by_gain_keeps_the_best_gain():
+    from colorfuse.train.trainer import _score
+
+    assert _score({"val_loss": 0.5, "val_psnr_gain_at_half_colour": 0.2}, "gain") == 0.2
+    assert _score({"val_loss": 0.5, "val_psnr_gain_at_half_colour": float("nan")}, "gain") == -float("inf")
+    assert _score({"val_loss": 0.5, "val_psnr_gain_at_half_colour": 0.2}, "loss") == -0.5
+
+
+def test_init_starts_a_new_run_from_a_checkpoint(tmp_path, data):
+    from colorfuse.train.export import export_model
+
+    source = tmp_path / "source"
+    train("tiny", [str(data[0])], source, val=[str(data[1])], epochs=2, batch_size=8, crop=32, lr=3e-3)
+    source_best = runs.load_checkpoint(source)
+    result = CliRunner().invoke(cli, ["train", "--init", str(source), "--data", str(data[0]), "--val", str(data[1]),
+                                      "--out", str(tmp_path / "next"), "--epochs", "1", "--batch-size", "8",
+                                      "--crop", "32", "--lr", "1e-9", "--workers", "0"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = runs.read_metrics(tmp_path / "next")[0]
+    assert record["val_loss"] == pytest.approx(source_best["best_val_loss"], rel=1e-3)  # the same weights
+    settings = json.loads((tmp_path / "next" / runs.RUN_JSON).read_text())["settings"]
+    assert settings["model"] == "tiny" and settings["init"]["step"] == source_best["step"]
+    card = export_model(tmp_path / "next", tmp_path / "next.onnx")
+    assert card.training["init"]["elapsed_s"] == pytest.approx(source_best["elapsed_s"], abs=0.1)
+    assert card.training["time_s_total"] > card.training["time_s"]
+    with pytest.raises(ValueError, match="holds a 'tiny' model"):
+        train("unet", [str(data[0])], tmp_path / "other", epochs=1, init=source)

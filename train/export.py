@@ -13,6 +13,7 @@ import inspect
 import os
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import onnx
@@ -26,6 +27,7 @@ from colorfuse.engine.onnxfile import read_onnx
 from colorfuse.train import runs
 from colorfuse.train.fp16_weights import store_weights_fp16
 from colorfuse.train.models import build_model
+from colorfuse.train.models.ensemble import Ensemble
 
 LICENCE = "research-only; see shared/data/SOURCES.md"
 # Max |onnxruntime - PyTorch fp32| in ab_norm units (1 = 110 ab units). Measured with onnxruntime
@@ -96,6 +98,21 @@ def check_parity(path: Path, reference: nn.Module, size_multiple: int, global_si
     return errors
 
 
+def _load(state: dict):
+    model = build_model(state["model_name"], **state["model_config"])
+    model.load_state_dict(state["model_state"])
+    return model.eval()
+
+
+def _member(path: Path, state: dict) -> dict:
+    """What the card says of one ensemble member's training."""
+    settings = state["settings"]
+    return {"run": path.parent.name, "model": state["model_name"], "config": state["model_config"],
+            "time_s": round(state["elapsed_s"], 1), "steps": state["step"], "seed": settings["seed"],
+            "lr": settings["lr"], "ema": settings.get("ema"), "date": state["saved_at"],
+            **({"init": settings["init"]} if settings.get("init") else {})}  # fmt: skip
+
+
 def _card(state: dict, run_dir: Path, model, module: nn.Module, precision: str, name, version, evaluation) -> ModelCard:
     """The card of an export, minus the hash (filled once the graph is written)."""
     extras = model.card_extras()
@@ -112,6 +129,9 @@ def _card(state: dict, run_dir: Path, model, module: nn.Module, precision: str, 
         "config": state["model_config"], "best_val_loss": state["best_val_loss"], "date": state["saved_at"],
         **({"final_train_loss": records[-1]["train_loss"], "final_val_loss": records[-1]["val_loss"]}
            if records else {}),
+        "ema": settings.get("ema"), "select": settings.get("select", "loss"),
+        **({"init": settings["init"], "time_s_total": round(state["elapsed_s"] + settings["init"]["elapsed_s"], 1)}
+           if settings.get("init") else {}),
         **({"model_extras": extras} if extras else {}),
     }  # fmt: skip
     figures = {k: at_checkpoint[k] for k in EVALUATION_KEYS} if at_checkpoint else {}
@@ -143,6 +163,7 @@ def export_model(
     looks: dict | None = None,
     default_look: str | None = None,
     fp16_weights: bool = False,
+    members: Sequence[str | Path] = (),
 ) -> ModelCard:
     """Export a checkpoint (a run directory means its ``best.pt``, else ``last.pt``) to
     ``out_path``; returns the embedded card (``evaluation['export_parity']`` holds the measured
@@ -150,17 +171,27 @@ def export_model(
     ``{"mix": {output: weight}, "scale": s, "description": ...}``) and ``default_look`` go into
     the card; a model with several outputs gets its ``default_looks()`` when none are given.
     ``fp16_weights`` stores the weights as float16 (half the file) for float32 arithmetic.
+    ``members`` (checkpoints or run directories) make the file an :class:`Ensemble` of the first
+    checkpoint and them: the mean of their outputs; the card lists every member's training.
 
     Raises :class:`ExportParityError` (and writes nothing) when parity fails.
     """
     ckpt = runs.checkpoint_path(checkpoint_or_run_dir)
     state = runs.load_checkpoint(ckpt)
-    model = build_model(state["model_name"], **state["model_config"])
-    model.load_state_dict(state["model_state"])
-    model.eval()
+    model = _load(state)
     reference = model.export_module().eval()
+    if members:
+        paths = [runs.checkpoint_path(m) for m in members]
+        states = [runs.load_checkpoint(p) for p in paths]
+        reference = Ensemble([model] + [_load(s) for s in states]).eval()
     precision = "fp16" if fp16 else "fp32"
     card = _card(state, ckpt.parent, model, reference, precision, name, version, evaluation)
+    if members:
+        card.description = f"The mean of {len(members) + 1} models: " + card.description[:1].lower() + card.description[1:]
+        card.training["ensemble"] = [_member(p, s) for p, s in zip([ckpt] + paths, [state] + states)]
+        card.training["time_s_total"] = round(sum(m["time_s"] + m.get("init", {}).get("elapsed_s", 0)
+                                                  for m in card.training["ensemble"]), 1)  # fmt: skip
+        card.evaluation = {k: v for k, v in card.evaluation.items() if k not in (*EVALUATION_KEYS, "epoch", "val_images", "val_set")}
     if fp16_weights:
         if fp16:
             raise ValueError("fp16 already stores float16 weights: give fp16 or fp16_weights, not both")

@@ -24,3 +24,43 @@ def colorization_figures(L: np.ndarray, ab_pred: np.ndarray, ab_true: np.ndarray
         "colorfulness": colorfulness(pred),
         "colorfulness_truth": colorfulness(truth),
     }
+
+
+
+SWEEP_SCALES = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)  # ab scales tried by ScaleSweep
+NATURAL_FLOOR = 0.5  # the natural look's least colourfulness, as a fraction of the truth's
+
+
+class ScaleSweep:
+    """Mean PSNR and colourfulness of the predictions scaled by each of ``scales``, accumulated
+    image by image, and the gray baseline's PSNR and the truth's colourfulness beside them."""
+
+    def __init__(self, scales=SWEEP_SCALES) -> None:
+        self.scales = tuple(scales)
+        self.psnr, self.colour = dict.fromkeys(self.scales, 0.0), dict.fromkeys(self.scales, 0.0)
+        self.gray_psnr = self.truth_colour = 0.0
+        self.count = 0
+
+    def add(self, L: np.ndarray, ab_pred: np.ndarray, ab_true: np.ndarray) -> None:  # noqa: N803
+        truth = lab_to_rgb8(L, ab_true)
+        self.gray_psnr += psnr(lab_to_rgb8(L, np.zeros_like(ab_true)), truth)
+        self.truth_colour += colorfulness(truth)
+        for s in self.scales:
+            pred = lab_to_rgb8(L, ab_pred * np.float32(s))
+            self.psnr[s] += psnr(pred, truth)
+            self.colour[s] += colorfulness(pred)
+        self.count += 1
+
+    def gain_at(self, floor: float = NATURAL_FLOOR) -> float:
+        """The PSNR gain over gray where the colourfulness ratio (mean over mean, as in
+        ``colorfuse eval-front``) reaches ``floor``, interpolated linearly between the two scales
+        around it: the natural look's figure (:func:`colorfuse.engine.front.choose_looks`). NaN
+        when no scale reaches it."""
+        if not self.count or not self.truth_colour:
+            return float("nan")
+        gains = [(self.psnr[s] - self.gray_psnr) / self.count for s in self.scales]
+        ratios = [self.colour[s] / self.truth_colour for s in self.scales]
+        for (g0, r0), (g1, r1) in zip(zip(gains, ratios), zip(gains[1:], ratios[1:])):
+            if min(r0, r1) <= floor <= max(r0, r1):
+                return g0 if r1 == r0 else g0 + (floor - r0) / (r1 - r0) * (g1 - g0)
+        return float("nan")

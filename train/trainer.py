@@ -2,7 +2,12 @@
 
 A run directory holds ``run.json`` (settings, data, environment), ``metrics.jsonl`` (one line
 per epoch, or per partial epoch when the time budget ends one), ``loss_curve.png``,
-``last.pt`` (everything needed to resume) and ``best.pt`` (lowest validation loss).
+``last.pt`` (everything needed to resume) and ``best.pt`` (the best validation figure: the lowest
+loss, or with ``select="gain"`` the highest PSNR gain at half the truth's colourfulness).
+
+With ``ema``, an exponential moving average of the weights is validated and kept as ``best.pt``
+(the live weights and the average both go into ``last.pt``). With ``init``, a new run starts from
+another run's checkpoint (its model, configuration and weights; fresh optimizer and schedule).
 """
 
 from __future__ import annotations
@@ -27,14 +32,15 @@ from torch.utils.data import DataLoader
 from colorfuse import __version__
 from colorfuse.train import runs
 from colorfuse.train.data import EpochSampler, build_datasets
-from colorfuse.train.metrics import colorization_figures
+from colorfuse.train.metrics import ScaleSweep, colorization_figures
 from colorfuse.train.models import MODELS, build_model
 from colorfuse.train.plots import plot_loss_curve
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {"model_kwargs": {}, "val": None, "crop": 128, "batch_size": 64, "lr": 1e-3, "seed": 0}
-KEPT = ("model", "data", "val", "crop", "batch_size", "lr", "seed", "model_kwargs", "max_train_images")
+DEFAULTS = {"model_kwargs": {}, "val": None, "crop": 128, "batch_size": 64, "lr": 1e-3, "seed": 0, "ema": None,
+            "select": "loss", "init": None}
+SELECT = ("loss", "gain")  # best.pt: lowest val_loss, or highest val_psnr_gain_at_half_colour
 LR_FLOOR = 0.05  # cosine schedule from lr down to LR_FLOOR * lr over the budget
 PRIOR_IMAGES = 2000  # training crops used to estimate a classification model's ab-bin prior
 
@@ -71,13 +77,15 @@ def _settings(run_dir: Path, resume: bool, given: dict) -> dict:
     if given["val"] is not None:
         given["val"] = [os.path.abspath(p) for p in given["val"]]
     if resume:
-        kept = runs.read_json(run_dir / runs.RUN_JSON)["settings"]
+        kept = {**DEFAULTS, "max_train_images": None, **runs.read_json(run_dir / runs.RUN_JSON)["settings"]}
         for key, value in given.items():
             if value is not None and value != kept[key]:
                 raise ValueError(f"--resume keeps the run's {key} ({kept[key]!r}); got {value!r}")
         return kept
-    if not given["model"] or not given["data"]:
-        raise ValueError("a new run needs a model name and --data")
+    if not (given["model"] or given["init"]) or not given["data"]:
+        raise ValueError("a new run needs a model name (or --init) and --data")
+    if given["select"] is not None and given["select"] not in SELECT:
+        raise ValueError(f"select must be one of {', '.join(SELECT)}, got {given['select']!r}")
     return {k: DEFAULTS.get(k) if v is None else v for k, v in given.items()}
 
 
@@ -108,6 +116,20 @@ def _setup_model(settings: dict, state: dict | None, split, device: torch.device
     return model
 
 
+def _moving_average(model, decay: float | None, state: dict | None):
+    """torch's EMA of the model's weights and buffers (None without ``decay``), restored from a
+    resumed checkpoint's ``ema_state``."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    if state and "ema_state" in state:
+        average.module.load_state_dict(state["ema_state"])
+        average.n_averaged.fill_(state["ema_averaged"])
+    return average
+
+
 def _lr_factor(progress: float) -> float:
     return LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
@@ -127,7 +149,7 @@ def estimate_prior(model, dataset, batch_size: int, workers: int, device: torch.
 def validate(model, batches: list[dict], device: torch.device, autocast=contextlib.nullcontext) -> dict:
     """Mean validation loss and the colorization figures (see :mod:`colorfuse.train.metrics`)."""
     model.eval()
-    sums, count = defaultdict(float), 0
+    sums, count, sweep = defaultdict(float), 0, ScaleSweep()
     with torch.no_grad(), autocast():
         for batch in batches:
             batch = _to(batch, device)
@@ -141,9 +163,24 @@ def validate(model, batches: list[dict], device: torch.device, autocast=contextl
                 figures = colorization_figures(L[i], pred[i], truth[i])
                 for key, value in figures.items():
                     sums[f"val_{key}"] += value
+                sweep.add(L[i], pred[i], truth[i])
             count += n
     model.train()
-    return {k: v / count for k, v in sums.items()}
+    return {**{k: v / count for k, v in sums.items()}, "val_psnr_gain_at_half_colour": sweep.gain_at()}
+
+
+def _init_state(path: str, model_name: str | None) -> dict:
+    """The checkpoint a new run starts from (``--init``), checked against the model asked for."""
+    state = runs.load_checkpoint(path)
+    if model_name and model_name != state["model_name"]:
+        raise ValueError(f"--init {path} holds a {state['model_name']!r} model, not {model_name!r}")
+    return state
+
+
+def _score(record: dict, select: str) -> float:
+    """Higher is better; NaN counts as the worst."""
+    value = -record["val_loss"] if select == "loss" else record["val_psnr_gain_at_half_colour"]
+    return -math.inf if math.isnan(value) else value
 
 
 def train(
@@ -166,6 +203,9 @@ def train(
     max_train_images: int | None = None,
     cache: bool = False,
     precision: str = "auto",
+    ema: float | None = None,
+    select: str | None = None,
+    init: str | Path | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train (or, with ``resume``, continue) a run; returns the last metrics record.
@@ -173,6 +213,8 @@ def train(
     Stops when ``minutes`` of training time (summed over resumed sessions) or ``epochs`` epochs
     are done. On resume, the run's model, data and hyper-parameters are kept (giving different
     ones is an error); the budget, device, workers and checkpoint interval may change.
+    ``ema`` is the decay of the weights' moving average (e.g. 0.999), ``select`` what ``best.pt``
+    is chosen by (``loss`` or ``gain``) and ``init`` a checkpoint or run directory to start from.
     """
     if minutes is None and epochs is None:
         raise ValueError("give a time budget (minutes) or a number of epochs")
@@ -181,10 +223,19 @@ def train(
     run_dir = Path(resume or out_dir)
     if not resume and (run_dir / runs.LAST).exists():
         raise ValueError(f"{run_dir} already holds a run: continue it with --resume, or choose another --out")
+    if ema is not None and not 0 < ema < 1:
+        raise ValueError(f"ema must be between 0 and 1 (a decay such as 0.999), got {ema}")
     given = dict(model=model_name, data=data, val=val, crop=crop, batch_size=batch_size, lr=lr, seed=seed,
-                 model_kwargs=model_kwargs, max_train_images=max_train_images)  # fmt: skip
+                 model_kwargs=model_kwargs, max_train_images=max_train_images, ema=ema, select=select,
+                 init=str(init) if init else None)  # fmt: skip
     settings = _settings(run_dir, bool(resume), given)
     state = runs.load_checkpoint(run_dir / runs.LAST) if resume else None
+    init_state = None
+    if settings["init"] and not resume:
+        init_state = _init_state(settings["init"], settings["model"])
+        settings.update(model=init_state["model_name"], model_kwargs=init_state["model_config"], init={
+            "checkpoint": str(runs.checkpoint_path(settings["init"]).resolve()), "step": init_state["step"],
+            "elapsed_s": round(init_state["elapsed_s"], 1)})  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     torch.manual_seed(settings["seed"])
@@ -194,17 +245,21 @@ def train(
     d = split.description
     log.info("data: %d training and %d validation images (%d near-gray dropped, %d unreadable), %d classes",
              d["train_images"], d["val_images"], d["dropped_gray"], d["unreadable"], d["classes"])  # fmt: skip
-    model = _setup_model(settings, state, split, dev, workers)
+    model = _setup_model(settings, state or init_state, split, dev, workers)
     autocast, scaler, precision = precision_tools(dev, model, precision)
     optimizers = model.configure_optimizers(settings["lr"])
-    c = {"epoch": 0, "epoch_step": 0, "step": 0, "elapsed_s": 0.0, "best_val_loss": math.inf}
+    average = _moving_average(model, settings["ema"], state)
+    c = {"epoch": 0, "epoch_step": 0, "step": 0, "elapsed_s": 0.0, "best_val_loss": math.inf, "best_score": -math.inf}
     if state:
         for opt, opt_state in zip(optimizers, state["optimizers"]):
             opt.load_state_dict(opt_state)
         if scaler is not None and state["scaler"]:
             scaler.load_state_dict(state["scaler"])
-        c.update({k: state[k] for k in c})
+        c.update({k: state[k] for k in c if k in state})
+        if "best_score" not in state:  # a checkpoint from before selection by score
+            c["best_score"] = -state["best_val_loss"]
         torch.set_rng_state(state["rng"]["torch"])
+    kept = average.module if average is not None else model  # what is validated and kept as best.pt
     # lines written after the checkpoint (a crash in between) are dropped: that work is redone
     runs.write_metrics(run_dir, [r for r in runs.read_metrics(run_dir) if state and r["step"] <= c["step"]])
     runs.write_json(run_dir / runs.RUN_JSON, {
@@ -229,11 +284,14 @@ def train(
     def elapsed() -> float:
         return base_elapsed + time.monotonic() - session_start
 
-    def checkpoint(path: Path, with_optimizers: bool = True) -> None:
+    def checkpoint(path: Path, best: bool = False) -> None:
         c["elapsed_s"] = elapsed()
+        extra = {} if best or average is None else {"ema_state": average.module.state_dict(),
+                                                     "ema_averaged": int(average.n_averaged)}
         runs.save_checkpoint({
-            "model_name": model.name, "model_config": model.config(), "model_state": model.state_dict(),
-            "optimizers": [o.state_dict() for o in optimizers] if with_optimizers else [],
+            "model_name": model.name, "model_config": model.config(),
+            "model_state": (kept if best else model).state_dict(), **extra,
+            "optimizers": [] if best else [o.state_dict() for o in optimizers],
             "scaler": scaler.state_dict() if scaler is not None else None,
             "rng": {"torch": torch.get_rng_state()}, "classes": split.classes, "settings": settings,
             "data": split.description, "device": str(dev), "precision": precision,
@@ -251,6 +309,8 @@ def train(
                 for group in opt.param_groups:
                     group["lr"] = group.setdefault("initial_lr", group["lr"]) * _lr_factor(progress)
             logs = model.train_step(_to(batch, dev), optimizers, scaler, autocast)
+            if average is not None:
+                average.update_parameters(model)
             for key, value in logs.items():
                 sums[key] += value
             batches += 1
@@ -266,7 +326,7 @@ def train(
             "epoch": c["epoch"] + 1, "epoch_progress": round(c["epoch_step"] / per_epoch, 4), "step": c["step"],
             "train_loss": sums.pop("loss", math.nan) / max(1, batches),
             **{f"train_{k}": v / max(1, batches) for k, v in sums.items()},
-            **validate(model, val_batches, dev, autocast),
+            **validate(kept, val_batches, dev, autocast),
             "lr": optimizers[0].param_groups[0]["lr"], "images_per_s": batches * bs / max(train_time, 1e-9),
         }  # fmt: skip
         if c["epoch_step"] >= per_epoch:
@@ -274,9 +334,9 @@ def train(
         record["elapsed_s"] = round(elapsed(), 2)
         runs.append_metrics(run_dir, record)
         plot_loss_curve(runs.read_metrics(run_dir), run_dir / runs.LOSS_CURVE, f"{model.name}: {run_dir.name}")
-        if record["val_loss"] < c["best_val_loss"]:
-            c["best_val_loss"] = record["val_loss"]
-            checkpoint(run_dir / runs.BEST, with_optimizers=False)
+        if _score(record, settings["select"]) >= c["best_score"]:  # ties (and NaN, until a figure) go to the newer
+            c["best_score"], c["best_val_loss"] = _score(record, settings["select"]), record["val_loss"]
+            checkpoint(run_dir / runs.BEST, best=True)
         checkpoint(run_dir / runs.LAST)
         if on_epoch:
             on_epoch(record)

@@ -22,7 +22,11 @@ from colorfuse.commands.train import NEEDS_TORCH, TRAIN_DEPS
               help='JSON {"looks": {NAME: {"mix": {OUTPUT: WEIGHT}, "scale": S, "description": TEXT}}, '
                    '"default_look": NAME, "evaluation": {"looks": {NAME: FIGURES}}} for the card '
                    '(default: the model\'s own looks).')
-def command(source, out_path, fp16, fp16_weights, name, model_version, looks_file):
+@click.option("--member", "members", multiple=True, type=click.Path(exists=True, path_type=Path),
+              metavar="RUN_DIR|CHECKPOINT",
+              help="Another trained model: the file becomes an ensemble, the mean of all their outputs "
+                   "(members with the same frozen encoder share it). Repeatable.")
+def command(source, out_path, fp16, fp16_weights, name, model_version, looks_file, members):
     """Export a run directory (its best.pt, else last.pt) or a checkpoint file, check the graph,
     and compare onnxruntime with PyTorch at two sizes; nothing is written if they disagree."""
     try:
@@ -35,12 +39,13 @@ def command(source, out_path, fp16, fp16_weights, name, model_version, looks_fil
     try:
         card = export_model(source, out_path, fp16=fp16, fp16_weights=fp16_weights, name=name, version=model_version,
                             looks=looks.get("looks"), default_look=looks.get("default_look"),
-                            evaluation=looks.get("evaluation"))
+                            evaluation=looks.get("evaluation"), members=members)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
     parity = ", ".join(f"{size} {error:.2g}" for size, error in card.evaluation["export_parity"].items())
     weights = ", float16 weights" if card.weights_precision == "fp16" else ""
-    click.echo(f"wrote {out_path}: {card.name} {card.version} ({card.architecture}, {card.precision}{weights}, "
+    ensemble = f", mean of {len(members) + 1} models" if members else ""
+    click.echo(f"wrote {out_path}: {card.name} {card.version} ({card.architecture}{ensemble}, {card.precision}{weights}, "
                f"{card.parameters:,} parameters)")
     click.echo(f"parity vs PyTorch fp32, max |error| in ab/110 units: {parity} (tolerance {card.parity_tolerance:g})")
     for look_name, look in card.looks.items():

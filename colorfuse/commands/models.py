@@ -88,8 +88,19 @@ def summary(card, path) -> str:
     lines += _figure_lines(card.evaluation or {})
     if training:
         minutes = training.get("time_s", 0) / 60
-        lines.append(f"  trained {minutes:.0f} min on {training.get('device', '?')} ({training.get('precision', '?')}), "
-                     f"{training.get('epochs', '?')} epochs, {training.get('date', '')}")
+        members = training.get("ensemble", [])
+        if members:
+            lines.append(f"  the mean of {len(members)} models trained on {training.get('device', '?')} "
+                         f"({training.get('time_s_total', 0) / 60:.0f} min of training in all):")
+            lines += [f"    {m['run']}: {m['model']} {m['config'].get('encoder', '')}, seed {m['seed']}, "
+                      f"{m['time_s'] / 60:.0f} min{' (after ' + format(m['init']['elapsed_s'] / 60, '.0f') + ' min)' if m.get('init') else ''}, "
+                      f"{m['date']}" for m in members]  # fmt: skip
+        else:
+            lines.append(f"  trained {minutes:.0f} min on {training.get('device', '?')} ({training.get('precision', '?')}), "
+                         f"{training.get('epochs', '?')} epochs, {training.get('date', '')}")
+        if training.get("init") and not members:
+            lines.append(f"  started from a checkpoint trained {training['init']['elapsed_s'] / 60:.0f} min "
+                         f"({training.get('time_s_total', 0) / 60:.0f} min in all)")
         lines.append(f"  training data licence: {training.get('licence', 'not stated')}")
     lines += _variant_lines(card, path)
     lines.append(f"  file: {path}")

@@ -35,6 +35,7 @@ def format_record(record: dict) -> str:
         f"train {record['train_loss']:.4g} val {record['val_loss']:.4g} | "
         f"PSNR {record['val_psnr']:.2f} dB (gray {record['val_psnr_gray_baseline']:.2f}) | "
         f"colourfulness {record['val_colorfulness']:.1f} (truth {record['val_colorfulness_truth']:.1f}) | "
+        f"gain at 50% colour {record.get('val_psnr_gain_at_half_colour', float('nan')):+.2f} dB | "
         f"lr {record['lr']:.2g} | {record['images_per_s']:.0f} img/s"
     )
 
@@ -62,8 +63,15 @@ def format_record(record: dict) -> str:
 @click.option("--max-images", type=click.IntRange(1), help="Train on at most this many images.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
               help="auto: bf16 autocast on CUDA, and on CPUs with native bf16 for models that run faster so.")
+@click.option("--ema", type=click.FloatRange(0, 1, min_open=True, max_open=True), metavar="DECAY",
+              help="Validate and keep a moving average of the weights (e.g. 0.999).")
+@click.option("--select", type=click.Choice(["loss", "gain"]),
+              help="best.pt by lowest validation loss, or by highest PSNR gain at half the truth's "
+                   "colourfulness (the natural look's figure) [default: loss].")
+@click.option("--init", "init", type=click.Path(exists=True, path_type=Path),
+              help="Start a new run from this checkpoint or run directory (its model and weights).")
 def command(model, data, out_dir, val, minutes, epochs, batch_size, lr, device, crop, workers, cache,
-            checkpoint_minutes, resume, seed, set_pairs, max_images, precision):  # fmt: skip
+            checkpoint_minutes, resume, seed, set_pairs, max_images, precision, ema, select, init):  # fmt: skip
     """Train MODEL (see `colorfuse models list`; optional with --resume) and print one line per
     epoch. The run directory gets metrics.jsonl, loss_curve.png, run.json, last.pt and best.pt."""
     try:
@@ -72,8 +80,8 @@ def command(model, data, out_dir, val, minutes, epochs, batch_size, lr, device, 
         if exc.name not in TRAIN_DEPS:
             raise
         raise click.ClickException(f"{NEEDS_TORCH} (no module {exc.name!r})") from exc
-    if not resume and not (model and data and out_dir):
-        raise click.UsageError("a new run needs MODEL, --data and --out (or --resume RUN_DIR)")
+    if not resume and not ((model or init) and data and out_dir):
+        raise click.UsageError("a new run needs MODEL (or --init), --data and --out (or --resume RUN_DIR)")
     if minutes is None and epochs is None:
         raise click.UsageError("give --minutes or --epochs")
     echo_logs()
@@ -82,7 +90,7 @@ def command(model, data, out_dir, val, minutes, epochs, batch_size, lr, device, 
             model, list(data) or None, out_dir, minutes=minutes, epochs=epochs, batch_size=batch_size, lr=lr,
             device=device, crop=crop, model_kwargs=parse_key_values(set_pairs, "--set") or None, val=list(val) or None,
             checkpoint_minutes=checkpoint_minutes, resume=resume, seed=seed, workers=workers,
-            max_train_images=max_images, cache=cache, precision=precision, on_epoch=lambda r: click.echo(format_record(r)),
+            max_train_images=max_images, cache=cache, precision=precision, ema=ema, select=select, init=init, on_epoch=lambda r: click.echo(format_record(r)),
         )  # fmt: skip
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -68,7 +68,9 @@ def gray_to_tf_input(l: Tensor) -> Tensor:  # noqa: E741
 
 
 class LiteEncoder(nn.Module):
-    """EfficientNet-Lite on one gray channel, frozen (always in eval mode, no gradients).
+    """EfficientNet-Lite on one gray channel, frozen (always in eval mode, no gradients) except
+    its last ``train_blocks`` blocks and head, which :meth:`unfreeze` opens to fine-tuning (their
+    batch-norm statistics stay the ImageNet ones).
 
     ``forward`` returns the taps (the last block at each stride) and ``head`` the pooled 1280-d
     vector; with ``classifier``, ``classify`` gives the ImageNet logits (used to check that the
@@ -97,13 +99,33 @@ class LiteEncoder(nn.Module):
     def train(self, mode: bool = True) -> "LiteEncoder":
         return super().train(False)
 
-    def forward(self, l: Tensor) -> list[Tensor]:  # noqa: E741
-        x = self.act(self.stem_bn(self.stem(self.stem_pad(gray_to_tf_input(l)))))
-        taps = []
-        for i, block in enumerate(self.blocks):
-            x = block(x)
+    def unfreeze(self, train_blocks: int) -> list[str]:
+        """Open the last ``train_blocks`` blocks and the head to training; returns the prefixes
+        (in this module) of the weights that then belong to the model rather than the package."""
+        if not 0 <= train_blocks <= len(self.blocks):
+            raise ValueError(f"train_blocks must be 0..{len(self.blocks)}, got {train_blocks}")
+        if not train_blocks:
+            return []
+        opened = [f"blocks.{i}." for i in range(len(self.blocks) - train_blocks, len(self.blocks))]
+        opened += ["head_conv.", "head_bn."]
+        for name, param in self.named_parameters():
+            param.requires_grad_(name.startswith(tuple(opened)))
+        return opened
+
+    def stem_forward(self, l: Tensor) -> Tensor:  # noqa: E741
+        return self.act(self.stem_bn(self.stem(self.stem_pad(gray_to_tf_input(l)))))
+
+    def run_blocks(self, x: Tensor, start: int, stop: int, taps: list[Tensor]) -> Tensor:
+        """Blocks ``start`` to ``stop - 1`` on ``x``, appending the taps among them to ``taps``."""
+        for i in range(start, stop):
+            x = self.blocks[i](x)
             if i in self.taps:
                 taps.append(x)
+        return x
+
+    def forward(self, l: Tensor) -> list[Tensor]:  # noqa: E741
+        taps: list[Tensor] = []
+        self.run_blocks(self.stem_forward(l), 0, len(self.blocks), taps)
         return taps
 
     def head(self, last_tap: Tensor) -> Tensor:
@@ -116,7 +138,8 @@ class LiteEncoder(nn.Module):
 
 
 def _drop_encoder(module, state_dict, prefix, _metadata):
-    for key in [k for k in state_dict if k.startswith(prefix + "encoder.")]:
+    """Leave out the packaged (frozen) encoder weights; fine-tuned ones are the model's."""
+    for key in [k for k in state_dict if module.is_packaged(k[len(prefix):])]:
         del state_dict[key]
 
 
@@ -140,7 +163,9 @@ class EffnetModel(AbClassification, ColorizationModel):
     """Kwargs: ``encoder`` (lite0/lite1/lite2), ``pretrained`` (False only for tests),
     ``global_size`` (multiple of 32), ``width`` (decoder channel multiplier), ``cls_weight``
     (weight of the classification loss; 0 = no ``ab_vivid`` head), ``temperature`` of its
-    annealed mean, ``rebalance_lambda``, ``huber_beta`` (smooth-L1 beta in ab/110 units)."""
+    annealed mean, ``rebalance_lambda``, ``huber_beta`` (smooth-L1 beta in ab/110 units),
+    ``train_blocks`` (the encoder's last blocks fine-tuned, with its head; 0 = frozen) at
+    ``encoder_lr`` x the decoder's learning rate."""
 
     size_multiple = 32
     cpu_bf16 = True  # batch 32 at 128 px on AVX512-BF16: 51 img/s fp32, 137 bf16, 157 bf16 + channels_last
@@ -156,6 +181,8 @@ class EffnetModel(AbClassification, ColorizationModel):
         temperature: float = 0.38,
         rebalance_lambda: float = 0.5,
         huber_beta: float = 0.05,
+        train_blocks: int = 0,
+        encoder_lr: float = 0.1,
     ) -> None:
         if encoder not in ENCODERS:
             raise ValueError(f"effnet: encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
@@ -163,10 +190,12 @@ class EffnetModel(AbClassification, ColorizationModel):
             raise ValueError(f"effnet: global_size must be a multiple of 32, got {global_size}")
         super().__init__(encoder=encoder, pretrained=pretrained, global_size=global_size, width=width,
                          cls_weight=cls_weight, temperature=temperature, rebalance_lambda=rebalance_lambda,
-                         huber_beta=huber_beta)  # fmt: skip
+                         huber_beta=huber_beta, train_blocks=train_blocks, encoder_lr=encoder_lr)  # fmt: skip
         self.global_input_size = global_size
         self.cls_weight, self.temperature, self.huber_beta = cls_weight, temperature, huber_beta
         self.encoder = LiteEncoder(encoder, pretrained)
+        self.encoder_lr, self.frozen_blocks = encoder_lr, len(self.encoder.blocks) - train_blocks
+        self._opened = tuple("encoder." + p for p in self.encoder.unfreeze(train_blocks))
         if pretrained:  # the frozen weights come from the package: checkpoints hold the rest
             self._register_state_dict_hook(_drop_encoder)
         c2, c4, c8, c16, c32 = self.encoder.channels
@@ -181,14 +210,18 @@ class EffnetModel(AbClassification, ColorizationModel):
         self.init_bins(rebalance_lambda)
         self.bin_head = nn.Conv2d(d4, self.num_bins, 1) if cls_weight > 0 else None
 
+    def is_packaged(self, key: str) -> bool:
+        """Whether ``key`` is a pretrained encoder weight that stays as its package has it."""
+        return self._config["pretrained"] and key.startswith("encoder.") and not key.startswith(self._opened)
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """As usual; with a pretrained encoder its (frozen, packaged) weights are neither needed nor
+        """As usual; with a pretrained encoder its packaged (frozen) weights are neither needed nor
         taken from ``state_dict``."""
         if not self._config["pretrained"]:
             return super().load_state_dict(state_dict, strict, assign)
-        kept = {k: v for k, v in state_dict.items() if not k.startswith("encoder.")}
+        kept = {k: v for k, v in state_dict.items() if not self.is_packaged(k)}
         result = super().load_state_dict(kept, strict=False, assign=assign)
-        missing = [k for k in result.missing_keys if not k.startswith("encoder.")]
+        missing = [k for k in result.missing_keys if not self.is_packaged(k)]
         if strict and (missing or result.unexpected_keys):
             raise RuntimeError(f"effnet: state_dict mismatch: missing {missing}, unexpected {result.unexpected_keys}")
         return result
@@ -208,18 +241,37 @@ class EffnetModel(AbClassification, ColorizationModel):
         x2 = self.dec2(torch.cat([_up(x4, t2), t2, l2], 1))
         return self.ab_head(x2), x4
 
-    def _features(self, l: Tensor, l_global: Tensor | None):  # noqa: E741
+    def _encode(self, l: Tensor) -> list[Tensor]:  # noqa: E741
+        """The taps: the frozen blocks without gradients, the fine-tuned ones (if any) with."""
+        taps: list[Tensor] = []
         with torch.no_grad():
-            taps = self.encoder(l)
-            if l_global is None or l_global is l:
-                global_vector = self.encoder.head(taps[-1])
-            else:
-                global_vector = self.encoder.head(self.encoder(l_global)[-1])
-        return [t.detach() for t in taps], global_vector.detach()
+            x = self.encoder.run_blocks(self.encoder.stem_forward(l), 0, self.frozen_blocks, taps)
+        taps = [t.detach() for t in taps]
+        self.encoder.run_blocks(x.detach(), self.frozen_blocks, len(self.encoder.blocks), taps)
+        return taps
+
+    def features(self, l: Tensor, l_global: Tensor | None):  # noqa: E741
+        taps = self._encode(l)
+        last = taps[-1] if l_global is None or l_global is l else self._encode(l_global)[-1]
+        with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self._opened)):
+            global_vector = self.encoder.head(last)
+        return taps, global_vector
+
+    def shared_encoder_key(self) -> tuple | None:
+        """Equal for models whose encoder is the same frozen, packaged one (see
+        :class:`colorfuse.train.models.ensemble.Ensemble`), else None."""
+        return ("effnet", self._config["encoder"]) if self._config["pretrained"] and not self._opened else None
 
     def predict(self, l: Tensor, l_global: Tensor | None, vivid: bool = False):  # noqa: E741
         """ab_norm at full size; with ``vivid``, also the annealed mean of the bin head."""
-        taps, global_vector = self._features(l, l_global)
+        return self.predict_from(self.features(l, l_global), l, vivid)
+
+    def export_from_features(self, features, l: Tensor):  # noqa: E741
+        """The export outputs from :meth:`features` computed elsewhere (an ensemble's shared encoder)."""
+        return self.predict_from(features, l, vivid=self.has_vivid)
+
+    def predict_from(self, features, l: Tensor, vivid: bool = False):  # noqa: E741
+        taps, global_vector = features
         ab2, x4 = self._decode(taps, global_vector, l)
         ab = F.interpolate(ab2, scale_factor=2, mode="bilinear", align_corners=False)
         if not vivid:
@@ -240,7 +292,7 @@ class EffnetModel(AbClassification, ColorizationModel):
         l_global = batch.get("l_global")
         if l_global is not None and l_global.shape == l.shape:
             l_global = l
-        taps, global_vector = self._features(l, l_global)
+        taps, global_vector = self.features(l, l_global)
         ab2, x4 = self._decode(taps, global_vector, l)
         reg = F.smooth_l1_loss(ab2.float(), F.avg_pool2d(ab.float(), 2), beta=self.huber_beta)
         logs = {"huber": reg.item()}
@@ -253,7 +305,10 @@ class EffnetModel(AbClassification, ColorizationModel):
         return loss, logs
 
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
-        return [torch.optim.AdamW(self.trainable_parameters(), lr=lr, weight_decay=1e-4)]
+        encoder = [p for p in self.encoder.parameters() if p.requires_grad]
+        rest = [p for n, p in self.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+        groups = [{"params": rest}] + ([{"params": encoder, "lr": lr * self.encoder_lr}] if encoder else [])
+        return [torch.optim.AdamW(groups, lr=lr, weight_decay=1e-4)]
 
     def export_module(self) -> nn.Module:
         return _Export(self) if self.has_vivid else self
@@ -282,7 +337,8 @@ class EffnetModel(AbClassification, ColorizationModel):
                 "name": f"EfficientNet-{encoder.capitalize()}", "pretrained": bool(self._config["pretrained"]),
                 "weights_package": package if self._config["pretrained"] else None,
                 "architecture_package": ARCH_PACKAGE, "package_versions": versions,
-                "licence": LICENCE, "frozen": True,
+                "licence": LICENCE, "frozen": not self._opened,
+                "fine_tuned_blocks": len(self.encoder.blocks) - self.frozen_blocks,
             },
             "default_max_side": DEFAULT_MAX_SIDE,
             "ab_bins": self.num_bins if self.has_vivid else None,

