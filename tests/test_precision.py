@@ -189,3 +189,18 @@ def test_models_info_lists_the_measured_variants(model):
     result = CliRunner().invoke(cli, ["models", "info", str(model)])
     assert result.exit_code == 0, result.output
     assert "variant int8@onnxruntime: PSNR" in result.output
+
+
+def test_build_without_int8_measures_the_runtimes_own_precisions_only(tmp_path):
+    path = tmp_path / "small.onnx"
+    make_model(path, global_size=16, multiple=4)
+    result = CliRunner().invoke(cli, ["variants", "build", str(path), "--photos", str(SAMPLES / "imagenet"),
+                                      "--no-int8", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(manifest_path(path).read_text())
+    assert data["int8"] is None and not list(tmp_path.rglob("*.int8.onnx"))
+    assert all(v["precision"] != "int8" and v["file"] is None for v in data["variants"])
+    keys = [v.key for v in load_variants(path, read_card(path))]
+    assert keys[0] == "fp32@onnxruntime" and not any(k.startswith("int8") for k in keys)
+    refused = CliRunner().invoke(cli, ["variants", "build", str(path), "--photos", str(SAMPLES / "imagenet")])
+    assert refused.exit_code == 2 and "--calibration" in refused.output

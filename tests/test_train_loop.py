@@ -143,6 +143,11 @@ def test_slim_copy_resumes_with_fresh_optimizer_moments(tmp_path, data):
     assert runs.read_metrics(slim.parent) == runs.read_metrics(run)
     record = train(resume=slim.parent, epochs=2)
     assert record["epoch"] == 2 and record["step"] == 2 * full["step"]
+    half = runs.slim_copy(run, tmp_path / "half", half=True)
+    weights = runs.load_checkpoint(half)["model_state"]
+    assert all(v.dtype == torch.float16 for v in weights.values() if v.is_floating_point())
+    assert half.stat().st_size < 0.6 * slim.stat().st_size
+    assert train(resume=half.parent, epochs=2)["step"] == 2 * full["step"]
 
 
 @pytest.mark.parametrize("args", [["train", "tiny", "--data", "d", "--out", "o", "--epochs", "1"],

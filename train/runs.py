@@ -66,17 +66,19 @@ def load_checkpoint(path: str | Path) -> dict:
     return torch.load(checkpoint_path(path), map_location="cpu", weights_only=True)
 
 
-def slim_copy(checkpoint: str | Path, out_dir: str | Path) -> Path:
+def slim_copy(checkpoint: str | Path, out_dir: str | Path, half: bool = False) -> Path:
     """A small resumable run directory: ``run.json``, ``metrics.jsonl`` up to the checkpoint, and
     the checkpoint as ``last.pt`` with only the weights the model keeps in its ``state_dict`` (a
     pretrained encoder's come from its package) and no optimizer state; ``--resume`` on it goes
-    on from that step with fresh optimizer moments."""
+    on from that step with fresh optimizer moments. ``half`` stores the floating-point weights as
+    float16 (half the file; what an export with float16 weights holds anyway)."""
     from colorfuse.train.models import build_model
 
     source = checkpoint_path(checkpoint)
     state = load_checkpoint(source)
     keep = set(build_model(state["model_name"], **state["model_config"]).state_dict())
-    state["model_state"] = {k: v for k, v in state["model_state"].items() if k in keep}
+    state["model_state"] = {k: v.half() if half and v.is_floating_point() else v
+                            for k, v in state["model_state"].items() if k in keep}
     state["optimizers"], state["scaler"] = [], None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -97,8 +97,9 @@ def measure_variants(model_path: Path, variants, photos_dir: Path, max_images: i
 
 
 def build_variants(model_path, calibration_dir, photos_dir, max_images: int | None = None,
-                   reduce_range: bool = False, on_photo=None) -> Path:
-    """Quantize, measure and write ``variants/NAME.json`` (and ``NAME.int8.onnx``) beside the model."""
+                   reduce_range: bool = False, on_photo=None, int8: bool = True) -> Path:
+    """Quantize, measure and write ``variants/NAME.json`` (and ``NAME.int8.onnx``) beside the model.
+    Without ``int8`` only the runtimes' own precisions of the same file are measured (no int8 file)."""
     import onnx
 
     from colorfuse.benchmarks.export import write_card
@@ -112,19 +113,19 @@ def build_variants(model_path, calibration_dir, photos_dir, max_images: int | No
     manifest = manifest_path(model_path)
     manifest.parent.mkdir(parents=True, exist_ok=True)
     int8_path = manifest.parent / f"{model_path.stem}.int8.onnx"
-    calibration = calibration_photos(calibration_dir)
-    settings = quantize_int8(model_path, int8_path, calibration, reduce_range)
-    runnable = [(p, r) for p, r in CANDIDATES if r != "openvino" or not openvino_problem()]
+    settings = quantize_int8(model_path, int8_path, calibration_photos(calibration_dir), reduce_range) if int8 else None
+    runnable = [(p, r) for p, r in CANDIDATES if (r != "openvino" or not openvino_problem()) and (int8 or p != "int8")]
     variants = [Variant("fp32", "onnxruntime", model_path)] + [
         Variant(p, r, int8_path if p == "int8" else model_path) for p, r in runnable]
     figures = measure_variants(model_path, variants, photos_dir, max_images, on_photo)
-    int8_figures = {key: value for key, value in figures["variants"].items() if key.startswith("int8@")}
-    proto = onnx.load(str(int8_path))
-    int8_card = read_card(int8_path)
-    int8_card.training["precision_variant"] = {**settings, "quality": int8_figures, "photos": figures["photos"]}
-    temporary = int8_path.with_name(f".{int8_path.name}.tmp")
-    write_card(proto, temporary, int8_card)
-    os.replace(temporary, int8_path)
+    if int8:
+        int8_figures = {key: value for key, value in figures["variants"].items() if key.startswith("int8@")}
+        proto = onnx.load(str(int8_path))
+        int8_card = read_card(int8_path)
+        int8_card.training["precision_variant"] = {**settings, "quality": int8_figures, "photos": figures["photos"]}
+        temporary = int8_path.with_name(f".{int8_path.name}.tmp")
+        write_card(proto, temporary, int8_card)
+        os.replace(temporary, int8_path)
     import onnxruntime
 
     doc = {

@@ -49,15 +49,17 @@ def list_variants(model, threads, max_side, as_json):
 
 @command.command("build")
 @click.argument("model")
-@click.option("--calibration", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+@click.option("--calibration", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Photos to calibrate int8 on (not the validation photos).")
 @click.option("--photos", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="Colour photos to measure each variant's quality on.")
 @click.option("--max-images", type=click.IntRange(1), default=None)
 @click.option("--reduce-range", is_flag=True,
               help="7-bit int8 weights, for CPUs without VNNI (where 8-bit products can saturate); less accurate.")
+@click.option("--no-int8", "no_int8", is_flag=True,
+              help="No int8 file: measure only what the runtimes do with the model itself (OpenVINO fp32 and bf16).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def build(model, calibration, photos, max_images, reduce_range, quiet):
+def build(model, calibration, photos, max_images, reduce_range, no_int8, quiet):
     """Quantize MODEL to int8, score every (precision, runtime) against fp32 on PHOTOS, and write the
     manifest (variants/NAME.json) and the int8 file beside the model."""
     from tqdm import tqdm
@@ -65,10 +67,12 @@ def build(model, calibration, photos, max_images, reduce_range, quiet):
     from colorfuse.engine.models import resolve_model
     from colorfuse.train.variants import build_variants
 
+    if calibration is None and not no_int8:
+        raise click.UsageError("int8 needs --calibration photos (or give --no-int8)")
     path = resolve_model(model)
     with tqdm(total=max_images, unit="photo", disable=quiet, desc="measuring") as bar:
         manifest = build_variants(path, calibration, photos, max_images, reduce_range=reduce_range,
-                                  on_photo=lambda *_: bar.update())
+                                  on_photo=lambda *_: bar.update(), int8=not no_int8)
     doc = json.loads(manifest.read_text())
     base = doc["fp32"]
     click.echo(f"wrote {manifest} ({doc['measured_on']['photos']} photos; fp32: PSNR {base['psnr']:.3f} dB, "
