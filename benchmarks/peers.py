@@ -90,12 +90,8 @@ def pytorch_predictor(checkpoint, card, threads: int):
     import torch
 
     from colorfuse.train import runs
-    from colorfuse.train.models import build_model
 
-    state = runs.load_checkpoint(checkpoint)
-    model = build_model(state["model_name"], **state["model_config"])
-    model.load_state_dict(state["model_state"])
-    module = model.export_module().eval()
+    module = runs.load_export_module(checkpoint)
     torch.set_num_threads(threads)
     names, mix = _mixer(card)
     outputs = [spec.name for spec in card.outputs]
@@ -112,6 +108,9 @@ def pytorch_predictor(checkpoint, card, threads: int):
 
 
 def default_checkpoint(card) -> Path | None:
-    """The repository's committed checkpoint of the model, when there is one."""
-    path = Path(__file__).resolve().parents[1] / "checkpoints" / card.name / "last.pt"
-    return path if path.exists() else None
+    """The repository's committed checkpoint of the model (for an ensemble, the folder of its
+    members' run directories), when there is one."""
+    folder = Path(__file__).resolve().parents[1] / "checkpoints" / card.name
+    if (folder / "last.pt").exists():
+        return folder / "last.pt"
+    return folder if card.training.get("ensemble") and any(folder.glob("*/last.pt")) else None

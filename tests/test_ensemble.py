@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
 
 from colorfuse.engine.card import read_card  # noqa: E402
-from colorfuse.train.export import export_model  # noqa: E402
+from colorfuse.train import runs  # noqa: E402
+from colorfuse.train.export import export_model, parity_inputs  # noqa: E402
 from colorfuse.train.models import build_model  # noqa: E402
 from colorfuse.train.models.ensemble import Ensemble  # noqa: E402
 from colorfuse.train.trainer import train  # noqa: E402
@@ -72,3 +74,15 @@ def test_export_of_an_ensemble_checks_parity_and_lists_its_members(tmp_path):
     assert card.parameters == single.parameters + decoder  # the encoder is stored once
     one, both = (tmp_path / "one.onnx").stat().st_size, (tmp_path / "both.onnx").stat().st_size
     assert one < both < 2 * one
+    committed = tmp_path / "checkpoints" / "effnet-ensemble"  # as the repository keeps an ensemble's members
+    for run in runs_:
+        runs.slim_copy(run, committed / run.name, half=True)
+    module = runs.load_export_module(committed)
+    assert isinstance(module, Ensemble) and len(module.models) == 2
+    inputs = parity_inputs(64, 96, 1, SMALL["global_size"])
+    session = ort.InferenceSession(str(tmp_path / "both.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"L": inputs[0].numpy(), "L_global": inputs[1].numpy()})
+    with torch.no_grad():
+        expected = module(*inputs)
+    assert max(float(abs(g - e.numpy()).max()) for g, e in zip(got, expected)) <= card.parity_tolerance
+    assert isinstance(runs.load_export_module(runs_[0]), torch.nn.Module)

@@ -26,7 +26,6 @@ from colorfuse.engine.errors import ColorfuseError
 from colorfuse.engine.onnxfile import read_onnx
 from colorfuse.train import runs
 from colorfuse.train.fp16_weights import store_weights_fp16
-from colorfuse.train.models import build_model
 from colorfuse.train.models.ensemble import Ensemble
 
 LICENCE = "research-only; see shared/data/SOURCES.md"
@@ -96,12 +95,6 @@ def check_parity(path: Path, reference: nn.Module, size_multiple: int, global_si
                 raise ExportParityError(f"{path}: output shape {out.shape} at {h}x{w}, expected {ref.shape}")
             errors[f"{h}x{w}"] = max(errors[f"{h}x{w}"], float(np.abs(out - ref).max()))
     return errors
-
-
-def _load(state: dict):
-    model = build_model(state["model_name"], **state["model_config"])
-    model.load_state_dict(state["model_state"])
-    return model.eval()
 
 
 def _member(path: Path, state: dict) -> dict:
@@ -178,12 +171,12 @@ def export_model(
     """
     ckpt = runs.checkpoint_path(checkpoint_or_run_dir)
     state = runs.load_checkpoint(ckpt)
-    model = _load(state)
+    model = runs.load_model(state)
     reference = model.export_module().eval()
     if members:
         paths = [runs.checkpoint_path(m) for m in members]
         states = [runs.load_checkpoint(p) for p in paths]
-        reference = Ensemble([model] + [_load(s) for s in states]).eval()
+        reference = Ensemble([model] + [runs.load_model(s) for s in states]).eval()
     precision = "fp16" if fp16 else "fp32"
     card = _card(state, ckpt.parent, model, reference, precision, name, version, evaluation)
     if members:

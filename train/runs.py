@@ -86,3 +86,28 @@ def slim_copy(checkpoint: str | Path, out_dir: str | Path, half: bool = False) -
     write_metrics(out_dir, [r for r in read_metrics(source.parent) if r["step"] <= state["step"]])
     save_checkpoint(state, out_dir / LAST)
     return out_dir / LAST
+
+
+def load_model(checkpoint: str | Path | dict):
+    """The trained model (in eval mode) of a checkpoint, run directory or loaded checkpoint dict."""
+    from colorfuse.train.models import build_model
+
+    state = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    model = build_model(state["model_name"], **state["model_config"])
+    model.load_state_dict(state["model_state"])
+    return model.eval()
+
+
+def load_export_module(path: str | Path):
+    """What an export of ``path`` computes, in PyTorch: a checkpoint's or run directory's
+    ``export_module()``, or for a folder of member run directories (``*/last.pt``, as committed
+    for an ensemble) the :class:`~colorfuse.train.models.ensemble.Ensemble` of them."""
+    from colorfuse.train.models.ensemble import Ensemble
+
+    path = Path(path)
+    is_run = (path / LAST).exists() or (path / BEST).exists()
+    members = sorted(path.glob("*/" + LAST)) if path.is_dir() and not is_run else []
+    if members:
+        return Ensemble([load_model(m) for m in members]).eval()
+    return load_model(path).export_module().eval()
+
