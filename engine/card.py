@@ -29,6 +29,7 @@ CARD_VERSION = 2  # 2 added several ab outputs and named looks; version 1 cards 
 READABLE_VERSIONS = (1, 2)
 LAYOUTS = ("NCHW",)
 PRECISIONS = ("fp32", "fp16", "int8")
+WEIGHTS_PRECISIONS = PRECISIONS + ("fp16+int8",)  # fp16+int8: float16, the largest tensors int8
 
 
 @dataclass
@@ -122,8 +123,8 @@ class ModelCard:
             problems.append("size_multiple must be >= 1")
         if self.default_max_side < 0:
             problems.append("default_max_side must be >= 0")
-        if self.precision not in PRECISIONS or self.weights_precision not in PRECISIONS:
-            problems.append(f"precision and weights_precision must be among {PRECISIONS}")
+        if self.precision not in PRECISIONS or self.weights_precision not in WEIGHTS_PRECISIONS:
+            problems.append(f"precision must be among {PRECISIONS} and weights_precision among {WEIGHTS_PRECISIONS}")
         roles = [spec.role for spec in self.inputs]
         if roles.count("L") != 1:
             problems.append("exactly one input must have role 'L'")

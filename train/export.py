@@ -25,7 +25,7 @@ from colorfuse.engine.card import Look, ModelCard, TensorSpec, embed_card, read_
 from colorfuse.engine.errors import ColorfuseError
 from colorfuse.engine.onnxfile import read_onnx
 from colorfuse.train import runs
-from colorfuse.train.fp16_weights import store_weights_fp16
+from colorfuse.train.compact_weights import store_weights_fp16, store_weights_int8
 from colorfuse.train.models.ensemble import Ensemble
 
 LICENCE = "research-only; see shared/data/SOURCES.md"
@@ -157,6 +157,7 @@ def export_model(
     default_look: str | None = None,
     fp16_weights: bool = False,
     members: Sequence[str | Path] = (),
+    int8_weights: int | None = None,
 ) -> ModelCard:
     """Export a checkpoint (a run directory means its ``best.pt``, else ``last.pt``) to
     ``out_path``; returns the embedded card (``evaluation['export_parity']`` holds the measured
@@ -164,6 +165,8 @@ def export_model(
     ``{"mix": {output: weight}, "scale": s, "description": ...}``) and ``default_look`` go into
     the card; a model with several outputs gets its ``default_looks()`` when none are given.
     ``fp16_weights`` stores the weights as float16 (half the file) for float32 arithmetic.
+    ``int8_weights`` (a number of elements) stores every weight tensor at least that large as
+    int8 with a scale per output channel (with ``fp16_weights``: the rest as float16).
     ``members`` (checkpoints or run directories) make the file an :class:`Ensemble` of the first
     checkpoint and them: the mean of their outputs; the card lists every member's training.
 
@@ -190,6 +193,9 @@ def export_model(
             raise ValueError("fp16 already stores float16 weights: give fp16 or fp16_weights, not both")
         card.weights_precision = "fp16"
         card.parity_tolerance = PARITY_TOLERANCE["fp16"]
+    if int8_weights:
+        card.weights_precision = "fp16+int8" if fp16_weights else "int8"
+        card.parity_tolerance = PARITY_TOLERANCE["fp16"]
     if parity_tolerance is not None:
         card.parity_tolerance = parity_tolerance
     if looks is None and hasattr(model, "default_looks"):
@@ -213,9 +219,12 @@ def export_model(
                 opset_version=17, input_names=input_names, output_names=outputs,
                 dynamic_axes={k: v for k, v in dynamic.items() if k in input_names + outputs},
             )  # fmt: skip
-        if fp16_weights:
+        if fp16_weights or int8_weights:
             proto = onnx.load(str(tmp))
-            store_weights_fp16(proto)
+            if int8_weights:
+                store_weights_int8(proto, int8_weights)
+            if fp16_weights:
+                store_weights_fp16(proto)
             onnx.save(proto, str(tmp))
         onnx.checker.check_model(str(tmp))
         errors = check_parity(tmp, reference, model.size_multiple, model.global_input_size)

@@ -32,7 +32,7 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
     from colorfuse.benchmarks.export import write_card
     from colorfuse.benchmarks.quantize import CALIBRATION_SIDE, photo_reader
     from colorfuse.engine.card import read_card
-    from colorfuse.train.fp16_weights import restore_weights_fp32
+    from colorfuse.train.compact_weights import restore_weights_fp32
 
     card = read_card(source)
     with tempfile.TemporaryDirectory(prefix="colorfuse-int8-") as work:

@@ -16,6 +16,9 @@ from colorfuse.commands.train import NEEDS_TORCH, TRAIN_DEPS
               help="The .onnx file to write.")
 @click.option("--fp16", is_flag=True, help="Half-precision weights and compute (float32 inputs and output).")
 @click.option("--fp16-weights", is_flag=True, help="Half-precision weights, float32 compute: half the file.")
+@click.option("--int8-weights", type=click.IntRange(1), metavar="ELEMENTS",
+              help="Store weight tensors of at least this many elements as int8 (a scale per output channel), "
+                   "float32 compute; with --fp16-weights the rest are float16.")
 @click.option("--name", help="Model name in the card [default: the architecture].")
 @click.option("--version", "model_version", default="1.0.0", show_default=True, help="Model version in the card.")
 @click.option("--looks", "looks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -26,7 +29,7 @@ from colorfuse.commands.train import NEEDS_TORCH, TRAIN_DEPS
               metavar="RUN_DIR|CHECKPOINT",
               help="Another trained model: the file becomes an ensemble, the mean of all their outputs "
                    "(members with the same frozen encoder share it). Repeatable.")
-def command(source, out_path, fp16, fp16_weights, name, model_version, looks_file, members):
+def command(source, out_path, fp16, fp16_weights, int8_weights, name, model_version, looks_file, members):
     """Export a run directory (its best.pt, else last.pt) or a checkpoint file, check the graph,
     and compare onnxruntime with PyTorch at two sizes; nothing is written if they disagree."""
     try:
@@ -39,11 +42,12 @@ def command(source, out_path, fp16, fp16_weights, name, model_version, looks_fil
     try:
         card = export_model(source, out_path, fp16=fp16, fp16_weights=fp16_weights, name=name, version=model_version,
                             looks=looks.get("looks"), default_look=looks.get("default_look"),
-                            evaluation=looks.get("evaluation"), members=members)
+                            evaluation=looks.get("evaluation"), members=members, int8_weights=int8_weights)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
     parity = ", ".join(f"{size} {error:.2g}" for size, error in card.evaluation["export_parity"].items())
-    weights = ", float16 weights" if card.weights_precision == "fp16" else ""
+    weights = {"fp32": "", "fp16": ", float16 weights", "int8": ", int8 weights",
+               "fp16+int8": ", float16 weights (the largest int8)"}.get(card.weights_precision, "")
     ensemble = f", mean of {len(members) + 1} models" if members else ""
     click.echo(f"wrote {out_path}: {card.name} {card.version} ({card.architecture}{ensemble}, {card.precision}{weights}, "
                f"{card.parameters:,} parameters)")
