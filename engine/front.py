@@ -99,6 +99,18 @@ def measure(models: dict[str, Colorizer], photos: Iterable, points: dict[str, li
     }
 
 
+def keep_points(doc: dict, earlier: dict) -> None:
+    """Add the points and looks of ``earlier`` (a figures document on the same photos) to ``doc``,
+    except those of models ``doc`` measured again; ValueError when the photos differ."""
+    same = earlier["photos"] == doc["photos"] and math.isclose(earlier["gray_psnr"], doc["gray_psnr"], abs_tol=1e-6)
+    if not same:
+        raise ValueError(f"measured on other photos ({earlier['photos']} photos, gray PSNR {earlier['gray_psnr']:.4f} "
+                         f"dB; here {doc['photos']}, {doc['gray_psnr']:.4f} dB)")
+    measured = {p["model"] for p in doc["points"] + doc["looks"]}
+    for key in ("points", "looks"):
+        doc[key] += [p for p in earlier.get(key, []) if p["model"] not in measured]
+
+
 def plot_front(doc: dict, path, title: str = "") -> None:
     """PSNR gain over gray (y) against colourfulness / truth (x): a line per model and mix."""
     import matplotlib

@@ -86,3 +86,24 @@ def test_eval_front_command(vivid_model, model_path, photos, tmp_path):
     looks = json.loads((tmp_path / "looks.json").read_text())
     assert set(looks["looks"]) == {"natural", "vivid"} and looks["default_look"] == "natural"
     assert "look vivid:" in result.output and "PSNR" in result.output
+
+
+def test_eval_front_keeps_an_earlier_runs_points_on_the_same_photos(vivid_model, model_path, photos, tmp_path):
+    first = ["eval-front", str(photos), "--model", str(model_path), "--scales", "1,2", "--mixes", "0",
+             "--json", str(tmp_path / "a.json"), "--quiet"]
+    assert CliRunner().invoke(cli, first).exit_code == 0
+    earlier = json.loads((tmp_path / "a.json").read_text())
+    for point in earlier["points"]:
+        point["model"] = "earlier run"
+    (tmp_path / "a.json").write_text(json.dumps(earlier))
+    second = ["eval-front", str(photos), "--model", str(vivid_model), "--scales", "1", "--mixes", "0",
+              "--json", str(tmp_path / "b.json"), "--keep", str(tmp_path / "a.json"), "--quiet"]
+    result = CliRunner().invoke(cli, second)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "b.json").read_text())
+    kept = [p for p in doc["points"] if p["model"] == earlier["points"][0]["model"]]
+    assert kept == earlier["points"] and len(doc["points"]) == len(earlier["points"]) + 1
+    other = {**earlier, "photos": earlier["photos"] + 1}
+    (tmp_path / "c.json").write_text(json.dumps(other))
+    refused = CliRunner().invoke(cli, second[:-2] + ["--keep", str(tmp_path / "c.json"), "--quiet"])
+    assert refused.exit_code == 1 and "other photos" in refused.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -28,10 +29,13 @@ def _floats(text: str) -> tuple[float, ...]:
 @click.option("--choose-looks", "looks_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the looks of the first model (natural: best PSNR at >= 50% colourfulness, the default; "
                    "vivid: at >= 80%) as a `colorfuse export --looks` file.")
+@click.option("--keep", "kept_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="JSON", help="An earlier eval-front --json on the same photos: its points are kept beside "
+                                   "the new ones (in --json and --plot). Repeatable.")
 @click.option("--max-images", type=click.IntRange(1), default=None)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(photos, models, json_path, plot, scales, mixes, looks_out, max_images, device, quiet):
+def command(photos, models, json_path, plot, scales, mixes, looks_out, kept_files, max_images, device, quiet):
     """Turn colour PHOTOS gray and score each model at every ab scale and output mix, and each of
     its looks: PSNR gain over the gray image and colourfulness against the real photos."""
     from itertools import islice
@@ -64,6 +68,11 @@ def command(photos, models, json_path, plot, scales, mixes, looks_out, max_image
     progress.close()
     doc.update(machine=machine_info(), settings={"inputs": list(photos), "device": device,
                "models": {n: {"path": str(c.model_path), "max_side": c.max_side} for n, c in colorizers.items()}})
+    for kept in kept_files:
+        try:
+            front.keep_points(doc, json.loads(kept.read_text()))
+        except (ValueError, KeyError) as exc:
+            raise click.ClickException(f"--keep {kept}: {exc}") from exc
     write_json(doc, json_path)
     if looks_out:
         chosen = front.choose_looks(doc, next(iter(colorizers)))
