@@ -105,5 +105,5 @@ def test_eval_front_keeps_an_earlier_runs_points_on_the_same_photos(vivid_model,
     assert kept == earlier["points"] and len(doc["points"]) == len(earlier["points"]) + 1
     other = {**earlier, "photos": earlier["photos"] + 1}
     (tmp_path / "c.json").write_text(json.dumps(other))
-    refused = CliRunner().invoke(cli, second[:-2] + ["--keep", str(tmp_path / "c.json"), "--quiet"])
+    refused = CliRunner().invoke(cli, second[:-3] + ["--keep", str(tmp_path / "c.json"), "--quiet"])
     assert refused.exit_code == 1 and "other photos" in refused.output
