@@ -150,16 +150,18 @@ def plot_front(doc: dict, path, title: str = "") -> None:
 LOOK_FLOORS = {"natural": 0.5, "vivid": 0.8}  # least colourfulness / truth for each look
 
 
-def choose_looks(doc: dict, model: str, floors: dict[str, float] = LOOK_FLOORS) -> dict:
+def choose_looks(doc: dict, model: str, floors: dict[str, float] = LOOK_FLOORS, margin: float = 0.0) -> dict:
     """Per look, the point of ``model`` with the best PSNR gain among those at least as colourful
-    as the look's floor (the most colourful point when none is); the first look is the default.
-    Returns the ``--looks`` document of ``colorfuse export`` with the measured figures."""
+    as the look's floor times ``1 + margin`` (the most colourful point when none is); the first
+    look is the default. A margin of ``--precision auto``'s colourfulness limit keeps every variant
+    auto may run above the floor. Returns the ``--looks`` document of ``colorfuse export`` with
+    the measured figures."""
     points = [p for p in doc["points"] if p["model"] == model]
     if not points:
         raise ColorfuseError(f"no measured points of model {model!r}")
     looks, figures = {}, {}
     for name, floor in floors.items():
-        eligible = [p for p in points if p["colorfulness_ratio"] >= floor]
+        eligible = [p for p in points if p["colorfulness_ratio"] >= floor * (1 + margin)]
         best = max(eligible, key=lambda p: p["psnr_gain"]) if eligible else max(points, key=lambda p: p["colorfulness_ratio"])
         mix = ", ".join(f"{w:g} {o}" for o, w in best["mix"].items())
         looks[name] = {"mix": best["mix"], "scale": best["scale"],

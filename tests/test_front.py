@@ -70,6 +70,8 @@ def test_choose_looks_takes_the_best_psnr_above_each_floor():
     assert chosen["default_look"] == "natural"
     assert (chosen["looks"]["natural"]["scale"], chosen["looks"]["vivid"]["mix"]) == (1.25, {"ab_vivid": 1.0})
     assert chosen["evaluation"]["looks"]["vivid"] == {"psnr_gain": -0.3, "colorfulness_ratio": 0.85, "photos": 5}
+    careful = front.choose_looks(doc, "m", floors={"natural": 0.44}, margin=0.1)  # 0.45 < 0.44 x 1.1
+    assert careful["looks"]["natural"]["scale"] == 1.25
     timid = front.choose_looks(doc, "m", floors={"loud": 3.0})  # nothing that colourful: the most colourful
     assert timid["looks"]["loud"]["scale"] == 1.25 and timid["looks"]["loud"]["mix"] == {"ab_vivid": 1.0}
 

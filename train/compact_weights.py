@@ -36,15 +36,23 @@ def store_weights_fp16(proto, min_elements: int = MIN_ELEMENTS) -> int:
     return len(casts)
 
 
-def store_weights_int8(proto, min_elements: int) -> int:
+def store_weights_int8(proto, min_elements: int, scopes: tuple[str, ...] | None = None) -> int:
     """Store float32 initializers of at least ``min_elements`` (and two or more axes) as int8 with
-    per-output-channel scales, in place; returns how many tensors were converted. Run it before
-    :func:`store_weights_fp16`, which leaves int8 tensors alone."""
+    per-output-channel scales, in place; returns how many tensors were converted. With ``scopes``,
+    only tensors whose every consumer is a node named with one of those prefixes (torch's export
+    names nodes after their modules: ``/dec32/...``). Run it before :func:`store_weights_fp16`,
+    which leaves int8 tensors alone."""
     from onnx import TensorProto, helper, numpy_helper
 
     graph, dequantize, scales = proto.graph, [], []
+    consumers: dict[str, list[str]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node.name)
     for init in graph.initializer:
         if init.data_type != TensorProto.FLOAT:
+            continue
+        if scopes is not None and not all(n.startswith(scopes) for n in consumers.get(init.name, [""])):
             continue
         weights = numpy_helper.to_array(init)
         if weights.size < min_elements or weights.ndim < 2 or not np.isfinite(weights).all():

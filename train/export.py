@@ -158,6 +158,7 @@ def export_model(
     fp16_weights: bool = False,
     members: Sequence[str | Path] = (),
     int8_weights: int | None = None,
+    max_side: int | None = None,
 ) -> ModelCard:
     """Export a checkpoint (a run directory means its ``best.pt``, else ``last.pt``) to
     ``out_path``; returns the embedded card (``evaluation['export_parity']`` holds the measured
@@ -166,7 +167,9 @@ def export_model(
     the card; a model with several outputs gets its ``default_looks()`` when none are given.
     ``fp16_weights`` stores the weights as float16 (half the file) for float32 arithmetic.
     ``int8_weights`` (a number of elements) stores every weight tensor at least that large as
-    int8 with a scale per output channel (with ``fp16_weights``: the rest as float16).
+    int8 with a scale per output channel (with ``fp16_weights``: the rest as float16); a model's
+    ``int8_weight_scopes`` limits that to the tensors of those modules.
+    ``max_side`` sets the card's working size (``default_max_side``) instead of the model's own.
     ``members`` (checkpoints or run directories) make the file an :class:`Ensemble` of the first
     checkpoint and them: the mean of their outputs; the card lists every member's training.
 
@@ -193,6 +196,8 @@ def export_model(
             raise ValueError("fp16 already stores float16 weights: give fp16 or fp16_weights, not both")
         card.weights_precision = "fp16"
         card.parity_tolerance = PARITY_TOLERANCE["fp16"]
+    if max_side is not None:
+        card.default_max_side = max_side
     if int8_weights:
         card.weights_precision = "fp16+int8" if fp16_weights else "int8"
         card.parity_tolerance = PARITY_TOLERANCE["fp16"]
@@ -222,7 +227,7 @@ def export_model(
         if fp16_weights or int8_weights:
             proto = onnx.load(str(tmp))
             if int8_weights:
-                store_weights_int8(proto, int8_weights)
+                store_weights_int8(proto, int8_weights, getattr(model, "int8_weight_scopes", None))
             if fp16_weights:
                 store_weights_fp16(proto)
             onnx.save(proto, str(tmp))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from colorfuse.engine.session import DEVICES
+from colorfuse.engine.variants import MAX_COLOURFULNESS_CHANGE_PCT
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -29,13 +30,16 @@ def _floats(text: str) -> tuple[float, ...]:
 @click.option("--choose-looks", "looks_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the looks of the first model (natural: best PSNR at >= 50% colourfulness, the default; "
                    "vivid: at >= 80%) as a `colorfuse export --looks` file.")
+@click.option("--look-margin", type=click.FloatRange(0, 0.5), default=MAX_COLOURFULNESS_CHANGE_PCT / 100,
+              show_default=True, help="--choose-looks asks each look for its floor x (1 + this) of the colourfulness, "
+                                      "so that precision variants within --precision auto's limit stay above the floor.")
 @click.option("--keep", "kept_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               metavar="JSON", help="An earlier eval-front --json on the same photos: its points are kept beside "
                                    "the new ones (in --json and --plot). Repeatable.")
 @click.option("--max-images", type=click.IntRange(1), default=None)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(photos, models, json_path, plot, scales, mixes, looks_out, kept_files, max_images, device, quiet):
+def command(photos, models, json_path, plot, scales, mixes, looks_out, look_margin, kept_files, max_images, device, quiet):
     """Turn colour PHOTOS gray and score each model at every ab scale and output mix, and each of
     its looks: PSNR gain over the gray image and colourfulness against the real photos."""
     from itertools import islice
@@ -75,7 +79,7 @@ def command(photos, models, json_path, plot, scales, mixes, looks_out, kept_file
             raise click.ClickException(f"--keep {kept}: {exc}") from exc
     write_json(doc, json_path)
     if looks_out:
-        chosen = front.choose_looks(doc, next(iter(colorizers)))
+        chosen = front.choose_looks(doc, next(iter(colorizers)), margin=look_margin)
         write_json(chosen, looks_out)
         for look, figures in chosen["evaluation"]["looks"].items():
             click.echo(f"look {look}: {chosen['looks'][look]['description']} -> PSNR {figures['psnr_gain']:+.2f} dB, "

@@ -19,6 +19,8 @@ from colorfuse.commands.train import NEEDS_TORCH, TRAIN_DEPS
 @click.option("--int8-weights", type=click.IntRange(1), metavar="ELEMENTS",
               help="Store weight tensors of at least this many elements as int8 (a scale per output channel), "
                    "float32 compute; with --fp16-weights the rest are float16.")
+@click.option("--max-side", type=click.IntRange(0), help="The card's working size: the longest side the model "
+              "sees by default (0 = full resolution) [default: the model's own].")
 @click.option("--name", help="Model name in the card [default: the architecture].")
 @click.option("--version", "model_version", default="1.0.0", show_default=True, help="Model version in the card.")
 @click.option("--looks", "looks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -29,7 +31,7 @@ from colorfuse.commands.train import NEEDS_TORCH, TRAIN_DEPS
               metavar="RUN_DIR|CHECKPOINT",
               help="Another trained model: the file becomes an ensemble, the mean of all their outputs "
                    "(members with the same frozen encoder share it). Repeatable.")
-def command(source, out_path, fp16, fp16_weights, int8_weights, name, model_version, looks_file, members):
+def command(source, out_path, fp16, fp16_weights, int8_weights, max_side, name, model_version, looks_file, members):
     """Export a run directory (its best.pt, else last.pt) or a checkpoint file, check the graph,
     and compare onnxruntime with PyTorch at two sizes; nothing is written if they disagree."""
     try:
@@ -42,7 +44,8 @@ def command(source, out_path, fp16, fp16_weights, int8_weights, name, model_vers
     try:
         card = export_model(source, out_path, fp16=fp16, fp16_weights=fp16_weights, name=name, version=model_version,
                             looks=looks.get("looks"), default_look=looks.get("default_look"),
-                            evaluation=looks.get("evaluation"), members=members, int8_weights=int8_weights)
+                            evaluation=looks.get("evaluation"), members=members, int8_weights=int8_weights,
+                            max_side=max_side)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise click.ClickException(str(exc)) from exc
     parity = ", ".join(f"{size} {error:.2g}" for size, error in card.evaluation["export_parity"].items())

@@ -78,7 +78,12 @@ def summary(card, path) -> str:
              "  global input: " + (f"{card.global_input_size} px view of the whole image (--style works)"
                                    if card.global_input_size else "none (--style does not apply)")]
     encoder = (training.get("model_extras") or {}).get("encoder")
-    if encoder:
+    members = training.get("ensemble", [])
+    if members:
+        names = sorted({m["config"].get("encoder", "?") for m in members})
+        lines.append(f"  encoders: {', '.join(f'EfficientNet-{n.capitalize()}' for n in names)} (one per member; "
+                     f"members with the same frozen encoder share it)")
+    elif encoder:
         lines.append(f"  encoder: {encoder['name']} ({'frozen, ' if encoder.get('frozen') else ''}ImageNet weights from "
                      f"{encoder.get('weights_package')}, {encoder.get('licence')})")
     for name, look in card.looks.items():
@@ -88,7 +93,6 @@ def summary(card, path) -> str:
     lines += _figure_lines(card.evaluation or {})
     if training:
         minutes = training.get("time_s", 0) / 60
-        members = training.get("ensemble", [])
         if members:
             lines.append(f"  the mean of {len(members)} models trained on {training.get('device', '?')} "
                          f"({training.get('time_s_total', 0) / 60:.0f} min of training in all):")
