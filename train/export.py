@@ -106,6 +106,12 @@ def _member(path: Path, state: dict) -> dict:
             **({"init": settings["init"]} if settings.get("init") else {})}  # fmt: skip
 
 
+def _encoder(model) -> dict:
+    """A member's pretrained encoder (name, weights' package and version, licence), if any."""
+    encoder = model.card_extras().get("encoder") if hasattr(model, "card_extras") else None
+    return {"encoder": encoder} if encoder else {}
+
+
 def _card(state: dict, run_dir: Path, model, module: nn.Module, precision: str, name, version, evaluation) -> ModelCard:
     """The card of an export, minus the hash (filled once the graph is written)."""
     extras = model.card_extras()
@@ -187,7 +193,8 @@ def export_model(
     card = _card(state, ckpt.parent, model, reference, precision, name, version, evaluation)
     if members:
         card.description = f"The mean of {len(members) + 1} models: " + card.description[:1].lower() + card.description[1:]
-        card.training["ensemble"] = [_member(p, s) for p, s in zip([ckpt] + paths, [state] + states)]
+        card.training["ensemble"] = [{**_member(p, s), **_encoder(m)}
+                                     for p, s, m in zip([ckpt] + paths, [state] + states, reference.models)]
         card.training["time_s_total"] = round(sum(m["time_s"] + m.get("init", {}).get("elapsed_s", 0)
                                                   for m in card.training["ensemble"]), 1)  # fmt: skip
         card.evaluation = {k: v for k, v in card.evaluation.items() if k not in (*EVALUATION_KEYS, "epoch", "val_images", "val_set")}
