@@ -15,16 +15,7 @@ from colorfuse.engine.quality import colorfulness, psnr
 def colorization_figures(L: np.ndarray, ab_pred: np.ndarray, ab_true: np.ndarray) -> dict[str, float]:  # noqa: N803
     """PSNR of the prediction and of the gray baseline (a = b = 0) against the truth, and the
     colourfulness of prediction and truth; RGB uint8 rebuilt from L (H,W) 0..100 and ab (H,W,2)."""
-    truth = lab_to_rgb8(L, ab_true)
-    pred = lab_to_rgb8(L, ab_pred)
-    gray = lab_to_rgb8(L, np.zeros_like(ab_true))
-    return {
-        "psnr": psnr(pred, truth),
-        "psnr_gray_baseline": psnr(gray, truth),
-        "colorfulness": colorfulness(pred),
-        "colorfulness_truth": colorfulness(truth),
-    }
-
+    return ScaleSweep((1.0,)).add(L, ab_pred, ab_true)
 
 
 SWEEP_SCALES = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)  # ab scales tried by ScaleSweep
@@ -41,15 +32,24 @@ class ScaleSweep:
         self.gray_psnr = self.truth_colour = 0.0
         self.count = 0
 
-    def add(self, L: np.ndarray, ab_pred: np.ndarray, ab_true: np.ndarray) -> None:  # noqa: N803
+    def add(self, L: np.ndarray, ab_pred: np.ndarray, ab_true: np.ndarray) -> dict[str, float]:  # noqa: N803
+        """Add one image; returns its :func:`colorization_figures` (of the unscaled prediction),
+        computed along the way."""
         truth = lab_to_rgb8(L, ab_true)
-        self.gray_psnr += psnr(lab_to_rgb8(L, np.zeros_like(ab_true)), truth)
-        self.truth_colour += colorfulness(truth)
-        for s in self.scales:
+        figures = {"psnr_gray_baseline": psnr(lab_to_rgb8(L, np.zeros_like(ab_true)), truth),
+                   "colorfulness_truth": colorfulness(truth)}
+        for s in sorted(set(self.scales) | {1.0}):
             pred = lab_to_rgb8(L, ab_pred * np.float32(s))
-            self.psnr[s] += psnr(pred, truth)
-            self.colour[s] += colorfulness(pred)
+            p, c = psnr(pred, truth), colorfulness(pred)
+            if s == 1.0:
+                figures.update(psnr=p, colorfulness=c)
+            if s in self.psnr:
+                self.psnr[s] += p
+                self.colour[s] += c
+        self.gray_psnr += figures["psnr_gray_baseline"]
+        self.truth_colour += figures["colorfulness_truth"]
         self.count += 1
+        return figures
 
     def gain_at(self, floor: float = NATURAL_FLOOR) -> float:
         """The PSNR gain over gray where the colourfulness ratio (mean over mean, as in

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from colorfuse import __version__
 from colorfuse.train import runs
 from colorfuse.train.data import EpochSampler, build_datasets
-from colorfuse.train.metrics import ScaleSweep, colorization_figures
+from colorfuse.train.metrics import ScaleSweep
 from colorfuse.train.models import MODELS, build_model
 from colorfuse.train.plots import plot_loss_curve
 
@@ -160,10 +160,8 @@ def validate(model, batches: list[dict], device: torch.device, autocast=contextl
             truth = batch["ab"].float().permute(0, 2, 3, 1).cpu().numpy() * 110
             L = (batch["l"][:, 0].float().cpu().numpy() + 1) * 50  # noqa: N806
             for i in range(n):
-                figures = colorization_figures(L[i], pred[i], truth[i])
-                for key, value in figures.items():
+                for key, value in sweep.add(L[i], pred[i], truth[i]).items():
                     sums[f"val_{key}"] += value
-                sweep.add(L[i], pred[i], truth[i])
             count += n
     model.train()
     return {**{k: v / count for k, v in sums.items()}, "val_psnr_gain_at_half_colour": sweep.gain_at()}

@@ -38,7 +38,7 @@ class Ensemble(nn.Module):
             for i in members[1:]:
                 models[i].encoder = models[members[0]].encoder  # one module: its weights once
         self.models = nn.ModuleList(models)
-        self.groups = [members for members in groups.values()]
+        self.groups = list(groups.values())
         self.global_input_size, self.size_multiple = first.global_input_size, first.size_multiple
 
     def output_names(self) -> list[str]:
