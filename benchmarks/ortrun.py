@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from colorfuse.engine.card import read_card
+from colorfuse.engine.hints import complete_feeds
 from colorfuse.engine.machine import physical_cores
 from colorfuse.engine.session import CPU, CUDA, available_providers, get_session, requested_providers
 
@@ -23,7 +24,7 @@ def model_feeds(card, l_norm: np.ndarray, global_view: np.ndarray | None, batch:
     if card.input_name("L_global"):
         feeds[card.input_name("L_global")] = np.ascontiguousarray(
             np.broadcast_to(global_view, (batch,) + global_view.shape), np.float32)
-    return feeds
+    return complete_feeds(card, feeds)
 
 
 def cuda_available() -> bool:

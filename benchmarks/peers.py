@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from colorfuse.engine.hints import complete_feeds
+
 
 def working_inputs(card, lum: np.ndarray, max_side: int):
     """The model's L (1, 1, H', W') and global view for the full-size ``lum``, and the unpadded (h, w)."""
@@ -82,7 +84,7 @@ def _feeds(card, padded, view):
     feeds = {card.input_name("L"): padded}
     if view is not None:
         feeds[card.input_name("L_global")] = view
-    return feeds
+    return complete_feeds(card, feeds)
 
 
 def pytorch_predictor(checkpoint, card, threads: int):

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from colorfuse.benchmarks.export import CACHE_DIR
+from colorfuse.engine.hints import complete_feeds
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "val" / "imagenet_samples"
 CALIBRATION_SIDE = 256
@@ -48,7 +49,7 @@ def calibration_feeds(card, photos: list[Path], side: int = CALIBRATION_SIDE):
         if card.global_input_size:
             size = card.global_input_size
             feeds[card.input_name("L_global")] = norm(lab.resize(small[:small_h, :small_w], size, size))
-        yield feeds
+        yield complete_feeds(card, feeds)
 
 
 def photo_reader(card, photos):

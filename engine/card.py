@@ -13,6 +13,12 @@ A model may have several ab outputs (for example a regression head and a more co
 classification head); a *look* is a named mix of them: ab = scale * sum(weight * output).
 ``default_look`` is used unless the user picks another; a card without looks has one, its
 first output at scale 1.
+
+A model that takes colour hints (card version 3) has the inputs ``hint_ab`` (N, 2, H, W: hint
+ab / ``hints["ab_scale"]`` on the hint's pixels, 0 elsewhere), ``hint_mask`` (N, 1, H, W: 1 on
+hint pixels) and ``palette`` (N, Q + 3, 1, 1: a reference's ab histogram over
+``hints["palette"]["bins"]``, its mean chroma, and a keep flag for each), all zero for "no
+hints", which the engine feeds when none are given; ``hints`` describes them.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from colorfuse.engine.errors import ModelCardError
 from colorfuse.engine.onnxfile import OnnxFormatError, read_onnx
 
 CARD_KEY = "colorfuse.card"
-CARD_VERSION = 2  # 2 added several ab outputs and named looks; version 1 cards still load
-READABLE_VERSIONS = (1, 2)
+CARD_VERSION = 3  # 2 added several ab outputs and named looks, 3 colour hints; 1 and 2 still load
+READABLE_VERSIONS = (1, 2, 3)
+HINT_ROLES = ("hint_ab", "hint_mask", "palette")  # inputs of a model that takes colour hints
 LAYOUTS = ("NCHW",)
 PRECISIONS = ("fp32", "fp16", "int8")
 WEIGHTS_PRECISIONS = PRECISIONS + ("fp16+int8",)  # fp16+int8: float16, the largest tensors int8
@@ -38,7 +45,7 @@ class TensorSpec:
 
     name: str
     layout: str = "NCHW"
-    role: str = "L"  # inputs: "L" or "L_global"; outputs: "ab"
+    role: str = "L"  # inputs: "L", "L_global" or one of HINT_ROLES; outputs: "ab"
 
 
 @dataclass
@@ -77,6 +84,7 @@ class ModelCard:
     classes: list[str] = field(default_factory=list)
     looks: dict[str, Look] = field(default_factory=dict)
     default_look: str | None = None
+    hints: dict[str, Any] | None = None  # the hint inputs' encoding (card version 3)
     card_version: int = CARD_VERSION
 
     # ---- serialisation -------------------------------------------------------------------
@@ -130,6 +138,7 @@ class ModelCard:
             problems.append("exactly one input must have role 'L'")
         if ("L_global" in roles) != (self.global_input_size is not None):
             problems.append("an 'L_global' input and global_input_size go together")
+        problems += self._hint_problems(roles)
         if not self.outputs or any(spec.role != "ab" for spec in self.outputs):
             problems.append("at least one output, every output with role 'ab'")
         outputs = {spec.name for spec in self.outputs}
@@ -147,6 +156,26 @@ class ModelCard:
             problems.append("weights_sha256 must be a sha256 hex digest")
         if problems:
             raise ModelCardError(f"{source}: invalid model card: " + "; ".join(problems))
+
+    def _hint_problems(self, roles: list[str]) -> list[str]:
+        unknown = sorted(set(roles) - {"L", "L_global", *HINT_ROLES})
+        if unknown:
+            return [f"unknown input roles {unknown}"]
+        given = [role for role in HINT_ROLES if role in roles]
+        if not given:
+            return ["hints without hint inputs"] if self.hints is not None else []
+        if len(given) != len(HINT_ROLES) or self.hints is None:
+            return [f"a model with hints has all of the inputs {list(HINT_ROLES)} and a 'hints' description"]
+        bins = (self.hints.get("palette") or {}).get("bins")
+        if not isinstance(bins, list) or not bins or not all(isinstance(b, list) and len(b) == 2 for b in bins):
+            return ["hints.palette.bins must be a list of [a, b] bin centres"]
+        if not self.hints.get("ab_scale", 0) > 0:
+            return ["hints.ab_scale must be positive"]
+        return []
+
+    @property
+    def takes_hints(self) -> bool:
+        return self.hints is not None
 
     def input_name(self, role: str) -> str | None:
         return next((spec.name for spec in self.inputs if spec.role == role), None)

@@ -29,6 +29,9 @@ import numpy as np
 from colorfuse.engine import lab, tiling
 from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.errors import ColorfuseError, ModelCardError
+from colorfuse.engine import hints as hint_inputs
+from colorfuse.engine.card import HINT_ROLES
+from colorfuse.engine.hints import complete_feeds
 from colorfuse.engine.models import resolve_model
 from colorfuse.engine.adapter import provided_model
 from colorfuse.engine.precision import choose_variant, open_variant
@@ -45,6 +48,7 @@ class Prepared:
     small_l: np.ndarray
     padded: np.ndarray  # normalised L at the padded working size (1, H', W')
     global_view: np.ndarray | None = None  # normalised (1, G, G)
+    hints: dict[str, np.ndarray] | None = field(default=None, repr=False)  # hint inputs by role, one image's
     ab: np.ndarray | None = field(default=None, repr=False)  # model output, set by predict()
 
     @property
@@ -140,11 +144,15 @@ class Colorizer:
         return types
 
     # ---- the three steps -----------------------------------------------------------------------
-    def prepare(self, image: np.ndarray) -> Prepared:
-        """Take L at full size and build the model's inputs for one image array."""
+    def prepare(self, image: np.ndarray, hints=(), palette: np.ndarray | None = None) -> Prepared:
+        """Take L at full size and build the model's inputs for one image array; ``hints``
+        (:class:`~colorfuse.engine.hints.Hint`, in the image's pixels) and ``palette`` (a
+        reference's ab, (H, W, 2) in ab units) steer a model that takes colour hints."""
         image = lab.as_image(image)
         image = call_chain("preprocess_image", "image", image=image, options=self.options)
         if tiling.streams(self, image.shape[:2]):  # tiling: huge full-size images go tile by tile in finish()
+            if hints or palette is not None:
+                raise hint_inputs.HintError("colour hints do not reach tiled images yet: give a smaller --max-side")
             return tiling.StreamedImage(image)
         height, width = image.shape[:2]
         small_h, small_w, pad_h, pad_w = working_size(height, width, self.max_side, self.card.size_multiple)
@@ -153,6 +161,9 @@ class Colorizer:
         if (pad_h, pad_w) != (small_h, small_w):
             normalised = cv2.copyMakeBorder(normalised, 0, pad_h - small_h, 0, pad_w - small_w, cv2.BORDER_REPLICATE)
         prepared = Prepared(image, small_l, normalised[None])
+        if hints or palette is not None:
+            hint_ab, mask = hint_inputs.local_inputs(self.card, hints, (height, width), (small_h, small_w), (pad_h, pad_w))
+            prepared.hints = {"hint_ab": hint_ab, "hint_mask": mask, "palette": hint_inputs.palette_input(self.card, palette)}
         if self.style_view is not None:
             prepared.global_view = self.style_view
         elif self.card.global_input_size:
@@ -178,7 +189,7 @@ class Colorizer:
 
     def _run_session(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The look's ab (model units): its mix of the model's outputs, times its scale."""
-        outputs = self.model_session.run(self._outputs, feeds)
+        outputs = self.model_session.run(self._outputs, complete_feeds(self.card, feeds))
         weights = [self.look.mix[name] for name in self._outputs]
         if weights == [1] and self.look.scale == 1:  # a plain model: its output as it is, no copy
             return outputs[0]
@@ -192,6 +203,8 @@ class Colorizer:
             if isinstance(item, tiling.StreamedImage):  # tiling: runs in finish()
                 continue
             if tiling.over_budget(self.options, item.shape_key):  # tiling: too big for one run
+                if item.hints is not None:
+                    raise hint_inputs.HintError("colour hints do not reach tiled images yet: give a smaller --max-side")
                 tiling.predict_tiled(self, item)
                 continue
             groups.setdefault(item.shape_key, []).append(item)
@@ -202,9 +215,21 @@ class Colorizer:
                 feeds = {l_name: np.stack([item.padded for item in chunk]).astype(self._input_types[l_name], copy=False)}
                 if g_name:
                     feeds[g_name] = np.stack([item.global_view for item in chunk]).astype(self._input_types[g_name], copy=False)
+                if any(item.hints is not None for item in chunk):
+                    feeds.update(self._hint_feeds(chunk, feeds[l_name]))
                 output = self._runner(feeds)
                 for item, ab in zip(chunk, output):
                     item.ab = ab
+
+    def _hint_feeds(self, chunk: list[Prepared], l_feed: np.ndarray) -> dict[str, np.ndarray]:
+        """The hint inputs of a batch: each image's own, zeros for those without."""
+        zeros = hint_inputs.complete_feeds(self.card, {self.card.input_name("L"): l_feed[:1]})
+        feeds = {}
+        for role in HINT_ROLES:
+            name = self.card.input_name(role)
+            parts = [item.hints[role] if item.hints is not None else zeros[name][0] for item in chunk]
+            feeds[name] = np.stack(parts).astype(self._input_types[name], copy=False)
+        return feeds
 
     def finish(self, item: Prepared) -> np.ndarray:
         """Upsample the predicted chroma, merge it with the full-size L, return RGB uint8.
@@ -241,9 +266,14 @@ class Colorizer:
 
         return read_image(path, self.options)
 
-    def colorize(self, image) -> np.ndarray:
-        """Colorize one image (array or path); returns RGB uint8 at the input's exact size."""
-        return self.colorize_batch([image])[0]
+    def colorize(self, image, hints=(), palette: np.ndarray | None = None) -> np.ndarray:
+        """Colorize one image (array or path); returns RGB uint8 at the input's exact size.
+        ``hints`` and ``palette`` as in :meth:`prepare`."""
+        if not hints and palette is None:
+            return self.colorize_batch([image])[0]
+        item = self.prepare(self.read(image) if isinstance(image, (str, os.PathLike)) else image, hints, palette)
+        self.predict([item])
+        return self.finish(item)
 
     def colorize_batch(self, images) -> list[np.ndarray]:
         """Colorize several images (arrays or paths) in batches; returns RGB uint8 arrays."""

@@ -19,6 +19,7 @@ from colorfuse.engine import quality
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.errors import ColorfuseError
 from colorfuse.engine.evaluation import gray_version, read_colour_photo
+from colorfuse.engine.hints import complete_feeds
 
 SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)  # weight of the second output (1 - weight on the first)
@@ -58,7 +59,7 @@ def _all_outputs(colorizer: Colorizer, gray: np.ndarray, names: list[str]):
     feeds = {colorizer.card.input_name("L"): item.padded[None]}
     if item.global_view is not None:
         feeds[colorizer.card.input_name("L_global")] = item.global_view[None]
-    values = colorizer.model_session.session.run(names, feeds)
+    values = colorizer.model_session.session.run(names, complete_feeds(colorizer.card, feeds))
     return item, {n: v[0] for n, v in zip(names, values)}
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from colorfuse.engine.errors import ColorfuseError
+from colorfuse.engine.hints import complete_feeds
 from colorfuse.engine.session import CUDA, available_providers, get_session
 from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES, Variant, VariantWarning, load_variants
 
@@ -61,7 +62,7 @@ def probe_feeds(card, shape=PROBE_SHAPE, batch: int = 1) -> dict[str, np.ndarray
     if card.global_input_size:
         size = card.global_input_size
         feeds[card.input_name("L_global")] = norm(cv2.resize(lum, (size, size), interpolation=cv2.INTER_AREA))
-    return feeds
+    return complete_feeds(card, feeds)
 
 
 def mean_abs_difference(card, session, base_session, feeds) -> float:

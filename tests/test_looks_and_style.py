@@ -36,7 +36,7 @@ def _model_ab(colorizer, image):
 
 def test_card_lists_looks_and_default(vivid_model):
     card = read_card(vivid_model)
-    assert card.card_version == 2 and [o.name for o in card.outputs] == ["ab", "ab_vivid"]
+    assert card.card_version == 3 and [o.name for o in card.outputs] == ["ab", "ab_vivid"]
     assert card.default_look == "natural" and set(card.looks) == {"natural", "vivid", "blend"}
     assert ModelCard.from_json(card.to_json()) == card
 

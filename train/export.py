@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorfuse.engine.card import Look, ModelCard, TensorSpec, embed_card, read_card
+from colorfuse.engine.card import HINT_ROLES, Look, ModelCard, TensorSpec, embed_card, read_card
 from colorfuse.engine.errors import ColorfuseError
 from colorfuse.engine.onnxfile import read_onnx
 from colorfuse.train import runs
@@ -59,15 +59,21 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def parity_inputs(height: int, width: int, batch: int, global_size: int | None, seed: int = 0) -> list[torch.Tensor]:
-    """A smooth, photo-like random L in [-1, 1] (and its ``global_size`` view)."""
+def parity_inputs(height: int, width: int, batch: int, global_size: int | None, seed: int = 0,
+                  model=None) -> list[torch.Tensor]:
+    """A smooth, photo-like random L in [-1, 1] (and its ``global_size`` view), then the model's
+    ``export_inputs`` (colour hints) if it has any."""
     gen = torch.Generator().manual_seed(seed)
     coarse = torch.rand(batch, 1, height // 8 + 2, width // 8 + 2, generator=gen)
     smooth = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False)
     l = smooth.clamp(0, 1) * 2 - 1  # noqa: E741
-    if not global_size:
-        return [l]
-    return [l, F.interpolate(l, size=(global_size, global_size), mode="bilinear", antialias=True, align_corners=False)]
+    inputs = [l]
+    if global_size:
+        inputs.append(F.interpolate(l, size=(global_size, global_size), mode="bilinear", antialias=True,
+                                    align_corners=False))  # fmt: skip
+    if hasattr(model, "export_inputs"):
+        inputs += model.export_inputs(height, width, batch, gen)
+    return inputs
 
 
 def output_names(model) -> list[str]:
@@ -75,7 +81,8 @@ def output_names(model) -> list[str]:
     return model.output_names() if hasattr(model, "output_names") else ["ab"]
 
 
-def check_parity(path: Path, reference: nn.Module, size_multiple: int, global_size: int | None) -> dict[str, float]:
+def check_parity(path: Path, reference: nn.Module, size_multiple: int, global_size: int | None,
+                 model=None) -> dict[str, float]:
     """Max |onnxruntime - reference| (ab_norm units, over every output) per ``HxW`` test size."""
     import onnxruntime as ort
 
@@ -84,7 +91,7 @@ def check_parity(path: Path, reference: nn.Module, size_multiple: int, global_si
     errors = {}
     for batch, (h, w) in enumerate(PARITY_SIZES, start=1):
         h, w = _round_up(h, size_multiple), _round_up(w, size_multiple)
-        inputs = parity_inputs(h, w, batch, global_size, seed=batch)
+        inputs = parity_inputs(h, w, batch, global_size, seed=batch, model=model)
         with torch.no_grad():
             expected = reference(*inputs)
         expected = [t.numpy() for t in expected] if isinstance(expected, tuple) else [expected.numpy()]
@@ -139,6 +146,8 @@ def _card(state: dict, run_dir: Path, model, module: nn.Module, precision: str, 
                        val_set=state["data"]["val"])
     doc = (inspect.getmodule(type(model)).__doc__ or "").strip().splitlines()
     inputs = [TensorSpec("L")] + ([TensorSpec("L_global", role="L_global")] if model.global_input_size else [])
+    if card_fields.get("hints"):
+        inputs += [TensorSpec(role, role=role) for role in HINT_ROLES]
     outputs = [TensorSpec(name, role="ab") for name in output_names(model)]
     fields = {
         "name": name or state["model_name"], "architecture": state["model_name"], "version": version,
@@ -191,6 +200,8 @@ def export_model(
         reference = Ensemble([model] + [runs.load_model(s) for s in states]).eval()
     precision = "fp16" if fp16 else "fp32"
     card = _card(state, ckpt.parent, model, reference, precision, name, version, evaluation)
+    if hasattr(model, "member_runs"):  # a model built on trained members (effnet_hints)
+        card.training["ensemble"] = [{**_member(p, s), **_encoder(m)} for p, s, m in model.member_runs()]
     if members:
         card.description = f"The mean of {len(members) + 1} models: " + card.description[:1].lower() + card.description[1:]
         card.training["ensemble"] = [{**_member(p, s), **_encoder(m)}
@@ -219,7 +230,8 @@ def export_model(
     size = _round_up(64, model.size_multiple)
     spatial = {0: "batch", 2: "height", 3: "width"}
     outputs = output_names(model)
-    dynamic = {"L": spatial, "L_global": {0: "batch"}, **{name: spatial for name in outputs}}
+    dynamic = {"L": spatial, "L_global": {0: "batch"}, "hint_ab": spatial, "hint_mask": spatial, "palette": {0: "batch"},
+               **{name: spatial for name in outputs}}
 
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")
@@ -227,7 +239,7 @@ def export_model(
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deliberate
             torch.onnx.export(
-                graph, tuple(parity_inputs(size, size, 1, model.global_input_size)), str(tmp), dynamo=False,
+                graph, tuple(parity_inputs(size, size, 1, model.global_input_size, model=model)), str(tmp), dynamo=False,
                 opset_version=17, input_names=input_names, output_names=outputs,
                 dynamic_axes={k: v for k, v in dynamic.items() if k in input_names + outputs},
             )  # fmt: skip
@@ -239,7 +251,7 @@ def export_model(
                 store_weights_fp16(proto)
             onnx.save(proto, str(tmp))
         onnx.checker.check_model(str(tmp))
-        errors = check_parity(tmp, reference, model.size_multiple, model.global_input_size)
+        errors = check_parity(tmp, reference, model.size_multiple, model.global_input_size, model)
         worst = max(errors.values())
         if not worst <= card.parity_tolerance:
             raise ExportParityError(

@@ -233,15 +233,22 @@ class EffnetModel(AbClassification, ColorizationModel):
     def has_vivid(self) -> bool:
         return self.bin_head is not None
 
-    def _decode(self, taps: list[Tensor], global_vector: Tensor, l: Tensor) -> tuple[Tensor, Tensor]:  # noqa: E741
+    def decoder_channels(self) -> list[int]:
+        """Channels of the decoder's levels, at strides 32, 16, 8, 4 and 2."""
+        return [level[0].out_channels for level in (self.dec32, self.dec16, self.dec8, self.dec4, self.dec2)]
+
+    def _decode(self, taps: list[Tensor], global_vector: Tensor, l: Tensor, inject=None) -> tuple[Tensor, Tensor]:  # noqa: E741
+        """ab at stride 2 and the stride-4 features; ``inject(level, x)`` (levels 0-4 at strides
+        32 to 2) may change each level's output before the next level sees it (colour hints)."""
+        inject = inject or (lambda _level, x: x)
         t2, t4, t8, t16, t32 = taps
         g = self.global_fc(global_vector)[:, :, None, None].expand(-1, -1, *t32.shape[-2:])
-        x = self.dec32(torch.cat([t32, g.to(t32.dtype)], 1))
-        x = self.dec16(torch.cat([_up(x, t16), t16], 1))
-        x = self.dec8(torch.cat([_up(x, t8), t8], 1))
-        x4 = self.dec4(torch.cat([_up(x, t4), t4], 1))
+        x = inject(0, self.dec32(torch.cat([t32, g.to(t32.dtype)], 1)))
+        x = inject(1, self.dec16(torch.cat([_up(x, t16), t16], 1)))
+        x = inject(2, self.dec8(torch.cat([_up(x, t8), t8], 1)))
+        x4 = inject(3, self.dec4(torch.cat([_up(x, t4), t4], 1)))
         l2 = F.avg_pool2d(l, 2).to(x4.dtype)
-        x2 = self.dec2(torch.cat([_up(x4, t2), t2, l2], 1))
+        x2 = inject(4, self.dec2(torch.cat([_up(x4, t2), t2, l2], 1)))
         return self.ab_head(x2), x4
 
     def _encode(self, l: Tensor) -> list[Tensor]:  # noqa: E741
@@ -273,9 +280,10 @@ class EffnetModel(AbClassification, ColorizationModel):
         """The export outputs from :meth:`features` computed elsewhere (an ensemble's shared encoder)."""
         return self.predict_from(features, l, vivid=self.has_vivid)
 
-    def predict_from(self, features, l: Tensor, vivid: bool = False):  # noqa: E741
+    def predict_from(self, features, l: Tensor, vivid: bool = False, inject=None):  # noqa: E741
+        """:meth:`predict` from computed features; ``inject`` as in :meth:`_decode`."""
         taps, global_vector = features
-        ab2, x4 = self._decode(taps, global_vector, l)
+        ab2, x4 = self._decode(taps, global_vector, l, inject)
         ab = F.interpolate(ab2, scale_factor=2, mode="bilinear", align_corners=False)
         if not vivid:
             return ab

