@@ -41,28 +41,51 @@ def describe(colorizer) -> str:
             f"{colorizer.device}{variant}, working size {colorizer.max_side or 'full'}")
 
 
+class StopSignals:
+    """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) that arrived; while armed it raises :class:`Interrupted`.
+
+    Only the first raises: later ones, and any after :meth:`disarm`, are recorded, so the summary and
+    the cleanup after an interrupt are never cut short."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self.armed = True
+
+    def handle(self, signum, frame):
+        from colorfuse.engine.errors import Interrupted
+
+        raise_now = self.armed and self.received is None
+        self.received = self.received or signum
+        if raise_now:
+            self.armed = False
+            raise Interrupted(signum)
+
+    def disarm(self) -> None:
+        self.armed = False
+
+
 @contextmanager
 def signals_interrupt():
-    """While inside, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt), as Ctrl-C does."""
+    """While inside, Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt) once; yields
+    the :class:`StopSignals`. A signal the process inherited as ignored (``nohup``) stays ignored."""
+    stop = StopSignals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
-    from colorfuse.engine.errors import Interrupted
-
-    def interrupt(signum, frame):
-        raise Interrupted(signum)
-
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, stop.handle)
     try:
-        yield
+        yield stop
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
-def interrupt_status(interrupt: KeyboardInterrupt) -> tuple[str, int]:
+def signal_status(signum: int) -> tuple[str, int]:
     """The signal's name and the shell's exit status for it (128 + its number)."""
-    signum = getattr(interrupt, "signum", signal.SIGINT)
     return signal.Signals(signum).name, 128 + signum
 
 
@@ -164,7 +187,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
     from tqdm import tqdm
 
-    from colorfuse.engine.batch import CollectionRun
+    from colorfuse.engine.batch import CollectionRun, Summary
     from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
 
@@ -187,36 +210,41 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     total: list[int] = []  # the count of inputs, once the background walk has made it
     threading.Thread(target=lambda: total.append(sources.count()), daemon=True, name="colorfuse-count").start()
     echo = partial(tqdm.write, file=sys.stderr)
-    with signals_interrupt(), warnings_as_lines(echo):
-        colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                              look=look, style=style, precision=precision, runtime=runtime)
-        click.echo(describe(colorizer), err=True)
-        progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
+    progress = tqdm(unit="img", disable=True)  # replaced by the real bar once the model is loaded
+    run = None
 
-        def show_total():
-            if total and progress.total is None:
-                progress.total = total[0]
+    def show_total():
+        if total and progress.total is None:
+            progress.total = total[0]
 
-        def on_outcome(outcome):
-            show_total()
-            progress.update(1)
-            if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
-                echo(f"error: {outcome.error}")
+    def on_outcome(outcome):
+        show_total()
+        progress.update(1)
+        if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
+            echo(f"error: {outcome.error}")
 
-        run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
-                            workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
-                            inputs=sources)
-        interrupted = None
+    with signals_interrupt() as stop, warnings_as_lines(echo):
         try:
-            summary = run.run(sources.jobs())
-        except KeyboardInterrupt as interrupt:  # the writes under way have ended; nothing partial is left
-            summary, interrupted = run.summary, interrupt
+            try:  # a signal from here on ends in the summary and 128 + N, during model loading too
+                colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
+                                      look=look, style=style, precision=precision, runtime=runtime)
+                click.echo(describe(colorizer), err=True)
+                progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
+                run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
+                                    workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
+                                    inputs=sources)
+                run.run(sources.jobs())
+            finally:
+                stop.disarm()  # later signals are only recorded
+        except KeyboardInterrupt:  # the writes under way have ended; nothing partial is left
+            stop.received = stop.received or signal.SIGINT
+        summary = run.summary if run is not None else Summary()
         show_total()
         progress.close()
         print_summary(summary, options["timing"].get("model_s", 0.0))
-        grid_failed = bool(grid and summary.previews and interrupted is None and not write_grid(summary, grid))
-    if interrupted is not None:
-        name, status = interrupt_status(interrupted)
+        grid_failed = bool(grid and summary.previews and stop.received is None and not write_grid(summary, grid))
+    if stop.received is not None:
+        name, status = signal_status(stop.received)
         click.echo(f"interrupted by {name}: the {summary.done} outputs written are complete, no partial file "
                    "is left; run again with --skip-existing to go on", err=True)
         raise SystemExit(status)
