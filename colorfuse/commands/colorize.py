@@ -14,7 +14,7 @@ import click
 
 from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import OutputFormatChoice, parse_plugin_options
+from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
 
 
 look_option = click.option(
@@ -147,7 +147,7 @@ def write_grid(summary, path: Path) -> bool:
               help="Output folder; the inputs' relative layout and names are kept.")
 @click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--max-side", type=int, default=None,
+@click.option("--max-side", type=click.IntRange(min=0), default=None,
               help="Longest side the model sees (default: the model card's; 0 = full resolution).")
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True,
@@ -159,7 +159,7 @@ def write_grid(summary, path: Path) -> bool:
 @style_option
 @precision_option
 @runtime_option
-@click.option("--saturation", type=float, default=1.0, show_default=True, help="Scale the predicted colour.")
+@click.option("--saturation", type=FiniteFloat(), default=1.0, show_default=True, help="Scale the predicted colour.")
 @click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a run).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")

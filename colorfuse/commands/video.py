@@ -11,7 +11,7 @@ import click
 from colorfuse.commands.colorize import (describe, signal_status, look_option, precision_option, runtime_option,
                                          signals_interrupt, style_option, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import OutputFormatChoice, parse_plugin_options
+from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
 
 
 def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bool) -> dict:
@@ -30,7 +30,7 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
 @click.option("--fps", default=None, help="Frame rate when SOURCE is a folder of frames (e.g. 25 or 29.97).")
 @click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--max-side", type=int, default=None,
+@click.option("--max-side", type=click.IntRange(min=0), default=None,
               help="Longest side the model sees (default: the model card's; 0 = full resolution).")
 @click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--start", type=click.FloatRange(min=0), default=None, help="Start at this time (seconds).")
@@ -51,7 +51,7 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
 @style_option
 @precision_option
 @runtime_option
-@click.option("--saturation", type=float, default=1.0, show_default=True)
+@click.option("--saturation", type=FiniteFloat(), default=1.0, show_default=True)
 @click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
               help="Option for plugins, e.g. flow_alpha=0.8 (repeatable).")

@@ -216,7 +216,10 @@ class FfmpegWriter:
             except queue.Full:
                 pass
             self._pump.join(timeout=5)
-        self.temporary.unlink(missing_ok=True)
+        try:
+            self.temporary.unlink()
+        except OSError:  # never there (a read-only folder says EROFS, not ENOENT), or not removable
+            pass
 
 
 class FrameFolderWriter:
