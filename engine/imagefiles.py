@@ -22,6 +22,7 @@ import stat
 import tempfile
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 try:
@@ -56,9 +57,13 @@ def file_being_read() -> str | None:
     return getattr(_reading, "path", None)
 
 
+@lru_cache(maxsize=1)
 def memory_pixel_limit() -> tuple[int, int | None]:
     """(pixels, available bytes): the largest image the available memory holds at :data:`BYTES_PER_PIXEL`,
-    the default of the ``max_pixels`` option (1,000 megapixels where the memory cannot be read)."""
+    the default of the ``max_pixels`` option (1,000 megapixels where the memory cannot be read).
+
+    Measured once per process (commands call it before their first read), so that whether a file is
+    refused never depends on what else is in flight."""
     from colorfuse.engine.machine import available_memory
 
     available = available_memory()

@@ -51,3 +51,68 @@ def test_video_into_a_read_only_folder_is_one_line(tmp_path, model_path, monkeyp
     result = invoke("video", clip, "--out", f"{readonly}/o.mp4", "--model", model_path, "--quiet")
     assert result.exit_code == 1, result.output
     assert f"{readonly}/o.mp4: cannot write to {readonly} (Read-only file system)" in result.output
+
+
+def _bomb_jpeg(path, width, height):
+    """A real 16x16 JPEG whose header is made to claim ``width`` x ``height``."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (16, 16), 90).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    frame = data.index(b"\xff\xc0")
+    data[frame + 5:frame + 9] = struct.pack(">HH", height, width)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_implausible_header_is_refused_before_decoding(tmp_path, model_path):
+    """#23.8: a tiny JPEG claiming 30000x30000 was decoded into a gray picture and gigabytes of memory."""
+    bomb = _bomb_jpeg(tmp_path / "bomb.jpg", 3000, 2000)  # 6 megapixels in about 330 bytes
+    result = invoke("colorize", bomb, "--out", tmp_path / "out", "--model", model_path, "--quiet")
+    assert result.exit_code == 1, result.output
+    assert f"{bomb}: header says 3000x2000 (6.0 megapixels), more than a JPEG file of" in result.output
+    assert "--option trust_header_size=true" in result.output and not (tmp_path / "out").exists()
+    allowed = invoke("colorize", bomb, "--out", tmp_path / "out", "--model", model_path, "--quiet",
+                     "--option", "trust_header_size=true")
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_default_pixel_limit_reads_this_processs_own_cgroup(tmp_path, monkeypatch):
+    """#23.9: inside an 800 MB child cgroup a 144-megapixel image was OOM-killed instead of refused."""
+    import colorfuse.engine.machine as machine
+
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "cgroup").write_text("0::/jobs/colorize\n")
+    (tmp_path / "proc" / "meminfo").write_text("MemTotal: 134217728 kB\nMemAvailable: 104857600 kB\n")
+    own = tmp_path / "cg" / "jobs" / "colorize"
+    own.mkdir(parents=True)
+    (own / "memory.max").write_text(f"{800 << 20}\n")
+    (own / "memory.current").write_text(f"{100 << 20}\n")
+    (own.parent / "memory.max").write_text("max\n")
+    monkeypatch.setattr(machine, "PROC_CGROUP", str(tmp_path / "proc" / "cgroup"))
+    monkeypatch.setattr(machine, "MEMINFO", str(tmp_path / "proc" / "meminfo"))
+    monkeypatch.setattr(machine, "CGROUP_ROOT", str(tmp_path / "cg"))
+    assert machine.available_memory() == 700 << 20
+
+
+def test_default_pixel_limit_is_fixed_once_per_run(tmp_path, model_path, monkeypatch, fresh_pixel_limit):
+    """#23.9: the limit was measured again at each read: a file's fate hung on what else was in flight."""
+    import colorfuse.engine.machine as machine
+    from colorfuse.engine.imagefiles import BYTES_PER_PIXEL, MEMORY_RESERVE
+
+    measured = []
+
+    def shrinking():  # plenty at the start of the run, then other work takes it all
+        measured.append(1)
+        return MEMORY_RESERVE + BYTES_PER_PIXEL * (10**9 if len(measured) == 1 else 0)
+
+    monkeypatch.setattr(machine, "available_memory", shrinking)
+    for name in ("a.png", "b.png", "c.png"):
+        _save(tmp_path / "in" / name, _photo())
+    result = invoke("colorize", tmp_path / "in", "--out", tmp_path / "out", "--model", model_path, "--quiet")
+    assert result.exit_code == 0 and "done 3, skipped 0, failed 0" in result.output, result.output
+    assert len(measured) == 1

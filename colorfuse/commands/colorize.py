@@ -190,6 +190,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     from colorfuse.engine.batch import CollectionRun, Summary
     from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
+    from colorfuse.engine.imagefiles import memory_pixel_limit
 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite contradict each other")
@@ -207,6 +208,8 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
                             style=None if style is None else read_image(style, options))
     sources = Inputs(inputs, out_dir)
     sources.check()  # the cheap checks, before the model loads
+    if max_pixels is None:
+        memory_pixel_limit()  # the default limit, fixed for the whole run before anything is read
     total: list[int] = []  # the count of inputs, once the background walk has made it
     threading.Thread(target=lambda: total.append(sources.count()), daemon=True, name="colorfuse-count").start()
     echo = partial(tqdm.write, file=sys.stderr)
