@@ -99,3 +99,19 @@ def test_live_temporary_of_another_pid_namespace_is_kept(tmp_path, model_path):
         result = run(tmp_path / "in", "--out", out, "--model", model_path)
         assert result.exit_code == 0, result.output
         assert live.read_bytes() == b"being written" and not stale.exists()
+
+
+def test_error_lines_are_one_line_whatever_the_name(tmp_path, model_path):
+    """#23.13: a newline in a name split its error line; escape sequences reached the terminal raw."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("two\nlines.jpg", "\x1b[31mred.jpg"):
+        (src / name).write_text("not a JPEG")
+    result = run(src, "--out", tmp_path / "out", "--model", model_path)
+    assert result.exit_code == 1 and "\x1b" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith(("error:", "  failed:"))]
+    assert len(errors) == 4, result.output
+    assert sum(f"{src}/two\\nlines.jpg: not an image" in line for line in errors) == 2
+    assert sum(f"{src}/\\x1b[31mred.jpg: not an image" in line for line in errors) == 2
+    missing = run(tmp_path / "no\nsuch.png", "--out", tmp_path / "out", "--model", model_path)
+    assert missing.exit_code == 1 and "no\\nsuch.png: no such file or folder" in missing.output.splitlines()[-1]

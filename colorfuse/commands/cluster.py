@@ -19,6 +19,7 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
 
     from colorfuse.commands.colorize import unknown_type_line
     from colorfuse.engine.distributed import check_address, colorize_on_ray
+    from colorfuse.engine.errors import one_line
 
     if grid:
         raise click.UsageError("--grid is not available with --ray")
@@ -28,7 +29,7 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
     def on_outcome(outcome):
         progress.update(1)
         if outcome.status == "failed":
-            progress.write(f"error: {outcome.error}", file=sys.stderr)
+            progress.write(one_line(f"error: {outcome.error}"), file=sys.stderr)
 
     def on_start(plan):
         click.echo(f"ray: {plan.describe()}", err=True)

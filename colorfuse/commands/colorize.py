@@ -92,12 +92,12 @@ def signal_status(signum: int) -> tuple[str, int]:
 @contextmanager
 def warnings_as_lines(echo):
     """While inside, every warning is one line given to ``echo``, naming the file whose decoding raised it."""
-    from colorfuse.engine.errors import ColorfuseWarning
+    from colorfuse.engine.errors import ColorfuseWarning, one_line
     from colorfuse.engine.imagefiles import file_being_read
 
     def show(message, category, filename, lineno, file=None, line=None):
         text, path = str(message), file_being_read()
-        echo(f"warning: {path}: {text}" if path and path not in text else f"warning: {text}")
+        echo(one_line(f"warning: {path}: {text}" if path and path not in text else f"warning: {text}"))
 
     with warnings.catch_warnings():
         warnings.filterwarnings("always", module=r"PIL\.")  # each file's own, not only the first
@@ -112,21 +112,23 @@ def unknown_type_line(count: int) -> str:
 
 def print_summary(summary, model_s: float) -> None:
     """The run's counts and speed, then each failure, then why it stopped early, if it did."""
+    from colorfuse.engine.errors import one_line
+
     rate = summary.done / summary.seconds if summary.seconds else 0.0
     click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
                f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
     if summary.unknown_type:
         click.echo(unknown_type_line(summary.unknown_type))
     for outcome in summary.failed:
-        click.echo(f"  failed: {outcome.error}", err=True)
+        click.echo(f"  failed: {one_line(outcome.error)}", err=True)
     if summary.stopped:
-        click.echo(f"stopped at the first full-disk error: {summary.stopped}; the images after it were not done",
-                   err=True)
+        click.echo(f"stopped at the first full-disk error: {one_line(summary.stopped)}; the images after it were "
+                   "not done", err=True)
 
 
 def write_grid(summary, path: Path) -> bool:
     """Write the input | result picture; on failure say why and return False."""
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.engine.errors import ColorfuseError, one_line
     from colorfuse.engine.grid import make_grid
     from colorfuse.engine.imagefiles import write_image_atomic
 
@@ -135,7 +137,7 @@ def write_grid(summary, path: Path) -> bool:
     try:
         write_image_atomic(make_grid(rows, ["input (L)", "colorized"]), path, fmt)
     except ColorfuseError as exc:
-        click.echo(f"error: grid not written: {exc}", err=True)
+        click.echo(one_line(f"error: grid not written: {exc}"), err=True)
         return False
     click.echo(f"grid: {path}", err=True)
     return True
@@ -190,6 +192,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     from colorfuse.engine.batch import CollectionRun, Summary
     from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
+    from colorfuse.engine.errors import one_line
     from colorfuse.engine.imagefiles import memory_pixel_limit
 
     if skip_existing and overwrite:
@@ -224,7 +227,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         show_total()
         progress.update(1)
         if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
-            echo(f"error: {outcome.error}")
+            echo(one_line(f"error: {outcome.error}"))
 
     with signals_interrupt() as stop, warnings_as_lines(echo):
         try:
