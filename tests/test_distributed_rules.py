@@ -83,3 +83,26 @@ def test_write_stage_publishes_nothing_once_the_driver_is_gone(tmp_path):
     written = _write_stage(batch, "auto", OPTIONS, skip_existing=False, driver=(HOST, _ended_pid()))
     assert written["status"][0] == "failed" and "driver has ended" in written["error"][0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_sigterm_stops_a_ray_run_like_the_normal_run(tmp_path, model_path):
+    """Ctrl-C or SIGTERM in --ray mode gave a traceback or 'Aborted!': now the summary and 128 + N."""
+    import signal
+    import sys
+
+    import pytest
+
+    pytest.importorskip("ray")
+    for index in range(4):
+        _save(tmp_path / "in" / f"{index}.png", _photo())
+    process = subprocess.Popen([sys.executable, "-m", "colorfuse", "colorize", str(tmp_path / "in"), "--out",
+                                str(tmp_path / "out"), "--model", str(model_path), "--quiet", "--ray"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:  # the workers are planned: the pipeline starts now
+        if line.startswith("ray: "):
+            break
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stdout + stderr
+    assert "interrupted by SIGTERM" in stderr and stdout.startswith("done ")
+    assert not (tmp_path / "out").exists() or not any(p.name.startswith(".") for p in (tmp_path / "out").iterdir())
