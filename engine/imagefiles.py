@@ -168,7 +168,7 @@ def _remove_if_stale(path: str, host: str, pid: int) -> bool:
         return False  # gone already, or not ours to judge
     try:
         locked = _lock(handle, wait=False)
-        stale = not (host == HOST and process_running(pid)) if locked is None else locked
+        stale = host == HOST and not process_running(pid) if locked is None else locked
         if stale and _same_file(handle, path):
             os.unlink(path)
             return True

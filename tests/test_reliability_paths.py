@@ -115,3 +115,18 @@ def test_error_lines_are_one_line_whatever_the_name(tmp_path, model_path):
     assert sum(f"{src}/\\x1b[31mred.jpg: not an image" in line for line in errors) == 2
     missing = run(tmp_path / "no\nsuch.png", "--out", tmp_path / "out", "--model", model_path)
     assert missing.exit_code == 1 and "no\\nsuch.png: no such file or folder" in missing.output.splitlines()[-1]
+
+
+def test_without_locks_only_this_hosts_ended_writers_lose_their_temporaries(tmp_path, monkeypatch):
+    """#23.12: where the filesystem has no locks, the host and process id decide, as before."""
+    import colorfuse.engine.imagefiles as imagefiles
+
+    monkeypatch.setattr(imagefiles, "fcntl", None)
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    here = tmp_path / f".a.png.{imagefiles.HOST}-{ended.pid}.abcdefgh.partial"
+    elsewhere = tmp_path / f".b.png.other-host-{ended.pid}.abcdefgh.partial"
+    for path in (here, elsewhere):
+        path.write_bytes(b"")
+    assert imagefiles.remove_stale_temporaries(tmp_path) == 1
+    assert not here.exists() and elsewhere.exists()
