@@ -74,7 +74,7 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
         try:
             return await request.json()
         except (ValueError, RecursionError):
-            raise SettingsError("the request body must be JSON (and not nested too deeply)") from None
+            raise SettingsError("the request body must be JSON") from None
 
     def settings_of(data):
         styles = {key for key, upload in list(library.uploads.items()) if upload.kind == "style"}
