@@ -15,7 +15,7 @@ import click
 
 from colorfuse import __version__
 from colorfuse import commands as _commands_package
-from colorfuse.engine.errors import ColorfuseError, PluginWarning
+from colorfuse.engine.errors import ColorfuseError, PluginWarning, one_line
 
 
 class ColorfuseGroup(click.Group):
@@ -59,7 +59,7 @@ class ColorfuseGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ColorfuseError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(one_line(str(exc))) from exc
 
 
 def _disable_plugins(ctx, param, names):

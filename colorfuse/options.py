@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
@@ -26,6 +27,18 @@ def parse_plugin_options(pairs) -> dict:
     from colorfuse.plugins.options import validate_options
 
     return validate_options(parse_key_values(pairs))
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is a number: ``nan`` and ``inf``, which click's FLOAT takes, are usage errors."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class OutputFormatChoice(click.ParamType):

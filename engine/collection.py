@@ -4,9 +4,10 @@
 every folder holds an image). Folders are walked recursively and lazily (a generator, so huge
 trees start at once; :meth:`Inputs.count` walks them again, only counting, for a progress total);
 the output keeps each file's path relative to the folder or glob base it was found under. An
-output folder inside an input folder is left out of the walk, so results are never colorized
-again. :class:`Inputs` also answers whether a path is one of the inputs, so that no output ever
-replaces an input, whichever order the files are found in.
+output folder inside an input folder, or below a glob's base (``'in/**/*.jpg' --out in/out``), is
+left out, so results are never colorized again. :class:`Inputs` also answers whether a path is one
+of the inputs, so that no output ever replaces an input, whichever order the files are found in.
+Paths are compared as the filesystem does (see :mod:`.paths`: case-insensitive volumes, links).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from colorfuse.engine.errors import InputError
+from colorfuse.engine.paths import identity, inside, path_key
 from colorfuse.plugins.filetypes import FileTypes, auto_format, file_types, output_formats
 
 
@@ -36,9 +38,9 @@ class Job:
 
 
 def _walk(folder: Path, types: FileTypes, skip: str | None = None) -> Iterator[tuple[Path, bool]]:
-    """Files under ``folder``, sorted, each with whether a reader takes it; leaves out the folder ``skip``."""
+    """Files under ``folder``, sorted, each with whether a reader takes it; leaves out the folder of key ``skip``."""
     for root, dirs, files in os.walk(folder, onerror=None):
-        dirs[:] = sorted(name for name in dirs if skip is None or os.path.realpath(os.path.join(root, name)) != skip)
+        dirs[:] = sorted(name for name in dirs if skip is None or path_key(os.path.join(root, name)) != skip)
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(root) / name, types.reads(name)
@@ -53,8 +55,12 @@ def _glob_base(pattern: str) -> Path:
     return Path(*parts) if parts else Path(".")
 
 
-def _glob_matches(pattern: str) -> list[Path]:
-    return [Path(match) for match in sorted(glob.iglob(pattern, recursive=True)) if not os.path.isdir(match)]
+def _glob_matches(pattern: str, skip: str | None = None) -> list[Path]:
+    """The files ``pattern`` matches, leaving out those in the folder of key ``skip`` if it is below the base."""
+    base = path_key(_glob_base(pattern))
+    skip = skip if skip is not None and inside(skip, base) else None
+    return [Path(match) for match in sorted(glob.iglob(pattern, recursive=True))
+            if not os.path.isdir(match) and (skip is None or not inside(path_key(match), skip))]
 
 
 def _jobs_of(item: str, types: FileTypes, skip: str | None) -> Iterator[Job]:
@@ -66,7 +72,7 @@ def _jobs_of(item: str, types: FileTypes, skip: str | None) -> Iterator[Job]:
         yield Job(path, Path(path.name))
     elif glob.has_magic(item):
         base = _glob_base(item)
-        matches = _glob_matches(item)
+        matches = _glob_matches(item, skip)
         if not matches:
             yield Job(path, Path(path.name), error=f"{item}: no file matches this pattern")
         for found in matches:
@@ -78,11 +84,11 @@ def _jobs_of(item: str, types: FileTypes, skip: str | None) -> Iterator[Job]:
 def iter_jobs(inputs, out_dir=None, with_unknown: bool = False) -> Iterator[Job]:
     """Yield a :class:`Job` per input file; a missing input yields a job with an error.
 
-    A folder inside an input folder that is ``out_dir`` is not walked. Files found in folders with
+    A folder inside an input folder (or below a glob's base) that is ``out_dir`` is left out. Files found in folders with
     an extension no reader declares are left out, or with ``with_unknown`` yielded marked ``unknown_type``
     (for runs that count them).
     """
-    skip = None if out_dir is None else os.path.realpath(out_dir)
+    skip = None if out_dir is None else path_key(out_dir)
     types = file_types()
     for item in inputs:
         for job in _jobs_of(str(item), types, skip):
@@ -96,7 +102,7 @@ class Inputs:
 
     def __init__(self, items, out_dir=None):
         self.items = [str(item) for item in items]
-        self.out_dir = None if out_dir is None else os.path.realpath(out_dir)
+        self.out_dir = None if out_dir is None else path_key(out_dir)
 
     def check(self) -> None:
         """Raise :class:`InputError` naming every input that is missing, matches nothing or has no image."""
@@ -108,7 +114,7 @@ class Inputs:
             elif not os.path.lexists(item):
                 if not glob.has_magic(item):
                     problems.append(f"{item}: no such file or folder")
-                elif not _glob_matches(item):
+                elif not _glob_matches(item, self.out_dir):
                     problems.append(f"{item}: no file matches this pattern")
         if problems:
             raise InputError("; ".join(problems))
@@ -121,17 +127,17 @@ class Inputs:
         return sum(1 for _ in self.jobs())
 
     @cached_property
-    def _files(self) -> set[str]:
-        """Real paths of the inputs named one by one or matched by a pattern (globs are listed eagerly anyway)."""
-        files = set()
+    def _files(self) -> tuple[set[str], set[tuple[int, int]]]:
+        """Keys and identities of the inputs named one by one or matched by a pattern (globs are listed eagerly anyway)."""
+        keys, identities = set(), set()
         for item in self.items:
             if os.path.isdir(item):
                 continue
-            if os.path.lexists(item):
-                files.add(os.path.realpath(item))
-            elif glob.has_magic(item):
-                files.update(os.path.realpath(match) for match in _glob_matches(item))
-        return files
+            matches = [item] if os.path.lexists(item) else \
+                _glob_matches(item, self.out_dir) if glob.has_magic(item) else []
+            keys.update(path_key(match) for match in matches)
+            identities.update(found for found in map(identity, matches) if found is not None)
+        return keys, identities
 
     @cached_property
     def _types(self) -> FileTypes:
@@ -139,24 +145,21 @@ class Inputs:
 
     @cached_property
     def _folders(self) -> list[str]:
-        return [os.path.realpath(item) for item in self.items if os.path.isdir(item)]
+        return [path_key(item) for item in self.items if os.path.isdir(item)]
 
     def contains(self, path) -> bool:
-        """Whether ``path`` is one of the input files, found already or not (symlinks resolved)."""
-        real = os.path.realpath(path)
-        if real in self._files:
+        """Whether ``path`` is one of the input files, found already or not (compared as the filesystem does)."""
+        keys, identities = self._files
+        key = path_key(path)
+        if key in keys or identity(path) in identities:
             return True
-        if not self._types.reads(os.path.basename(real)):
+        if not self._types.reads(os.path.basename(key)):
             return False
-        return any(_inside(real, folder) and not self._walk_skips(folder, real) for folder in self._folders)
+        return any(inside(key, folder) and not self._walk_skips(folder, key) for folder in self._folders)
 
-    def _walk_skips(self, folder: str, path: str) -> bool:
-        """Whether walking ``folder`` leaves ``path`` out: it is in the output folder, a subfolder of ``folder``."""
-        return self.out_dir is not None and _inside(self.out_dir, folder) and _inside(path, self.out_dir)
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path.startswith(folder.rstrip(os.sep) + os.sep)
+    def _walk_skips(self, folder: str, key: str) -> bool:
+        """Whether walking ``folder`` leaves ``key`` out: it is in the output folder, a subfolder of ``folder``."""
+        return self.out_dir is not None and inside(self.out_dir, folder) and inside(key, self.out_dir)
 
 
 def output_format(source: Path, requested: str) -> str:

@@ -1,5 +1,15 @@
 """Typed errors and warnings of the runtime; the CLI maps each to a clear one-line message."""
 
+import re
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: newlines, escape sequences, bidi controls and undecodable bytes of
+    file names are shown escaped (``\\n``, ``\\x1b``), so nothing reaches the terminal raw."""
+    return _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
+
 
 class ColorfuseError(Exception):
     """Base class of every error colorfuse raises on purpose."""

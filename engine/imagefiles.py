@@ -5,8 +5,11 @@ its final name only when complete, so a crash never leaves a half-written file b
 asked to replace, the final step is a hard link, which fails if the name exists: of two runs
 writing one output, the second reports that it already exists instead of replacing it.
 
-Temporary names carry the host and process id of their writer (``.NAME.HOST-PID.RANDOM.partial``),
-so a later run can tell the leftovers of a killed run from a live run's files and delete them.
+Temporary names carry the host and process id of their writer (``.NAME.HOST-PID.RANDOM.partial``,
+NAME shortened where the whole would be over 255 bytes), and the writer holds a lock on its
+temporary until it is published: a later run deletes a temporary only when it can take that lock,
+so only when its writer is provably gone (killed), whatever host or PID namespace it ran in. Where
+the filesystem has no locks, a temporary is deleted when its writer, on this host, has ended.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import socket
 import stat
 import tempfile
 import threading
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no locks, the host and process id decide
+    fcntl = None
 
 import numpy as np
 
@@ -32,6 +42,9 @@ MIN_PIXEL_LIMIT = 10_000_000
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.partial$")
+NAME_MAX = 255  # bytes in a file name on the filesystems colorfuse writes to
+_RANDOM_AND_SUFFIX = 8 + len(".partial")  # mkstemp's random part, then the suffix
+_NO_LOCKS = {errno.ENOLCK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 _UMASK = os.umask(0)
@@ -44,9 +57,13 @@ def file_being_read() -> str | None:
     return getattr(_reading, "path", None)
 
 
+@lru_cache(maxsize=1)
 def memory_pixel_limit() -> tuple[int, int | None]:
     """(pixels, available bytes): the largest image the available memory holds at :data:`BYTES_PER_PIXEL`,
-    the default of the ``max_pixels`` option (1,000 megapixels where the memory cannot be read)."""
+    the default of the ``max_pixels`` option (1,000 megapixels where the memory cannot be read).
+
+    Measured once per process (commands call it before their first read), so that whether a file is
+    refused never depends on what else is in flight."""
     from colorfuse.engine.machine import available_memory
 
     available = available_memory()
@@ -61,8 +78,8 @@ def not_regular(path) -> str | None:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return "a broken link" if os.path.islink(path) else None
-    except OSError:
-        return None  # the reader says why it cannot open it
+    except OSError as exc:
+        return "a symlink loop" if exc.errno == errno.ELOOP else None  # else the reader says why it cannot open it
     if stat.S_ISREG(mode):
         return None
     kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
@@ -96,11 +113,19 @@ def output_is_complete(path, size: tuple[int, int], options: dict | None = None)
 
 
 def temporary_prefix(path: Path, pid: int | None = None) -> str:
-    """The start of the temporary names for ``path`` written by process ``pid`` (this one by default)."""
-    return f".{path.name}.{HOST}-{os.getpid() if pid is None else pid}."
+    """The start of the temporary names for ``path`` written by process ``pid`` (this one by default).
+
+    The name part is shortened (never the output's own name) so that the temporary's name fits."""
+    owner = f".{HOST}-{os.getpid() if pid is None else pid}."
+    room = NAME_MAX - _RANDOM_AND_SUFFIX - len(os.fsencode(owner)) - 1
+    name = path.name
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return f".{name}{owner}"
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` of this host (and PID namespace) may still be running."""
     if os.name != "posix":
         return True  # no safe liveness test: keep the file
     try:
@@ -112,8 +137,50 @@ def _running(pid: int) -> bool:
     return True
 
 
+def _lock(handle: int, wait: bool) -> bool | None:
+    """Take the exclusive lock of an open file: True, False when another holds it, None without locks."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in _NO_LOCKS:
+            return None
+        raise
+    return True
+
+
+def _same_file(handle: int, path: str) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle), os.stat(path))
+    except OSError:
+        return False
+
+
+def _remove_if_stale(path: str, host: str, pid: int) -> bool:
+    """Delete the temporary ``path`` if its writer is provably gone: its lock is free (or, without locks,
+    the writer ran on this host and has ended)."""
+    try:
+        handle = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False  # gone already, or not ours to judge
+    try:
+        locked = _lock(handle, wait=False)
+        stale = host == HOST and not process_running(pid) if locked is None else locked
+        if stale and _same_file(handle, path):
+            os.unlink(path)
+            return True
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+    return False
+
+
 def remove_stale_temporaries(folder) -> int:
-    """Delete temporaries of colorfuse's naming in ``folder`` whose writer, on this host, has ended."""
+    """Delete the temporaries of colorfuse's naming in ``folder`` whose writer has provably ended."""
     try:
         names = os.listdir(folder)
     except OSError:
@@ -121,13 +188,36 @@ def remove_stale_temporaries(folder) -> int:
     removed = 0
     for name in names:
         found = _TEMPORARY.match(name)
-        if found and found["host"] == HOST and not _running(int(found["pid"])):
-            try:
-                os.unlink(os.path.join(folder, name))
-                removed += 1
-            except OSError:
-                pass
+        if found:
+            removed += _remove_if_stale(os.path.join(folder, name), found["host"], int(found["pid"]))
     return removed
+
+
+@contextmanager
+def locked_temporary(path: Path):
+    """Create a temporary file for ``path`` in its folder and yield its name, locked while inside.
+
+    The lock is taken before the file can be written, and the name checked to be still this file (a
+    run deleting stale temporaries may have taken it in between): other runs never delete it. The
+    name is deleted on the way out, unless it was renamed away."""
+    while True:
+        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".partial", dir=path.parent)
+        try:
+            _lock(handle, wait=True)
+            if _same_file(handle, temporary):
+                break
+        except BaseException:
+            os.close(handle)
+            raise
+        os.close(handle)
+    try:
+        yield temporary
+    finally:
+        try:
+            if _same_file(handle, temporary):
+                os.unlink(temporary)
+        finally:
+            os.close(handle)
 
 
 def _publish(temporary: str, path: Path, replace: bool) -> None:
@@ -158,26 +248,21 @@ def _write_error(path: Path, error: BaseException, doing: str = "cannot write") 
 
 def write_image_atomic(image: np.ndarray, path, format: str, options: dict | None = None,
                        replace: bool = True) -> Path:
-    """Encode ``image`` to ``path`` via a temporary file in the same folder, then rename.
+    """Encode ``image`` to ``path`` via a locked temporary file in the same folder, then rename.
 
     With ``replace`` False an existing ``path`` is never replaced: :class:`OutputExistsError`.
     """
     path = Path(path)
+    doing = f"cannot write to {path.parent}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".partial", dir=path.parent)
-        os.close(handle)
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the output
-    except OSError as exc:
-        raise _write_error(path, exc, f"cannot write to {path.parent}") from None
-    try:
-        written = call_first("write_image", image=image, path=temporary, format=format, options=options or {})
-        if not written:
-            raise ImageWriteError(f"{path}: no writer plugin handles format {format!r}")
-        _publish(temporary, path, replace)
+        with locked_temporary(path) as temporary:
+            os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the output
+            doing = "cannot write"
+            written = call_first("write_image", image=image, path=temporary, format=format, options=options or {})
+            if not written:
+                raise ImageWriteError(f"{path}: no writer plugin handles format {format!r}")
+            _publish(temporary, path, replace)
     except (OSError, PluginError) as exc:
-        raise _write_error(path, exc) from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        raise _write_error(path, exc, doing) from None
     return path

@@ -68,16 +68,45 @@ def _read_int(path: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+CGROUP_ROOT = "/sys/fs/cgroup"
+PROC_CGROUP = "/proc/self/cgroup"
+MEMINFO = "/proc/meminfo"
+
+
+def _own_cgroups() -> list[tuple[str, str]]:
+    """(limit file, usage file) of every memory cgroup this process is in, its own first, then each parent."""
+    try:
+        with open(PROC_CGROUP, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    places = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":  # cgroup v2
+            places.append(("", path, "memory.max", "memory.current"))
+        elif "memory" in controllers.split(","):  # cgroup v1
+            places.append(("memory", path, "memory.limit_in_bytes", "memory.usage_in_bytes"))
+    found = []
+    for mount, path, limit, usage in places or [("", "/", "memory.max", "memory.current"),
+                                                ("memory", "/", "memory.limit_in_bytes", "memory.usage_in_bytes")]:
+        parts = [part for part in path.split("/") if part]
+        for depth in range(len(parts), -1, -1):
+            folder = os.path.join(CGROUP_ROOT, mount, *parts[:depth])
+            found.append((os.path.join(folder, limit), os.path.join(folder, usage)))
+    return found
+
+
 def available_memory() -> int | None:
-    """Bytes that can still be allocated: the kernel's MemAvailable, or less where a cgroup limits this process."""
+    """Bytes that can still be allocated: the kernel's MemAvailable, or less where a cgroup limits this
+    process (its own, read from ``/proc/self/cgroup``, or any parent of it)."""
     found = []
     try:
-        with open("/proc/meminfo", encoding="utf-8") as handle:
+        with open(MEMINFO, encoding="utf-8") as handle:
             found += [int(line.split()[1]) * 1024 for line in handle if line.startswith("MemAvailable:")]
     except OSError:
         pass
-    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit, usage in _own_cgroups():
         limit_bytes, usage_bytes = _read_int(limit), _read_int(usage)
         if limit_bytes is not None and usage_bytes is not None and limit_bytes < 1 << 60:
             found.append(max(0, limit_bytes - usage_bytes))

@@ -1,7 +1,9 @@
 """Built-in plugin: reads and writes images with Pillow.
 
 Reading checks the header's size before decoding (``max_pixels`` option; by default what the
-available memory holds, see :func:`memory_pixel_limit`), applies EXIF orientation, and turns
+available memory holds, see :func:`memory_pixel_limit`), refuses a header that claims far more
+pixels than the file's size can encode in its format (a damaged file or a decompression bomb,
+``trust_header_size`` option to decode it anyway), applies EXIF orientation, and turns
 every mode (palette, RGBA, CMYK, 16-bit, 32-bit integer and float, ...) into gray or RGB. Float images in 0..1 are scaled as such. An animation or a multi-page file
 gives its first frame, with an :class:`IgnoredFramesWarning` that says how many were left.
 Pixels are copied out band by band, and writing streams the encoded file out as it is made,
@@ -10,6 +12,7 @@ so neither holds more than one extra copy of the image.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -22,6 +25,10 @@ from colorfuse.plugins import hookimpl
 
 Image.MAX_IMAGE_PIXELS = None  # colorfuse checks the size itself, with a clearer message
 WRITE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}  # Pillow's names
+# The most pixels one byte of each format can encode, with a margin of two or more: Huffman-coded JPEG
+# spends at least a bit per 8x8 block (512), deflate at most 1032 bytes per byte of 1-bit PNG rows
+# (8256), GIF's 12-bit LZW codes at most 4096 pixels each (2731). Other formats are not bounded here.
+MAX_PIXELS_PER_BYTE = {"JPEG": 1024, "MPO": 1024, "PNG": 16384, "GIF": 8192}
 
 
 def _pixels(image: Image.Image) -> np.ndarray:
@@ -66,12 +73,27 @@ def _check_size(path, width: int, height: int, limit: int | None) -> None:
             f"{limit / 1e6:,.0f} megapixels{why}; refused before decoding (--max-pixels changes the limit)")
 
 
+def _check_plausible(path, image: Image.Image, options: dict) -> None:
+    """Refuse, before decoding, a header claiming more pixels than the file's size can encode in its format."""
+    per_byte = MAX_PIXELS_PER_BYTE.get(image.format or "")
+    if per_byte is None or options.get("trust_header_size"):
+        return
+    width, height = image.size
+    size = os.path.getsize(path)
+    if width * height > per_byte * max(size, 1):
+        raise ImageReadError(
+            f"{path}: header says {width}x{height} ({width * height / 1e6:,.1f} megapixels), more than a "
+            f"{image.format} file of {size:,} bytes can encode: a damaged file or a decompression bomb; refused "
+            "before decoding (--option trust_header_size=true decodes it anyway)")
+
+
 @hookimpl(trylast=True)
 def read_image(path, options):
     try:
         with Image.open(path) as image:
             width, height = image.size
             _check_size(path, width, height, options.get("max_pixels"))
+            _check_plausible(path, image, options)
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # a copy only where the EXIF orientation asks for one
             array = _to_array(image)
@@ -111,6 +133,8 @@ def write_image(image, path, format, options):
 def declare_options(declare):
     declare("quality", int, 95, "JPEG and WebP quality (1-100).")
     declare("max_pixels", int, None, "Refuse images whose header claims more pixels (default: what memory holds).")
+    declare("trust_header_size", bool, False,
+            "Decode images whose header claims far more pixels than the file's size can encode (refused by default).")
 
 
 @hookimpl

@@ -31,3 +31,13 @@ def photo():
     """A smooth colour test picture (RGB uint8, 48x64)."""
     y, x = np.mgrid[0:48, 0:64].astype(np.float32)
     return np.stack([x * 4, y * 5, 255 - x * 3], axis=2).clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def fresh_pixel_limit():
+    """The default pixel limit measured anew in this test (it is measured once per process)."""
+    from colorfuse.engine.imagefiles import memory_pixel_limit
+
+    memory_pixel_limit.cache_clear()
+    yield
+    memory_pixel_limit.cache_clear()

@@ -109,7 +109,9 @@ def test_fifo_named_like_an_image_is_reported_not_read(tmp_path, model_path):
 
 
 def test_resume_redoes_incomplete_outputs_and_removes_stale_temporaries(tmp_path, model_path):
-    """#13.5: --skip-existing skipped 0-byte and truncated outputs and kept killed runs' temporaries forever."""
+    """#13.5: --skip-existing skipped 0-byte and truncated outputs and kept killed runs' temporaries forever.
+    #23.12: a live writer's temporary is the one whose lock is held."""
+    import fcntl
     import subprocess
 
     from colorfuse.engine.imagefiles import temporary_prefix
@@ -127,7 +129,10 @@ def test_resume_redoes_incomplete_outputs_and_removes_stale_temporaries(tmp_path
     live = out / f"{temporary_prefix(out / 'b.png')}x1y2z3w4.partial"  # this process: a run under way
     stale.write_bytes(b"")
     live.write_bytes(b"")
+    writer = open(live, "rb+")
+    fcntl.flock(writer, fcntl.LOCK_EX)  # what a live run holds while it writes
     result = run(tmp_path / "in", "--out", out, "--model", model_path, "--skip-existing")
+    writer.close()
     assert result.exit_code == 0 and "done 2, skipped 1, failed 0" in result.output, result.output
     for name in ("a.png", "b.png", "c.png"):
         assert Image.open(out / name).size == (40, 30)

@@ -61,7 +61,7 @@ def _header_only_png(path, width, height):
     return path
 
 
-def test_default_pixel_limit_follows_the_available_memory(tmp_path, model_path, monkeypatch):
+def test_default_pixel_limit_follows_the_available_memory(tmp_path, model_path, monkeypatch, fresh_pixel_limit):
     import colorfuse.engine.machine as machine
 
     monkeypatch.setattr(machine, "available_memory", lambda: MEMORY_RESERVE + BYTES_PER_PIXEL * 20_000_000)
@@ -73,4 +73,4 @@ def test_default_pixel_limit_follows_the_available_memory(tmp_path, model_path, 
     assert "GiB of available memory holds at 12 bytes per pixel; refused before decoding" in result.output
     explicit = CliRunner().invoke(cli, ["colorize", "--quiet", str(big), "--out", str(tmp_path / "out"),
                                         "--model", str(model_path), "--max-pixels", "30000000"])
-    assert "corrupt or truncated" in explicit.output  # over the memory's limit, within the given one
+    assert "more than a PNG file of" in explicit.output  # over the memory's limit, within the given one

@@ -14,7 +14,7 @@ import click
 
 from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import OutputFormatChoice, parse_plugin_options
+from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
 
 
 look_option = click.option(
@@ -41,40 +41,63 @@ def describe(colorizer) -> str:
             f"{colorizer.device}{variant}, working size {colorizer.max_side or 'full'}")
 
 
+class StopSignals:
+    """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) that arrived; while armed it raises :class:`Interrupted`.
+
+    Only the first raises: later ones, and any after :meth:`disarm`, are recorded, so the summary and
+    the cleanup after an interrupt are never cut short."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self.armed = True
+
+    def handle(self, signum, frame):
+        from colorfuse.engine.errors import Interrupted
+
+        raise_now = self.armed and self.received is None
+        self.received = self.received or signum
+        if raise_now:
+            self.armed = False
+            raise Interrupted(signum)
+
+    def disarm(self) -> None:
+        self.armed = False
+
+
 @contextmanager
 def signals_interrupt():
-    """While inside, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt), as Ctrl-C does."""
+    """While inside, Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt) once; yields
+    the :class:`StopSignals`. A signal the process inherited as ignored (``nohup``) stays ignored."""
+    stop = StopSignals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
-    from colorfuse.engine.errors import Interrupted
-
-    def interrupt(signum, frame):
-        raise Interrupted(signum)
-
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, stop.handle)
     try:
-        yield
+        yield stop
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
-def interrupt_status(interrupt: KeyboardInterrupt) -> tuple[str, int]:
+def signal_status(signum: int) -> tuple[str, int]:
     """The signal's name and the shell's exit status for it (128 + its number)."""
-    signum = getattr(interrupt, "signum", signal.SIGINT)
     return signal.Signals(signum).name, 128 + signum
 
 
 @contextmanager
 def warnings_as_lines(echo):
     """While inside, every warning is one line given to ``echo``, naming the file whose decoding raised it."""
-    from colorfuse.engine.errors import ColorfuseWarning
+    from colorfuse.engine.errors import ColorfuseWarning, one_line
     from colorfuse.engine.imagefiles import file_being_read
 
     def show(message, category, filename, lineno, file=None, line=None):
         text, path = str(message), file_being_read()
-        echo(f"warning: {path}: {text}" if path and path not in text else f"warning: {text}")
+        echo(one_line(f"warning: {path}: {text}" if path and path not in text else f"warning: {text}"))
 
     with warnings.catch_warnings():
         warnings.filterwarnings("always", module=r"PIL\.")  # each file's own, not only the first
@@ -89,21 +112,23 @@ def unknown_type_line(count: int) -> str:
 
 def print_summary(summary, model_s: float) -> None:
     """The run's counts and speed, then each failure, then why it stopped early, if it did."""
+    from colorfuse.engine.errors import one_line
+
     rate = summary.done / summary.seconds if summary.seconds else 0.0
     click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
                f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
     if summary.unknown_type:
         click.echo(unknown_type_line(summary.unknown_type))
     for outcome in summary.failed:
-        click.echo(f"  failed: {outcome.error}", err=True)
+        click.echo(f"  failed: {one_line(outcome.error)}", err=True)
     if summary.stopped:
-        click.echo(f"stopped at the first full-disk error: {summary.stopped}; the images after it were not done",
-                   err=True)
+        click.echo(f"stopped at the first full-disk error: {one_line(summary.stopped)}; the images after it were "
+                   "not done", err=True)
 
 
 def write_grid(summary, path: Path) -> bool:
     """Write the input | result picture; on failure say why and return False."""
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.engine.errors import ColorfuseError, one_line
     from colorfuse.engine.grid import make_grid
     from colorfuse.engine.imagefiles import write_image_atomic
 
@@ -112,7 +137,7 @@ def write_grid(summary, path: Path) -> bool:
     try:
         write_image_atomic(make_grid(rows, ["input (L)", "colorized"]), path, fmt)
     except ColorfuseError as exc:
-        click.echo(f"error: grid not written: {exc}", err=True)
+        click.echo(one_line(f"error: grid not written: {exc}"), err=True)
         return False
     click.echo(f"grid: {path}", err=True)
     return True
@@ -124,7 +149,7 @@ def write_grid(summary, path: Path) -> bool:
               help="Output folder; the inputs' relative layout and names are kept.")
 @click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--max-side", type=int, default=None,
+@click.option("--max-side", type=click.IntRange(min=0), default=None,
               help="Longest side the model sees (default: the model card's; 0 = full resolution).")
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True,
@@ -136,7 +161,7 @@ def write_grid(summary, path: Path) -> bool:
 @style_option
 @precision_option
 @runtime_option
-@click.option("--saturation", type=float, default=1.0, show_default=True, help="Scale the predicted colour.")
+@click.option("--saturation", type=FiniteFloat(), default=1.0, show_default=True, help="Scale the predicted colour.")
 @click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a run).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
@@ -164,9 +189,11 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
     from tqdm import tqdm
 
-    from colorfuse.engine.batch import CollectionRun
+    from colorfuse.engine.batch import CollectionRun, Summary
     from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
+    from colorfuse.engine.errors import one_line
+    from colorfuse.engine.imagefiles import memory_pixel_limit
 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite contradict each other")
@@ -184,39 +211,46 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
                             style=None if style is None else read_image(style, options))
     sources = Inputs(inputs, out_dir)
     sources.check()  # the cheap checks, before the model loads
+    if max_pixels is None:
+        memory_pixel_limit()  # the default limit, fixed for the whole run before anything is read
     total: list[int] = []  # the count of inputs, once the background walk has made it
     threading.Thread(target=lambda: total.append(sources.count()), daemon=True, name="colorfuse-count").start()
     echo = partial(tqdm.write, file=sys.stderr)
-    with signals_interrupt(), warnings_as_lines(echo):
-        colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                              look=look, style=style, precision=precision, runtime=runtime)
-        click.echo(describe(colorizer), err=True)
-        progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
+    progress = tqdm(unit="img", disable=True)  # replaced by the real bar once the model is loaded
+    run = None
 
-        def show_total():
-            if total and progress.total is None:
-                progress.total = total[0]
+    def show_total():
+        if total and progress.total is None:
+            progress.total = total[0]
 
-        def on_outcome(outcome):
-            show_total()
-            progress.update(1)
-            if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
-                echo(f"error: {outcome.error}")
+    def on_outcome(outcome):
+        show_total()
+        progress.update(1)
+        if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
+            echo(one_line(f"error: {outcome.error}"))
 
-        run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
-                            workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
-                            inputs=sources)
-        interrupted = None
+    with signals_interrupt() as stop, warnings_as_lines(echo):
         try:
-            summary = run.run(sources.jobs())
-        except KeyboardInterrupt as interrupt:  # the writes under way have ended; nothing partial is left
-            summary, interrupted = run.summary, interrupt
+            try:  # a signal from here on ends in the summary and 128 + N, during model loading too
+                colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
+                                      look=look, style=style, precision=precision, runtime=runtime)
+                click.echo(describe(colorizer), err=True)
+                progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
+                run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
+                                    workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
+                                    inputs=sources)
+                run.run(sources.jobs())
+            finally:
+                stop.disarm()  # later signals are only recorded
+        except KeyboardInterrupt:  # the writes under way have ended; nothing partial is left
+            stop.received = stop.received or signal.SIGINT
+        summary = run.summary if run is not None else Summary()
         show_total()
         progress.close()
         print_summary(summary, options["timing"].get("model_s", 0.0))
-        grid_failed = bool(grid and summary.previews and interrupted is None and not write_grid(summary, grid))
-    if interrupted is not None:
-        name, status = interrupt_status(interrupted)
+        grid_failed = bool(grid and summary.previews and stop.received is None and not write_grid(summary, grid))
+    if stop.received is not None:
+        name, status = signal_status(stop.received)
         click.echo(f"interrupted by {name}: the {summary.done} outputs written are complete, no partial file "
                    "is left; run again with --skip-existing to go on", err=True)
         raise SystemExit(status)

@@ -22,7 +22,7 @@ def _figure(value, unit="") -> str:
               help="Write the figures here.")
 @click.option("--model", default=None, help="Model name or path to an .onnx file.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--max-side", type=int, default=None, help="Longest side the model sees (default: the card's).")
+@click.option("--max-side", type=click.IntRange(min=0), default=None, help="Longest side the model sees (default: the card's).")
 @click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--start", type=click.FloatRange(min=0), default=None, help="Start at this time (seconds).")
 @click.option("--end", type=float, default=None, help="Stop at this time (seconds).")

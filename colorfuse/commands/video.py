@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 from functools import partial
 from pathlib import Path
 
 import click
 
-from colorfuse.commands.colorize import (describe, interrupt_status, look_option, precision_option, runtime_option,
+from colorfuse.commands.colorize import (describe, signal_status, look_option, precision_option, runtime_option,
                                          signals_interrupt, style_option, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import OutputFormatChoice, parse_plugin_options
+from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
 
 
 def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bool) -> dict:
@@ -29,7 +30,7 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
 @click.option("--fps", default=None, help="Frame rate when SOURCE is a folder of frames (e.g. 25 or 29.97).")
 @click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--max-side", type=int, default=None,
+@click.option("--max-side", type=click.IntRange(min=0), default=None,
               help="Longest side the model sees (default: the model card's; 0 = full resolution).")
 @click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--start", type=click.FloatRange(min=0), default=None, help="Start at this time (seconds).")
@@ -50,7 +51,7 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
 @style_option
 @precision_option
 @runtime_option
-@click.option("--saturation", type=float, default=1.0, show_default=True)
+@click.option("--saturation", type=FiniteFloat(), default=1.0, show_default=True)
 @click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
               help="Option for plugins, e.g. flow_alpha=0.8 (repeatable).")
@@ -78,25 +79,32 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     check_settings(settings)  # the cheap checks, before the model loads
     if not source.is_dir() or out is not None:
         ffmpeg_exe()
-    with warnings_as_lines(partial(click.echo, err=True)):
-        colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                              look=look, style=style, precision=precision, runtime=runtime)
-    temporal = [name for name in ("temporal_global", "temporal_flow") if options[name]]
-    click.echo(f"{describe(colorizer)}, temporal: {', '.join(temporal) or 'off'}", err=True)
-    progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")
-    try:
-        with signals_interrupt():  # SIGTERM too: no partial output is left
-            summary = run_video(colorizer, settings, on_total=lambda total: setattr(progress, "total", total),
-                                on_batch=progress.update)
-        progress.total = progress.n  # the header's frame count is an estimate
-        progress.refresh()
-    except KeyboardInterrupt as interrupt:
-        progress.close()
-        name, status = interrupt_status(interrupt)
+    progress = tqdm(unit="frame", disable=True)  # replaced by the real bar once the model is loaded
+    summary = None
+    with signals_interrupt() as stop:  # SIGTERM too, during model loading as well: no partial output is left
+        try:
+            try:
+                with warnings_as_lines(partial(click.echo, err=True)):
+                    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
+                                          options=options, look=look, style=style, precision=precision,
+                                          runtime=runtime)
+                temporal = [name for name in ("temporal_global", "temporal_flow") if options[name]]
+                click.echo(f"{describe(colorizer)}, temporal: {', '.join(temporal) or 'off'}", err=True)
+                progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")
+                summary = run_video(colorizer, settings, on_total=lambda total: setattr(progress, "total", total),
+                                    on_batch=progress.update)
+                progress.total = progress.n  # the header's frame count is an estimate
+                progress.refresh()
+            finally:
+                stop.disarm()
+        except KeyboardInterrupt:
+            stop.received = stop.received or signal.SIGINT
+        finally:
+            progress.close()
+    if summary is None:  # stopped before the output was complete
+        name, status = signal_status(stop.received)
         click.echo(f"interrupted by {name}: no partial output is left", err=True)
-        raise SystemExit(status) from None
-    finally:
-        progress.close()
+        raise SystemExit(status)
     stats = summary.stats
     width, height = stats.size or (0, 0)
     click.echo(f"done {stats.frames} frames ({width}x{height}) in {stats.seconds:.1f} s ({stats.fps:.1f} frames/s; "
@@ -106,6 +114,10 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     for path in (summary.output, summary.frames_dir):
         if path is not None:
             click.echo(f"wrote {path}")
+    if stop.received is not None:  # after the output was complete
+        name, status = signal_status(stop.received)
+        click.echo(f"interrupted by {name} after the output was complete", err=True)
+        raise SystemExit(status)
     if summary.loss:
         click.echo(f"error: {summary.loss}", err=True)
         raise SystemExit(1)

@@ -4,10 +4,10 @@ The run is one streaming Ray Data pipeline::
 
     list (1 task) -> decode (tasks) -> colorize (actor pool, one Colorizer each) -> write (tasks)
 
-Listing is a single zero-CPU task that walks the inputs lazily (``iter_jobs`` for local and NFS
+Listing is a single zero-CPU task that walks the inputs lazily (``Inputs`` for local and NFS
 paths, a folder-by-folder ``pyarrow.fs`` walk for URIs such as ``s3://``) and plans each file
-with ``batch.plan``, so the driver never holds the file list and files that ``--skip-existing``
-skips are never read. Its rows stream out in small blocks (see ``LIST_BLOCK_BYTES``) that are cut
+with the single-machine run's ``planning.Planner``, so the driver never holds the file list and
+files that ``--skip-existing`` skips are read only to check that their output is complete. Its rows stream out in small blocks (see ``LIST_BLOCK_BYTES``) that are cut
 to ``batch_size`` rows, so decoding and inference start while listing goes on. Each actor loads
 the model once (one onnxruntime session). Reading, layout, naming, formats, atomic writes and
 error messages are those of the single-machine run; per-file failures become outcome rows.

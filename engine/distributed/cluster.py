@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -96,15 +98,23 @@ def data_context(ray):
 
 @contextmanager
 def connect(address: str = "local"):
-    """Use the Ray runtime this process already has, or start (``local``) / join one; yield ``ray``."""
+    """Use the Ray runtime this process already has, or start (``local``) / join one; yield ``ray``.
+
+    The stop-signal handlers the caller set are kept (Ray's own would kill the driver without a summary)."""
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
+        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             ray.init(address=check_address(address), include_dashboard=False, log_to_driver=False,
                      logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
             raise ColorfuseError(f"cannot reach the Ray cluster at {address!r}: {exc}") from None
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                for signum, handler in handlers.items():
+                    if handler is not None:
+                        signal.signal(signum, handler)
     try:
         yield ray
     finally:

@@ -1,8 +1,9 @@
 """Listing and reading inputs for cluster mode: local and NFS paths, or any pyarrow filesystem.
 
-Listing is lazy: local inputs go through ``collection.iter_jobs`` (a generator), URIs such as
+Listing is lazy: local inputs go through ``collection.Inputs`` (a generator), URIs such as
 ``s3://bucket/photos/`` are walked one folder level at a time with ``pyarrow.fs``. Every file is
-planned with ``batch.plan`` (layout, naming, ``--skip-existing``, ``--overwrite``) as it is found.
+planned by the single-machine run's :class:`~colorfuse.engine.planning.Planner` as it is found
+(layout, naming, inputs never replaced, ``--skip-existing``, ``--overwrite``, stale temporaries).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Iterator
 
 import numpy as np
 
-from colorfuse.engine.batch import Outcome, plan
-from colorfuse.engine.collection import Job, iter_jobs
-from colorfuse.plugins.filetypes import file_types
+from colorfuse.engine.collection import Inputs, Job
 from colorfuse.engine.errors import ImageReadError
+from colorfuse.engine.planning import Outcome, Planner
+from colorfuse.plugins.filetypes import file_types
 
 
 def is_uri(item: str) -> bool:
@@ -56,20 +57,22 @@ def iter_remote_jobs(uri: str) -> Iterator[tuple[str, str, Job]]:
 
 
 def iter_planned(inputs, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool) -> Iterator[dict]:
-    """One row per input file: where it goes and whether it is to do, skipped, failed or of unknown type."""
-    seen: set[Path] = set()
+    """One row per input file: where it goes, whether it may replace it (``replace``: an existing output to
+    check, ``existing``), and whether it is to do, skipped, failed or of unknown type."""
+    local = Inputs([item for item in inputs if not is_uri(item)], out_dir)
+    planner = Planner(out_dir, fmt, skip_existing, overwrite, local)
     for item in inputs:
-        local = ((str(job.source), "", job) for job in iter_jobs([item], with_unknown=True))
-        found = iter_remote_jobs(item) if is_uri(item) else local
+        found = iter_remote_jobs(item) if is_uri(item) else \
+            ((str(job.source), "", job) for job in Inputs([item], out_dir).jobs())
         for source, fspath, job in found:
-            target, outcome = plan(job, out_dir, fmt, skip_existing, overwrite)
-            if target is not None and target in seen:
-                target, outcome = None, Outcome(job.source, "failed", target,
-                                                f"{source}: another input also writes {target}")
-            if target is not None:
-                seen.add(target)
-            output = target or (outcome.output if outcome else None)
-            yield {"source": source, "fspath": fspath, "target": str(output or ""),
+            planned = planner.plan(job)
+            outcome = planned if isinstance(planned, Outcome) else None
+            if outcome is not None and outcome.error:
+                outcome.error = outcome.error.replace(str(job.source), source, 1)
+            yield {"source": source, "fspath": fspath,
+                   "target": str(outcome.output or "") if outcome else str(planned.target),
+                   "replace": bool(outcome is None and planned.replace),
+                   "existing": bool(outcome is None and planned.existing),
                    "status": outcome.status if outcome else "todo", "error": (outcome.error or "") if outcome else ""}
 
 

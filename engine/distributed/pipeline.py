@@ -2,9 +2,11 @@
 
     list (1 task) -> decode (tasks) -> colorize (actor pool, one Colorizer each) -> write (tasks)
 
-Rows carry source, target, status (todo, skipped, failed, done) and error; decoded and
-colorized pixels travel as bytes with their shape and dtype (gray, RGB, 8 or 16 bits alike).
-A failing file only fails its row, with the single-machine run's message.
+Rows carry source, target, replace, existing, status (todo, skipped, failed, done) and error;
+decoded and colorized pixels travel as bytes with their shape and dtype (gray, RGB, 8 or 16 bits
+alike). A failing file only fails its row, with the single-machine run's message. Planning,
+resuming (an existing output is skipped only if complete) and publishing are the single-machine
+run's (:mod:`colorfuse.engine.planning`); a write task publishes nothing once the driver is gone.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from typing import Callable
 
 import numpy as np
 
-from colorfuse.engine.batch import Outcome, Summary, failure_message
-from colorfuse.engine.collection import output_format
+from colorfuse.engine.batch import Summary
 from colorfuse.engine.distributed.cluster import WorkerPlan, connect, data_context, import_ray, plan_workers
 from colorfuse.engine.distributed.listing import is_uri, iter_planned, read_input
+from colorfuse.engine.imagefiles import HOST, output_is_complete, process_running
+from colorfuse.engine.planning import Outcome, Planned, failure_message, write_output
 
 LIST_CHUNK = 64  # rows per batch the listing task yields
-COLUMNS = ("source", "fspath", "target", "status", "error")
+COLUMNS = ("source", "fspath", "target", "replace", "existing", "status", "error")
 
 
 def _list_stage(batch, inputs, out_dir, fmt, skip_existing, overwrite):
@@ -68,6 +71,8 @@ def _decode_stage(batch: dict, options: dict) -> dict:
         if status[index] == "todo":
             try:
                 image = read_input(source, batch["fspath"][index], options)
+                if batch["existing"][index] and output_is_complete(batch["target"][index], image.shape[:2], options):
+                    status[index], image = "skipped", None
             except Exception as exc:
                 status[index], error[index] = "failed", failure_message(source, exc)
         pixels.append(image)
@@ -109,18 +114,28 @@ class ColorizeActor:
         return _with_pixels(batch, results, status, error)
 
 
-def _write_stage(batch: dict, fmt: str, options: dict) -> dict:
-    from colorfuse.engine.imagefiles import write_image_atomic
+def driver_gone(driver: tuple[str, int]) -> bool:
+    """Whether the driver (host, pid) has provably ended: it ran on this host and its process is gone."""
+    host, pid = driver
+    return host == HOST and not process_running(pid)
 
+
+def _write_stage(batch: dict, fmt: str, options: dict, skip_existing: bool, driver: tuple[str, int]) -> dict:
     status, error = list(batch["status"]), list(batch["error"])
     for index, source in enumerate(batch["source"]):
-        if status[index] == "todo":
-            try:
-                image = _unpack(batch["pixels"][index], batch["shape"][index], batch["dtype"][index])
-                write_image_atomic(image, batch["target"][index], output_format(Path(source), fmt), options)
-                status[index] = "done"
-            except Exception as exc:
-                status[index], error[index] = "failed", failure_message(source, exc)
+        if status[index] != "todo":
+            continue
+        if driver_gone(driver):  # a killed run publishes nothing more
+            status[index], error[index] = "failed", f"{source}: not written: the run's driver has ended"
+            continue
+        planned = Planned(Path(batch["target"][index]), replace=bool(batch["replace"][index]))
+        try:
+            image = _unpack(batch["pixels"][index], batch["shape"][index], batch["dtype"][index])
+        except Exception as exc:
+            status[index], error[index] = "failed", failure_message(source, exc)
+            continue
+        outcome = write_output(image, source, planned, fmt, options, skip_existing)
+        status[index], error[index] = outcome.status, outcome.error or ""
     out = {key: batch[key] for key in ("source", "target")}
     out["status"], out["error"] = np.array(status, dtype=object), np.array(error, dtype=object)
     return out
@@ -160,7 +175,8 @@ def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None
                                "look": look, "style": style, "precision": precision, "runtime": runtime},
         **workers.resources)
     return colorized.map_batches(_write_stage, batch_size=batch_size, batch_format="numpy",
-                                 fn_kwargs={"fmt": fmt, "options": options})
+                                 fn_kwargs={"fmt": fmt, "options": options, "skip_existing": skip_existing,
+                                            "driver": (HOST, os.getpid())})
 
 
 def write_failures(path: Path, failed: list[Outcome]) -> None:

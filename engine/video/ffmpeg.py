@@ -76,6 +76,12 @@ def ffmpeg_exe() -> str:
         raise FfmpegNotFoundError(f"imageio-ffmpeg has no ffmpeg binary for this platform ({exc})") from None
 
 
+def local_file(path) -> str:
+    """``path`` as ffmpeg must be given a local file: through its ``file:`` protocol, so that a name such as
+    ``concat:x.mp4`` or ``a:b.mp4`` is never read as a protocol (another file, or "Protocol not found")."""
+    return f"file:{os.fspath(path)}"
+
+
 def reason(lines) -> str:
     """The first telling lines of ffmpeg's stderr (its root cause comes first), for an error message."""
     lines = [line.strip() for line in lines
@@ -146,7 +152,7 @@ def probe(path) -> VideoInfo:
     path = str(path)
     if not Path(path).is_file():
         raise VideoReadError(f"{path}: no such file" if not Path(path).exists() else f"{path}: not a file")
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path]
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", local_file(path)]
     try:
         done = subprocess.run(command, capture_output=True, timeout=PROBE_TIMEOUT_S, text=True, errors="replace",
                               **tied_to_this_process())

@@ -4,7 +4,8 @@ Everything is checked before decoding starts (output over the input, existing ou
 combinations, the audio's fate); the encoder starts with the first colorized frame; on any
 failure or interruption the partial output is deleted and nothing appears under the final name.
 An input that ends early (truncated or damaged) still gives the frames it has, and the summary
-says how many were lost (``lost_frames``, ``loss``): the command then exits non-zero.
+says how many were lost (``lost_frames``, ``loss``): the command then exits non-zero. Short of
+the header's estimate by 10%, or by two frames where ffmpeg reported damage, counts as a loss.
 """
 
 from __future__ import annotations
@@ -149,8 +150,12 @@ def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[
     finally:
         reader.close()
     expected, decoded = reader.expected_frames, summary.stats.frames
-    if expected and decoded < 0.9 * expected - 1:  # the header's count is an estimate: allow for that
+    damage = reader.damage
+    short = decoded < expected - 1 if damage else decoded < 0.9 * expected - 1  # the header's count is an estimate
+    if expected and short:
         summary.lost_frames = expected - decoded
+        said = f"; ffmpeg: {damage}" if damage else ""
         summary.loss = (f"{source}: the input ended early: {decoded} of about {expected} frames decoded, about "
-                        f"{summary.lost_frames} lost (truncated or damaged file); the output has the {decoded} frames")
+                        f"{summary.lost_frames} lost (truncated or damaged file{said}); the output has the "
+                        f"{decoded} frames")
     return summary

@@ -5,6 +5,8 @@ luminance) or ``rgb24`` frames at full resolution, upright (ffmpeg applies the d
 with every frame's own timestamp (variable frame rate passes through): ffmpeg's ``showinfo``
 filter prints each frame's pts, duration and size on stderr just before the frame's bytes reach
 the pipe. Decoding runs ahead in a thread; no frame for ``stall_timeout`` seconds kills ffmpeg.
+ffmpeg's first word of damage in the input ("File ended prematurely", corrupt packets) is kept
+as ``damage``, so that a run can tell a cut file from a header's inexact frame count.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from colorfuse.plugins.filetypes import file_types
 from colorfuse.engine.errors import ImageReadError
 from colorfuse.engine.imagefiles import read_image
 from colorfuse.engine.video.errors import VideoReadError
-from colorfuse.engine.video.ffmpeg import FfmpegProcess, VideoInfo, probe
+from colorfuse.engine.video.ffmpeg import FfmpegProcess, VideoInfo, local_file, probe
 
 CHANNELS = {"gray": 1, "rgb24": 3}
 _FRAME = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s.*?duration:\s*(-?\d+).*?\bs:(\d+)x(\d+)")
 _TIME_BASE = re.compile(r"config in time_base: (\d+)/(\d+)")
 _SAR = re.compile(r"\bsar:(\d+)/(\d+)")
+_DAMAGE = re.compile(r"ended prematurely|truncat|corrupt|error while decoding|invalid nal|partial file|"
+                     r"exceeds containing master element|missing picture", re.IGNORECASE)
 _END = object()
 
 
@@ -68,6 +72,7 @@ class FfmpegReader:
         self.end = end
         self.time_base: Fraction | None = None
         self.sample_aspect: Fraction | None = None  # pixel aspect ratio, from the first frame
+        self.damage: str | None = None  # ffmpeg's first line about damage in the input
         self._infos: queue.Queue = queue.Queue()
         self._frames: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
         self._closed = threading.Event()
@@ -76,7 +81,7 @@ class FfmpegReader:
             args += ["-ss", f"{self.start:.6f}"]
         if end is not None:
             args += ["-t", f"{end - self.start:.6f}"]
-        args += ["-i", self.path, "-map", "0:V:0", "-an", "-sn", "-dn",
+        args += ["-i", local_file(self.path), "-map", "0:V:0", "-an", "-sn", "-dn",
                  "-vf", f"format={pix_fmt},showinfo=checksum=0", "-fps_mode", "passthrough",
                  "-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1"]
         self._ffmpeg = FfmpegProcess(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, on_line=self._on_line)
@@ -86,6 +91,8 @@ class FfmpegReader:
     # ---- threads --------------------------------------------------------------------------------
     def _on_line(self, line: str) -> bool:
         if "Parsed_showinfo" not in line:
+            if self.damage is None and _DAMAGE.search(line):
+                self.damage = line.split("] ")[-1].strip()
             return False
         found = _FRAME.search(line)
         if found:
@@ -201,6 +208,7 @@ class FolderReader:
         self.options = options or {}
         self.time_base = 1 / self.fps
         self.expected_frames = len(self.files)
+        self.damage: str | None = None  # a folder's frames are checked one by one instead
 
     def __iter__(self):
         size = None

@@ -22,7 +22,7 @@ import numpy as np
 from colorfuse.engine.imagefiles import write_image_atomic
 from colorfuse.engine.video import mkv
 from colorfuse.engine.video.errors import VideoWriteError
-from colorfuse.engine.video.ffmpeg import FfmpegProcess, ffmpeg_exe, reason, tied_to_this_process
+from colorfuse.engine.video.ffmpeg import FfmpegProcess, ffmpeg_exe, local_file, reason, tied_to_this_process
 
 CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"}
 PRESET_CODECS = {"libx264", "libx265"}
@@ -46,7 +46,7 @@ def _audio_input(source: str, start: float, duration: float | None) -> list[str]
     args = ["-ss", f"{start:.6f}"] if start else []
     if duration is not None:
         args += ["-t", f"{duration:.6f}"]
-    return args + ["-i", source]
+    return args + ["-i", local_file(source)]
 
 
 def choose_audio(source: str, start: float, duration: float | None, suffix: str) -> tuple[str, list[str]]:
@@ -142,7 +142,7 @@ class FfmpegWriter:
                 maps += ["-map", "1:a", *self.audio_args]
         output = encoder_args(self.codec, self.crf, self.preset, pix_fmt, time_base, self.path.suffix, sample_aspect)
         reserve_temporary(self.path, self.temporary)
-        self._ffmpeg = FfmpegProcess([*args, *maps, *output, "-y", str(self.temporary)],
+        self._ffmpeg = FfmpegProcess([*args, *maps, *output, "-y", local_file(self.temporary)],
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self._pump.start()
         self._queue.put(mkv.stream_header(width, height))
@@ -216,7 +216,10 @@ class FfmpegWriter:
             except queue.Full:
                 pass
             self._pump.join(timeout=5)
-        self.temporary.unlink(missing_ok=True)
+        try:
+            self.temporary.unlink()
+        except OSError:  # never there (a read-only folder says EROFS, not ENOENT), or not removable
+            pass
 
 
 class FrameFolderWriter:

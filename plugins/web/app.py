@@ -1,17 +1,20 @@
 """The web app: the page, its static files, and the JSON API the page calls.
 
 Every CPU-heavy call goes through the one :class:`Worker`; the handlers only stream bytes and
-wait. Errors come back as ``{"error": message}`` with the CLI's words for the same problem.
+wait. Errors come back as ``{"error": message}`` with the CLI's words for the same problem; a
+body that is not the JSON a route expects (too deeply nested, a wrong type) is a 400, and an upload
+the browser abandons is dropped quietly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -70,7 +73,7 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
     async def json_of(request: Request):
         try:
             return await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise SettingsError("the request body must be JSON") from None
 
     def settings_of(data):
@@ -98,6 +101,10 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
             checked = await worker.run(library.check, received)
         except UploadError as exc:
             return error(str(exc), exc.status)
+        except ClientDisconnect:  # the browser went away mid-upload: nothing is kept, nobody reads a reply
+            return error("the upload was abandoned", 400)
+        except asyncio.CancelledError:  # the server stops and its grace period is over: the upload ends quietly
+            return error("the server is stopping", 503)
         return JSONResponse(checked.describe())
 
     async def remove(request):
@@ -151,8 +158,10 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
     async def archive(request):
         try:
             data = await json_of(request)
-            settings = settings_of(data.get("settings", {}) if isinstance(data, dict) else None)
-            ids = [key for key in data.get("ids") or [] if isinstance(key, str)]
+            data = data if isinstance(data, dict) else {}
+            settings = settings_of(data.get("settings", {}))
+            ids = data.get("ids")
+            ids = [key for key in ids if isinstance(key, str)] if isinstance(ids, list) else []
             items = [library.uploads[key] for key in ids
                      if key in library.uploads and library.uploads[key].kind in ("photo", "video")]
             if not items:

@@ -39,6 +39,9 @@ def page_url(host: str, port: int, token: str | None) -> str:
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
+SHUTDOWN_GRACE_S = 5  # on Ctrl-C or SIGTERM, requests under way (a stalled upload too) get this long
+
+
 def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -97,7 +100,8 @@ def command(host, port, open_browser, no_token, max_upload_mb, max_pixels):
         click.echo(f"  files stay in {folder} (deleted when the server stops); Ctrl-C stops it", err=True)
         if open_browser:
             webbrowser.open(url)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                               timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
         with signals_interrupt():  # uvicorn re-raises the signal that stopped it: the cleanup below still runs
             try:
                 server.run(sockets=[sock])

@@ -105,7 +105,7 @@ class Library:
     # ---- on the worker ----------------------------------------------------------------------------
     def _message(self, upload: Upload, exc: BaseException) -> str:
         """The CLI's words for ``exc``, naming the file as the user named it."""
-        from colorfuse.engine.batch import failure_message
+        from colorfuse.engine.planning import failure_message
 
         text = str(exc)
         if str(upload.path) in text:  # engine messages start with the path they read
