@@ -49,6 +49,13 @@ def hint_run(member_runs, tmp_path_factory):
     return run
 
 
+@pytest.fixture(scope="module")
+def hint_model(hint_run, tmp_path_factory):
+    """The hint run exported (float16 weights, working size 64) and its card."""
+    path = tmp_path_factory.mktemp("hint-export") / "hints.onnx"
+    return path, export_model(hint_run, path, fp16_weights=True, max_side=64)
+
+
 def test_local_hints_follow_zhangs_simulation():
     gen = torch.Generator().manual_seed(0)
     ab = torch.rand(400, 2, 16, 16, generator=gen) * 0.4 - 0.2
@@ -132,16 +139,15 @@ def test_training_steers_only_the_hint_branch_and_lowers_the_hinted_loss(member_
     assert all(torch.equal(frozen[k], v) for k, v in model.members.state_dict().items())
 
 
-def test_export_takes_hint_inputs_and_the_engine_fills_them(hint_run, member_runs, tmp_path):
-    paths, _, val_dir = member_runs
-    card = export_model(hint_run, tmp_path / "hints.onnx", fp16_weights=True, max_side=64)
+def test_export_takes_hint_inputs_and_the_engine_fills_them(hint_model):
+    path, card = hint_model
     assert max(card.evaluation["export_parity"].values()) <= card.parity_tolerance
     assert [s.role for s in card.inputs] == ["L", "L_global", *HINT_ROLES] and card.card_version == 3
     assert [m["run"] for m in card.training["ensemble"]] == ["member0", "member1"]
-    loaded = read_card(tmp_path / "hints.onnx")
+    loaded = read_card(path)
     assert loaded.takes_hints and len(loaded.hints["palette"]["bins"]) == len(ab_bins())
     gray = synthetic_photo(9, 48, 64)[:, :, ::-1].mean(axis=2).astype(np.uint8)
-    colorizer = Colorizer(str(tmp_path / "hints.onnx"), device="cpu", precision="fp32")
+    colorizer = Colorizer(str(path), device="cpu", precision="fp32")
     absent = colorizer.colorize(gray)
     item = colorizer.prepare(gray)
     item.hints = {"hint_ab": np.zeros((2, 64, 64), np.float32), "hint_mask": np.zeros((1, 64, 64), np.float32),
@@ -161,3 +167,25 @@ def test_a_model_without_hint_inputs_says_so(tmp_path):
     gray = np.full((32, 32), 128, np.uint8)
     with pytest.raises(engine_hints.HintError, match="takes no colour hints"):
         colorizer.colorize(gray, hints=[engine_hints.Hint(3, 3, "#102030")])
+
+
+def test_eval_hints_scores_the_curve_through_the_cli(hint_model, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from colorfuse.cli import cli
+    from tests.helpers_train import write_folder, jpeg
+
+    photos = write_folder(tmp_path / "photos", {f"p{i}.jpg": jpeg(synthetic_photo(i, 60, 80)) for i in range(2)})
+    out = tmp_path / "curve.json"
+    result = CliRunner().invoke(cli, ["eval-hints", str(photos), "--model", str(hint_model[0]), "--counts", "0,2,5",
+                                      "--json", str(out), "--plot", str(tmp_path / "curve.png"), "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["photos"] == 2 and set(doc["counts"]) == {"0", "2", "5"} and doc["counts"]["0"]["gain"] == 0
+    assert doc["counts"]["5"]["zhang_gain"] == pytest.approx(27.39 - 24.43)
+    assert doc["truth_palette"]["colourfulness_vs_truth"] > 0 and (tmp_path / "curve.png").stat().st_size > 0
+    assert "Zhang gain" in result.output
+    refused = CliRunner().invoke(cli, ["eval-hints", str(photos), "--model", "tiny", "--json", str(out), "--quiet"])
+    assert refused.exit_code != 0 and "takes no colour hints" in refused.output

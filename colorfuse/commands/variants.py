@@ -54,8 +54,9 @@ def list_variants(model, threads, max_side, as_json):
 @click.option("--photos", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="Colour photos to measure each variant's quality on.")
 @click.option("--max-images", type=click.IntRange(1), default=None)
-@click.option("--reduce-range", is_flag=True,
-              help="7-bit int8 weights, for CPUs without VNNI (where 8-bit products can saturate); less accurate.")
+@click.option("--reduce-range/--full-range", default=None,
+              help="7-bit int8 weights, which CPUs without VNNI need (their 8-bit products can saturate), or 8-bit; "
+                   "default: what this CPU needs.")
 @click.option("--no-int8", "no_int8", is_flag=True,
               help="No int8 file: measure only what the runtimes do with the model itself (OpenVINO fp32 and bf16).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

@@ -113,14 +113,15 @@ class _Export(nn.Module):
 class HintedEffnet(ColorizationModel):
     """Kwargs: ``members`` (run directories or checkpoints of trained ``effnet`` models, with the
     same outputs and global view size; a relative path not found here is taken from the
-    repository), ``width`` (channels of each hint level) and ``palette_dim``."""
+    repository), ``width`` (channels of each hint level), ``palette_dim`` and ``looks`` (the
+    looks the export will have, ``{name: {"mix": {output: weight}, "scale": s}}``, for the loss)."""
 
     size_multiple = 32
     cpu_bf16 = True
     int8_weight_scopes = ("/dec", "/global_fc", "/ab_head", "/bin_head")
 
-    def __init__(self, members: list[str], width: int = 32, palette_dim: int = 64) -> None:
-        super().__init__(members=[str(m) for m in members], width=width, palette_dim=palette_dim)
+    def __init__(self, members: list[str], width: int = 32, palette_dim: int = 64, looks: dict | None = None) -> None:
+        super().__init__(members=[str(m) for m in members], width=width, palette_dim=palette_dim, looks=looks)
         from colorfuse.train import runs
 
         self.member_paths = [runs.checkpoint_path(_member_path(m)) for m in members]
@@ -142,6 +143,7 @@ class HintedEffnet(ColorizationModel):
         size = hint_sampling.palette_size(len(self.bins))
         self.branches = nn.ModuleList([HintBranch(models[0].decoder_channels(), size, width, palette_dim)])
         self._register_state_dict_hook(_drop_members)
+        self.looks = looks or {name: {"mix": {name: 1.0}, "scale": 1.0} for name in self.output_names()}
 
     def member_runs(self) -> list[tuple[Path, dict, nn.Module]]:
         """(checkpoint, loaded checkpoint, model) of each member, the guide first."""
@@ -208,17 +210,21 @@ class HintedEffnet(ColorizationModel):
         return hint_ab, mask, hint_sampling.palette_hints(ab, self.bins, gen)
 
     def training_loss(self, batch: dict) -> tuple[Tensor, dict[str, float]]:
-        """Smooth L1 (beta 0.05) on ab/110 of the guide's heads with simulated hints."""
+        """Smooth L1 (beta 0.05) on ab/110 of each look (``scale * sum(weight * head)``; without
+        ``looks``, each head alone) of the guide with simulated hints: the looks the engine
+        shows scale the hints' change too, so that is what must match the truth."""
         l, ab = batch["l"], batch["ab"]  # noqa: E741
         l_global = batch.get("l_global")
         if l_global is not None and l_global.shape == l.shape:
             l_global = l
         features = self.members[0].features(l, l_global)
-        out = self.guided(features, l, self.simulated_hints(ab), vivid=self.has_vivid)
-        losses = [F.smooth_l1_loss(o.float(), ab.float(), beta=0.05) for o in out]
-        loss = sum(losses)
-        logs = {"loss": loss.item(), "ab": losses[0].item(), **({"vivid": losses[1].item()} if len(losses) > 1 else {})}
-        return loss, logs
+        heads = dict(zip(self.output_names(), self.guided(features, l, self.simulated_hints(ab), vivid=self.has_vivid)))
+        losses = {}
+        for name, look in self.looks.items():
+            mixed = look.get("scale", 1.0) * sum(w * heads[head].float() for head, w in look["mix"].items() if head in heads)
+            losses[name] = F.smooth_l1_loss(mixed, ab.float(), beta=0.05)
+        loss = sum(losses.values())
+        return loss, {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}}
 
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
         return [torch.optim.AdamW(self.branches.parameters(), lr=lr, weight_decay=1e-4)]
