@@ -6,7 +6,7 @@ The runtime (``colorfuse.engine``) needs only onnxruntime, NumPy and OpenCV; tra
 
 __version__ = "0.1.0"
 
-__all__ = ["Colorizer", "__version__"]
+__all__ = ["Colorizer", "Hint", "__version__"]
 
 
 def __getattr__(name):
@@ -15,4 +15,8 @@ def __getattr__(name):
         from colorfuse.engine.colorizer import Colorizer
 
         return Colorizer
+    if name == "Hint":
+        from colorfuse.engine.hints import Hint
+
+        return Hint
     raise AttributeError(f"module 'colorfuse' has no attribute {name!r}")

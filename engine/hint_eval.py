@@ -133,6 +133,37 @@ def hint_curve(colorizer, photos: Iterable, counts: Iterable[int] = COUNTS, seed
     return curve
 
 
+def hint_grid(colorizer, photos: list, hint_count: int = 10, seed: int = 0, cell: int = 200) -> np.ndarray:
+    """Rows of photos; columns gray | no hints | ``hint_count`` truth hints (marked) | the truth's
+    palette | the next photo's palette | truth, each result captioned with its PSNR."""
+    from colorfuse.engine.grid import make_grid
+
+    scale = colorizer.card.hints["ab_scale"]
+    loaded = [photo_lab(read_colour_photo(path)) for path in photos]
+    zeros = np.zeros((2, SIDE, SIDE), np.float32), np.zeros((1, SIDE, SIDE), np.float32)
+    rows, captions = [], []
+    for index, ((truth, ab), path) in enumerate(zip(loaded, photos)):
+        points = draw_points(seed, index, hint_count)
+        hint_ab, mask = truth_hints(ab, points, scale)
+        other_truth, other_ab = loaded[(index + 1) % len(loaded)]
+        sets = [None, {"hint_ab": hint_ab, "hint_mask": mask, "palette": palette_input(colorizer.card, None)},
+                {"hint_ab": zeros[0], "hint_mask": zeros[1], "palette": palette_input(colorizer.card, ab)},
+                {"hint_ab": zeros[0], "hint_mask": zeros[1], "palette": palette_input(colorizer.card, other_ab)}]
+        gray = gray_version(truth)
+        results = _run(colorizer, gray, sets)
+        marked = results[1].copy()
+        for y, x in points:
+            cv2.rectangle(marked, (int(x) - 1, int(y) - 1), (int(x) + PATCH, int(y) + PATCH), (255, 255, 255), 1)
+        thumb = cv2.resize(other_truth, (SIDE // 4, SIDE // 4), interpolation=cv2.INTER_AREA)
+        borrowed = results[3].copy()
+        borrowed[: SIDE // 4, -SIDE // 4 :] = thumb
+        rows.append((str(getattr(path, "name", path)), [gray, results[0], marked, results[2], borrowed, truth]))
+        captions.append(["", *(f"{quality.psnr(r, truth):.1f} dB" for r in results), ""])
+    titles = ["gray input", "no hints", f"{hint_count} hints (boxes)", "its own palette", "next photo's palette (inset)",
+              "truth"]  # fmt: skip
+    return make_grid(rows, titles, cell=cell, captions=captions)
+
+
 def plot_curve(summary: dict, path, label: str) -> None:
     """Our PSNR gain per hint count beside Zhang et al.'s (matplotlib, PNG)."""
     import matplotlib

@@ -180,12 +180,17 @@ def test_eval_hints_scores_the_curve_through_the_cli(hint_model, tmp_path):
     photos = write_folder(tmp_path / "photos", {f"p{i}.jpg": jpeg(synthetic_photo(i, 60, 80)) for i in range(2)})
     out = tmp_path / "curve.json"
     result = CliRunner().invoke(cli, ["eval-hints", str(photos), "--model", str(hint_model[0]), "--counts", "0,2,5",
-                                      "--json", str(out), "--plot", str(tmp_path / "curve.png"), "--quiet"])  # fmt: skip
+                                      "--json", str(out), "--plot", str(tmp_path / "curve.png"), "--quiet",
+                                      "--grid", str(tmp_path / "grid.png"), "--grid-count", "2"])  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert doc["photos"] == 2 and set(doc["counts"]) == {"0", "2", "5"} and doc["counts"]["0"]["gain"] == 0
     assert doc["counts"]["5"]["zhang_gain"] == pytest.approx(27.39 - 24.43)
     assert doc["truth_palette"]["colourfulness_vs_truth"] > 0 and (tmp_path / "curve.png").stat().st_size > 0
     assert "Zhang gain" in result.output
+    import cv2
+
+    grid = cv2.imread(str(tmp_path / "grid.png"))
+    assert grid is not None and grid.shape[1] > 5 * 200  # six columns
     refused = CliRunner().invoke(cli, ["eval-hints", str(photos), "--model", "tiny", "--json", str(out), "--quiet"])
     assert refused.exit_code != 0 and "takes no colour hints" in refused.output

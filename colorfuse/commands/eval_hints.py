@@ -19,11 +19,14 @@ from colorfuse.engine.session import DEVICES
               help="Write the figures here.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also plot the gain per count beside Zhang et al.'s (PNG).")
+@click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a picture of the first --grid-count photos: no hints, 10 hints, palettes.")
+@click.option("--grid-count", type=click.IntRange(2), default=4, show_default=True)
 @click.option("--max-images", type=click.IntRange(1), default=None, help="Score at most this many photos.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--precision", default="fp32", show_default=True, help="Precision variant (as colorize --precision).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(photos, model, counts, seed, json_path, plot, max_images, device, precision, quiet):
+def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_images, device, precision, quiet):
     """Colorize colour PHOTOS (files, folders, globs), resized to 256x256 and turned gray, with 0,
     1, 2, ... random 6x6 hints of their true colour, and with their own palette; print the PSNR
     gain over no hints per count, beside Zhang et al. (SIGGRAPH 2017)."""
@@ -49,7 +52,7 @@ def command(photos, model, counts, seed, json_path, plot, max_images, device, pr
         if error:
             progress.write(f"skipped: {error}", file=sys.stderr)
 
-    photo_paths = (job.source for job in iter_jobs(photos))
+    photo_paths = [job.source for job in iter_jobs(photos) if job.error is None]
     curve = hint_eval.hint_curve(colorizer, photo_paths, numbers, seed=seed, max_images=max_images, on_photo=on_photo)
     progress.close()
     summary = curve.summary()
@@ -63,6 +66,12 @@ def command(photos, model, counts, seed, json_path, plot, max_images, device, pr
     if plot:
         hint_eval.plot_curve(summary, plot, colorizer.card.name)
         click.echo(f"plot: {plot}", err=True)
+    if grid:
+        from colorfuse.engine.imagefiles import write_image_atomic
+
+        picture = hint_eval.hint_grid(colorizer, photo_paths[:grid_count], seed=seed)
+        write_image_atomic(picture, grid, "jpeg" if grid.suffix.lower() in (".jpg", ".jpeg") else "png")
+        click.echo(f"grid: {grid}", err=True)
     click.echo(f"{'hints':>5}  {'PSNR':>6}  {'gain':>6}  {'Zhang gain':>10}  colourfulness/truth")
     for k, row in summary["counts"].items():
         zhang = f"{row['zhang_gain']:+.2f}" if row["zhang_gain"] is not None else "-"
