@@ -1,4 +1,5 @@
-# make demo: colorize the bundled historical photos (runtime only: onnxruntime, no torch)
+# make demo: colorize the bundled historical photos (runtime only: OpenVINO where it has wheels, onnxruntime, no torch);
+# afterwards `source .venv-demo/bin/activate` puts colorfuse on PATH
 # make test: the whole test suite (installs the openvino, train, video, eval, distributed, dev and web extras, torch CPU
 # build, and Debian's chromium and chromium-driver for the browser test of colorfuse serve)
 PYTHON ?= python3
@@ -12,7 +13,7 @@ TEST_EXTRAS ?= cpu,openvino,train,video,eval,distributed,dev,web
 $(DEMO_VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_VENV)/bin/pip install -q --upgrade pip
-	$(DEMO_VENV)/bin/pip install -q -e '.[cpu]'
+	$(DEMO_VENV)/bin/pip install -q -e '.[cpu]' --config-settings editable_mode=strict
 	touch $@
 
 $(TEST_VENV)/.stamp: pyproject.toml
@@ -25,6 +26,7 @@ $(TEST_VENV)/.stamp: pyproject.toml
 demo: $(DEMO_VENV)/.stamp
 	$(DEMO_VENV)/bin/colorfuse colorize samples/gray --out out/demo --overwrite --grid out/demo-grid.jpg --grid-count 12
 	@echo "results in out/demo/, side-by-side picture in out/demo-grid.jpg"
+	@echo "to run colorfuse yourself: source $(DEMO_VENV)/bin/activate"
 
 test: $(TEST_VENV)/.stamp
 	(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)

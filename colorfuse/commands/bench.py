@@ -60,7 +60,7 @@ def _paper_base_model(model) -> tuple[Path, bool]:
     reason = torch_available()
     if reason:
         raise ColorfuseError(f"the paper-size model is exported with PyTorch, but {reason}: "
-                             "pip install 'colorfuse[train]', or pass --model MODEL.onnx")
+                             "pip install -e '.[train]' in the clone, or pass --model MODEL.onnx")
     from colorfuse.benchmarks.export import export_paper_model, paper_model_path
 
     if not paper_model_path().exists():

@@ -50,7 +50,7 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
 
 @click.group("cluster")
 def command():
-    """Ray cluster mode: `colorfuse colorize INPUTS --out DIR --ray [ADDRESS]` (needs colorfuse[distributed])."""
+    """Ray cluster mode: `colorfuse colorize INPUTS --out DIR --ray [ADDRESS]` (needs the distributed extra)."""
 
 
 @command.command("info")

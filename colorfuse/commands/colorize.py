@@ -26,7 +26,7 @@ precision_option = click.option(
          "2% colourfulness (see `colorfuse variants list`).")
 runtime_option = click.option(
     "--runtime", type=click.Choice(RUNTIME_CHOICES), default="auto", show_default=True,
-    help="onnxruntime, or OpenVINO on the CPU (pip install 'colorfuse[openvino]'); auto: the fastest here.")
+    help="onnxruntime, or OpenVINO on the CPU (pip install -e '.[openvino]' in the clone); auto: the fastest here.")
 style_option = click.option(
     "--style", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
     help="Reference image whose global features (palette, mood) every image gets; needs a model with a global input.")
@@ -150,7 +150,7 @@ def write_grid(summary, path: Path) -> bool:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 # ---- cluster mode (--ray): the run itself is in colorfuse.commands.cluster / colorfuse.engine.distributed ----
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
-              help="Run on Ray (pip install 'colorfuse[distributed]'): alone, a local Ray instance; "
+              help="Run on Ray (pip install -e '.[distributed]' in the clone): alone, a local Ray instance; "
                    "auto or ray://HOST:PORT joins a cluster.")
 @click.option("--ray-workers", type=int, default=None, help="With --ray: model workers (default: as many as fit).")
 @click.option("--ray-threads", type=int, default=1, show_default=True,
@@ -214,6 +214,10 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         show_total()
         progress.close()
         print_summary(summary, options["timing"].get("model_s", 0.0))
+        if colorizer.colour_inputs:
+            from colorfuse.engine.colorizer import colour_inputs_line
+
+            echo("warning: " + colour_inputs_line(colorizer.colour_inputs, summary.done + len(summary.failed)))
         grid_failed = bool(grid and summary.previews and interrupted is None and not write_grid(summary, grid))
     if interrupted is not None:
         name, status = interrupt_status(interrupted)

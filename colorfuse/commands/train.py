@@ -9,7 +9,7 @@ import click
 
 from colorfuse.options import parse_key_values
 
-NEEDS_TORCH = "training and export need torch and onnx: install them with pip install 'colorfuse[train]'"
+NEEDS_TORCH = "training and export need torch and onnx: install them with pip install -e '.[train]' in the clone"
 TRAIN_DEPS = {"torch", "onnx", "onnxruntime", "matplotlib"}
 
 
