@@ -39,6 +39,7 @@ class Outcome:
     output: Path | None = None
     error: str | None = None
     stops_run: bool = False  # a failure no later file can escape (a full disk)
+    exists: bool = False  # failed only because the output exists (neither --skip-existing nor --overwrite)
 
 
 @dataclass
@@ -104,7 +105,7 @@ def plan(job: Job, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool
             return None, Outcome(job.source, "skipped", target)
         if not overwrite:
             return None, Outcome(job.source, "failed", target,
-                                 f"{target}: already exists (use --overwrite or --skip-existing)")
+                                 f"{target}: already exists (use --overwrite or --skip-existing)", exists=True)
     return target, None
 
 
@@ -163,7 +164,7 @@ class CollectionRun:
                                replace=task.replace)
         except OutputExistsError as exc:  # another run wrote it since plan() looked
             return Outcome(job.source, "skipped", target) if self.skip_existing else \
-                Outcome(job.source, "failed", target, str(exc))
+                Outcome(job.source, "failed", target, str(exc), exists=True)
         except DiskFullError as exc:
             return Outcome(job.source, "failed", target, str(exc), stops_run=True)
         except Exception as exc:  # an unexpected bug, or an allocation failure, still only fails this file

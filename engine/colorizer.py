@@ -181,10 +181,10 @@ class Colorizer:
     def _style_view(self, style) -> np.ndarray:
         """The global view of the style reference, made as for an image to colorize."""
         if not self.card.global_input_size:
-            raise ColorfuseError(
-                f"model {self.card.name!r} has no global input, so it cannot take a style image; "
-                "use a model with one (colorfuse models list shows them)"
-            )
+            from colorfuse.engine.models import style_models
+
+            raise ColorfuseError(f"model {self.card.name!r} has no global input, so it cannot take a style image; "
+                                 f"models that take one: {', '.join(style_models()) or 'none registered'}")
         image = lab.as_image(self.read(style) if isinstance(style, (str, os.PathLike)) else style)
         full_l = lab.luminance(image)
         small_h, small_w, _, _ = working_size(*full_l.shape, self.max_side, self.card.size_multiple)

@@ -10,6 +10,7 @@ so neither holds more than one extra copy of the image.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -82,6 +83,8 @@ def read_image(path, options):
     except ImageReadError:
         raise
     except UnidentifiedImageError:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise ImageReadError(f"{path}: empty file (0 bytes)") from None
         raise ImageReadError(f"{path}: not an image, or a format colorfuse cannot read") from None
     except PermissionError:
         raise ImageReadError(f"{path}: permission denied") from None

@@ -18,11 +18,12 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
     from tqdm import tqdm
 
     from colorfuse.commands.colorize import unknown_type_line
-    from colorfuse.engine.distributed import check_address, colorize_on_ray
+    from colorfuse.engine.distributed import check_address, colorize_on_ray, import_ray
 
     if grid:
         raise click.UsageError("--grid is not available with --ray")
     check_address(address)
+    import_ray()  # without the extra: its one line, before any progress bar
     progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize (ray)")
 
     def on_outcome(outcome):

@@ -94,11 +94,22 @@ def print_summary(summary, model_s: float) -> None:
                f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
     if summary.unknown_type:
         click.echo(unknown_type_line(summary.unknown_type))
+    existing = [outcome for outcome in summary.failed if outcome.exists]
     for outcome in summary.failed:
-        click.echo(f"  failed: {outcome.error}", err=True)
+        if not outcome.exists:
+            click.echo(f"  failed: {outcome.error}", err=True)
+    if existing:
+        click.echo(existing_line(existing), err=True)
     if summary.stopped:
         click.echo(f"stopped at the first full-disk error: {summary.stopped}; the images after it were not done",
                    err=True)
+
+
+def existing_line(existing) -> str:
+    """One line for every output that was there already, with the two ways on."""
+    more = f" and {len(existing) - 1} more output{'s' if len(existing) > 2 else ''}" if len(existing) > 1 else ""
+    return (f"  failed: {existing[0].output}{more}: already exist{'s' if not more else ''}; run again with "
+            "--skip-existing to keep them and do the rest, or --overwrite to replace them")
 
 
 def write_grid(summary, path: Path) -> bool:
@@ -200,7 +211,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         def on_outcome(outcome):
             show_total()
             progress.update(1)
-            if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
+            if outcome.status == "failed" and not (outcome.stops_run or outcome.exists):  # said once, at the end
                 echo(f"error: {outcome.error}")
 
         run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
