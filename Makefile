@@ -8,7 +8,7 @@ TEST_VENV ?= .venv
 TORCH_VERSION ?= 2.13.0
 TEST_EXTRAS ?= cpu,openvino,train,video,eval,distributed,dev,web
 
-.PHONY: demo test clean
+.PHONY: demo test clean gpu-check gpu-check-dry-run
 
 $(DEMO_VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
@@ -31,6 +31,15 @@ demo: $(DEMO_VENV)/.stamp
 test: $(TEST_VENV)/.stamp
 	(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
 	$(TEST_VENV)/bin/python -m pytest -q
+
+# On a CUDA machine, after ../shared/tools/gpu-prepare and staging .gpu/parts: installs onnxruntime-gpu, then
+# bench paper, throughput and video (1080p) and a short training run on CUDA in 9 minutes -> benchmarks/results/
+gpu-check:
+	$(PYTHON) -m colorfuse.benchmarks.gpu_check
+
+# the same steps on the CPU, small (what the tests check)
+gpu-check-dry-run: $(TEST_VENV)/.stamp
+	$(TEST_VENV)/bin/python -m colorfuse.benchmarks.gpu_check --dry-run
 
 clean:
 	rm -rf out $(DEMO_VENV) build dist *.egg-info

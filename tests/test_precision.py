@@ -249,3 +249,17 @@ def test_build_without_int8_measures_the_runtimes_own_precisions_only(tmp_path):
     assert keys[0] == "fp32@onnxruntime" and not any(k.startswith("int8") for k in keys)
     refused = CliRunner().invoke(cli, ["variants", "build", str(path), "--photos", str(SAMPLES / "imagenet")])
     assert refused.exit_code == 2 and "--calibration" in refused.output
+
+
+@pytest.mark.parametrize("limit, flags", [("", ["avx2", "avx512f", "avx512_bf16", "avx_vnni"]), ("AVX2", ["avx2"]),
+                                          ("AVX2_VNNI", ["avx2", "avx_vnni"])])
+def test_openvinos_isa_limit_is_what_auto_predicts_and_caches_for(monkeypatch, limit, flags):
+    import io
+
+    from colorfuse.engine import machine
+
+    cpuinfo = "processor : 0\ncore id : 0\nflags : fpu avx2 avx512f avx512_bf16 avx_vnni\n\n"
+    monkeypatch.setattr(machine, "open", lambda *args, **kwargs: io.StringIO(cpuinfo), raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+    identity = machine.cpu_identity()
+    assert identity["flags"] == flags and identity.get("isa_limit") == (limit or None)
