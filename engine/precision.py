@@ -40,6 +40,7 @@ TIMING_ROUNDS = 5
 SETTLE_S = 0.05
 MEASURE_BUDGET_S = 3.0  # the whole first-use timing of a model's variants, sessions included
 _measuring: dict[str, threading.Thread] = {}  # cache key -> the background timing under way
+_stop = threading.Event()  # set at exit: the background timing starts no new run
 
 
 @dataclass
@@ -139,16 +140,20 @@ def _time_ms(sessions: dict, feeds, output_names, deadline: float = float("inf")
     and would take the cores from the next session's run."""
     times: dict[str, list[float]] = {key: [] for key in sessions}
     for session in sessions.values():
+        if _stop.is_set():
+            return {}
         session.run(output_names, feeds)
     for round_ in range(TIMING_ROUNDS):
         if round_ and time.perf_counter() > deadline:
             break
         for key, session in sessions.items():
+            if _stop.is_set():
+                break
             time.sleep(SETTLE_S)
             start = time.perf_counter()
             session.run(output_names, feeds)
             times[key].append(time.perf_counter() - start)
-    return {key: round(1e3 * float(np.median(values)), 3) for key, values in times.items()}
+    return {key: round(1e3 * float(np.median(values)), 3) for key, values in times.items() if values}
 
 
 def predicted_order(variants: list[Variant], flags) -> list[Variant]:
@@ -215,6 +220,8 @@ def choose_variant(model_path, card, precision: str = "auto", runtime: str = "au
         rejected[variant_key] = reason
         if precision != "auto":
             _warn_failed(card, variant_key, reason)
+    for variant_key in entry.get("untimed", []):
+        rejected[variant_key] = f"not reached within the {MEASURE_BUDGET_S:g} s of timing on first use"
     timings = {k: ms for k, ms in entry["timings_ms"].items() if k in by_key}
     if not timings:
         return Choice(base, "every reduced-precision variant failed its check", rejected=rejected, cached=True)
@@ -242,8 +249,8 @@ def _predicted_choice(key, candidates, base, card, threads, rejected, precision)
 
     flags = cpu_identity()["flags"]
     base_session = get_session(base.path, "cpu", threads)
-    chosen = base
-    for variant in predicted_order(candidates, flags):
+    chosen, order = base, predicted_order(candidates, flags)
+    for variant in order:
         problem = _check(variant, base_session, card, threads)
         if problem is None:
             chosen = variant
@@ -255,12 +262,14 @@ def _predicted_choice(key, candidates, base, card, threads, rejected, precision)
                       rejected=rejected)
     thread = _measuring.get(key)
     if thread is None or not thread.is_alive():
+        first = sorted(order, key=lambda v: (v is not chosen, not v.is_base))  # the sessions open already first
         thread = _measuring[key] = threading.Thread(target=_measure_and_cache, name="colorfuse-precision-timing",
-                                                    args=(key, candidates, base.path, card, threads), daemon=True)
+                                                    args=(key, first, base.path, card, threads, chosen), daemon=True)
         print(f"colorfuse: --precision {precision}: running {chosen.key} (predicted fastest for this CPU: "
               f"{', '.join(flags) or 'no AVX'}) while {len(candidates)} variants of {card.name} are timed once, in the "
               f"background (at most ~{MEASURE_BUDGET_S:.0f} s; cached in {_cache_path().parent})", file=sys.stderr,
               flush=True)
+        thread.deadline = time.perf_counter() + MEASURE_BUDGET_S
         thread.start()
     return Choice(chosen, f"predicted fastest for this CPU ({', '.join(flags) or 'no AVX'}); being timed",
                   rejected=rejected, measuring=thread)
@@ -278,32 +287,44 @@ def _check(variant: Variant, base_session, card, threads) -> str | None:
     return None if difference <= limit else f"mean |ab difference| {difference:.4g}, limit {limit:.4g}"
 
 
-def _measure_and_cache(key, candidates, base_path, card, threads) -> None:
+def _measure_and_cache(key, candidates, base_path, card, threads, trusted=None) -> None:
+    """Time the candidates and cache the outcome when it compares at least two of them."""
     try:
-        _write_cache(key, _measure(candidates, base_path, card, threads))
+        entry = _measure(candidates, base_path, card, threads, trusted)
     except Exception:  # noqa: BLE001 - a timing that fails only means predicting again next time
-        pass
+        return
+    if len(entry["timings_ms"]) > 1 or not _stop.is_set():
+        _write_cache(key, entry)
 
 
 @atexit.register
 def _finish_measuring() -> None:
-    """At exit, let a background timing end (it stops within its budget), so that it is cached."""
+    """At exit, give a background timing the rest of its budget to end and be cached, then stop it after the step
+    under way (a run or a compile): no runtime is torn down under it, and a job shorter than the budget waits
+    for the budget's rest only."""
     for thread in list(_measuring.values()):
-        thread.join(timeout=2 * MEASURE_BUDGET_S)
+        thread.join(timeout=max(0.0, getattr(thread, "deadline", 0.0) - time.perf_counter()))
+    _stop.set()
+    for thread in list(_measuring.values()):
+        thread.join()
 
 
-def _measure(candidates: list[Variant], base_path, card, threads) -> dict:
-    """Check each reduced variant against fp32 on the probe, then time the ones that pass, within the budget."""
+def _measure(candidates: list[Variant], base_path, card, threads, trusted: Variant | None = None) -> dict:
+    """Check each reduced variant (but ``trusted``, checked already) against fp32 on the probe, then time the ones
+    that pass, within the budget."""
     deadline = time.perf_counter() + MEASURE_BUDGET_S
     base_session = get_session(base_path, "cpu", threads)
-    sessions, failed = {}, {}
-    for variant in candidates:
-        problem = _check(variant, base_session, card, threads)
+    sessions, failed, untimed = {}, {}, []
+    for variant in candidates:  # the predicted one was opened and checked already: it comes at no cost
+        if _stop.is_set() or (time.perf_counter() > deadline and len(sessions) > 1):
+            untimed.append(variant.key)
+            continue
+        problem = None if variant == trusted else _check(variant, base_session, card, threads)
         if problem is not None:
             failed[variant.key] = problem
         else:
             sessions[variant.key] = open_variant(variant, "cpu", threads)
     shape = timing_shape(card)
     timings = _time_ms(sessions, probe_feeds(card, shape), [card.outputs[0].name], deadline) if sessions else {}
-    return {"timings_ms": timings, "failed": failed, "shape": list(shape),
+    return {"timings_ms": timings, "failed": failed, "untimed": untimed, "shape": list(shape),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

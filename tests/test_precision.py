@@ -263,3 +263,21 @@ def test_openvinos_isa_limit_is_what_auto_predicts_and_caches_for(monkeypatch, l
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
     identity = machine.cpu_identity()
     assert identity["flags"] == flags and identity.get("isa_limit") == (limit or None)
+
+
+def test_at_exit_a_short_job_waits_only_for_the_rest_of_the_budget(model, monkeypatch):
+    def endless_timing(sessions, feeds, names, deadline):
+        precision_module._stop.wait(30)  # a timing that would outlast the job: only the stop ends it
+        return {}
+
+    monkeypatch.setattr(precision_module, "_time_ms", endless_timing)
+    monkeypatch.setattr(precision_module, "MEASURE_BUDGET_S", 0.5)
+    edit_manifest(model, lambda d: [v.update(psnr_loss_db=0.0, colourfulness_change_pct=0.0) for v in d["variants"]])
+    choice = Colorizer(model, device="cpu").precision_choice
+    start = time.perf_counter()
+    try:
+        precision_module._finish_measuring()  # what the exit does
+        assert time.perf_counter() - start < 3 and not choice.measuring.is_alive()
+    finally:
+        precision_module._stop.clear()
+    assert not (Path(os.environ["COLORFUSE_CACHE_DIR"]) / "precision-choices.json").exists()  # nothing half-measured
