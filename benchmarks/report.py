@@ -73,7 +73,7 @@ def figure(width: float = 6.0, height: float = 3.6, columns: int = 1):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ColorfuseError(f"plots need matplotlib: pip install 'colorfuse[eval]' ({exc})") from exc
+        raise ColorfuseError(f"plots need matplotlib: pip install -e '.[eval]' in the clone ({exc})") from exc
     return plt.subplots(1, columns, figsize=(width, height))
 
 

@@ -53,10 +53,10 @@ def make_clip(source: Path | None, height: int, frames: int, path: Path) -> Path
 
 
 def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side: int | None,
-            precision: str = "auto", runtime: str = "auto") -> dict:
+            precision: str = "auto", runtime: str = "auto", device: str = "cpu") -> dict:
     """Colorize ``clip`` once, file to file; return the figures."""
     options = {"timing": {}, "temporal_global": temporal, "temporal_flow": temporal}
-    colorizer = Colorizer(model, device="cpu", max_side=max_side, options=options, precision=precision, runtime=runtime)
+    colorizer = Colorizer(model, device=device, max_side=max_side, options=options, precision=precision, runtime=runtime)
     out.unlink(missing_ok=True)
     load_before = os.getloadavg()[0]
     cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
@@ -67,6 +67,7 @@ def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side:
     width, height = summary.stats.size
     return {"size": f"{width}x{height}", "frames": frames, "temporal": temporal, "preset": preset,
             "model": colorizer.card.name, "model_path": str(colorizer.model_path), "max_side": colorizer.max_side,
+            "device": colorizer.device,
             "variant": colorizer.precision_choice.variant.key if colorizer.precision_choice else None,
             "seconds": round(wall, 3), "frames_per_s": round(frames / wall, 2),
             "cpu_ms_per_frame_python": round((cpu_after[0] - cpu_before[0]) / frames * 1000, 1),
@@ -80,10 +81,10 @@ STAGES = {"shot detection": "is_cut", "prepare (L, resize)": "prepare", "model":
 
 
 def stage_profile(model, clip: Path, max_side: int | None, frames: int = 40, precision: str = "auto",
-                  runtime: str = "auto") -> dict:
+                  runtime: str = "auto", device: str = "cpu") -> dict:
     """Milliseconds per frame spent in each step of the colorizing loop (decoded frames in memory)."""
     images = [frame for _, frame in zip(range(frames), FfmpegReader(clip))]
-    colorizer = Colorizer(model, device="cpu", max_side=max_side, precision=precision, runtime=runtime)
+    colorizer = Colorizer(model, device=device, max_side=max_side, precision=precision, runtime=runtime)
     engine = FrameColorizer(colorizer)
     profile = cProfile.Profile()
     profile.enable()
@@ -122,7 +123,7 @@ def default_models(scratch: Path) -> list[str]:
 
 def run_video_bench(models, source: Path = DEFAULT_SOURCE, heights=(360, 480, 720, 1080), frames: int = 60,
                     preset: str = "veryfast", max_side: int | None = None, precision: str = "auto",
-                    runtime: str = "auto", echo=print) -> dict:
+                    runtime: str = "auto", echo=print, device: str = "cpu") -> dict:
     """Every model at every height (480p: also without the temporal plugins, and the per-step profile)."""
     runs = []
     with tempfile.TemporaryDirectory(prefix="colorfuse-video-bench-") as scratch:
@@ -132,16 +133,16 @@ def run_video_bench(models, source: Path = DEFAULT_SOURCE, heights=(360, 480, 72
             clip = make_clip(source, height, frames, scratch / f"in-{height}.mp4")
             for model in models:
                 if height == 480:
-                    stages = stage_profile(model, clip, max_side, precision=precision, runtime=runtime)
+                    stages = stage_profile(model, clip, max_side, precision=precision, runtime=runtime, device=device)
                     runs.append(stages)
                     echo(f"{stages['size']:>10} {stages['model']:<12} ms/frame by step: {stages['stage_ms_per_frame']}")
                 for temporal in (True, False) if height == 480 else (True,):
-                    run = measure(model, clip, scratch / "out.mp4", temporal, preset, max_side, precision, runtime)
+                    run = measure(model, clip, scratch / "out.mp4", temporal, preset, max_side, precision, runtime, device)
                     runs.append(run)
                     echo(f"{run['size']:>10} {run['model']:<12} {run['variant']} temporal={temporal!s:<5} "
                          f"{run['frames_per_s']:6.1f} frames/s  cpu/frame {run['cpu_ms_per_frame_python']} ms python + "
                          f"{run['cpu_ms_per_frame_ffmpeg']} ms ffmpeg  load {run['load_average_1min']}")
-    return {"benchmark": "colorfuse video, file to file, CPU", "machine": machine_info(),
+    return {"benchmark": f"colorfuse video, file to file, {device.upper()}", "device": device, "machine": machine_info(),
             "source": str(source) if source.exists() else "lavfi testsrc2", "precision": precision, "runtime": runtime,
             "ffmpeg": ffmpeg_exe(), "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs}
 
@@ -156,10 +157,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-side", type=int, default=None, help="working size (default: the card's)")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--runtime", default="auto")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     report = run_video_bench(args.model, args.source, [int(h) for h in args.heights.split(",")], args.frames,
-                             args.preset, args.max_side, args.precision, args.runtime)
+                             args.preset, args.max_side, args.precision, args.runtime, device=args.device)
     write_json_atomic(report, args.out)
     print(f"wrote {args.out}")
     return report

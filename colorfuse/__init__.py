@@ -4,7 +4,15 @@ The runtime (``colorfuse.engine``) needs only onnxruntime, NumPy and OpenCV; tra
 (``colorfuse.train``) needs the ``train`` extra (torch, onnx).
 """
 
+import os as _os
+
 __version__ = "0.1.0"
+
+# In a checkout, the subpackages (engine, plugins, train, ...) sit beside this folder (pyproject's package-dir):
+# found through __path__, they import from any install mode, editable (compat) installs included.
+_checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_checkout, "engine", "colorizer.py")):
+    __path__.append(_checkout)
 
 __all__ = ["Colorizer", "Hint", "__version__"]
 

@@ -21,6 +21,8 @@ image gives its global view to every image, so its palette and mood carry over (
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from dataclasses import dataclass, field
 
 import cv2
@@ -28,7 +30,7 @@ import numpy as np
 
 from colorfuse.engine import lab, tiling
 from colorfuse.engine.card import ModelCard, read_card
-from colorfuse.engine.errors import ColorfuseError, ModelCardError
+from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning, ModelCardError
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine.card import HINT_ROLES
 from colorfuse.engine.hints import complete_feeds
@@ -38,6 +40,11 @@ from colorfuse.engine.precision import choose_variant, open_variant
 from colorfuse.plugins.manager import all_accept, call_chain, call_first, wrap_chain
 
 DEFAULT_OPTIONS = {"saturation": 1.0, "chroma_upsample": "guided"}
+KEYWORD_OPTIONS = ("saturation", "chroma_upsample", "max_pixels", "tile", "tile_overlap")  # also Colorizer keywords
+
+
+class ColourInputWarning(ColorfuseWarning):
+    """Inputs were already in colour: their colours are replaced (colorization keeps only L)."""
 
 
 @dataclass
@@ -79,12 +86,24 @@ class Colorizer:
     ``style`` is a reference image (path or array) whose global view every image gets;
     ``precision`` (``auto``, ``fp32``, ``int8``, ``bf16``) and ``runtime`` (``auto``,
     ``onnxruntime``, ``openvino``) pick the variant that runs (:mod:`colorfuse.engine.precision`;
-    ``precision_choice`` says which and why).
+    ``precision_choice`` says which and why). The CLI's ``--saturation``, ``--chroma-upsample`` and
+    ``--max-pixels`` and the ``tile`` and ``tile_overlap`` options are keywords too (``Colorizer(saturation=1.5)``);
+    an option no enabled plugin applies is an error. ``colour_inputs`` counts the inputs that were
+    already in colour.
     """
 
     def __init__(self, model=None, device: str = "auto", max_side: int | None = None,
                  batch_size: int = 8, options: dict | None = None, threads: int | None = None,
-                 look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto"):
+                 look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto",
+                 saturation: float | None = None, chroma_upsample: str | None = None, max_pixels: int | None = None,
+                 tile: int | None = None, tile_overlap: int | None = None):
+        from colorfuse.plugins.options import check_applied
+
+        named = dict(zip(KEYWORD_OPTIONS, (saturation, chroma_upsample, max_pixels, tile, tile_overlap)))
+        self.options = {**DEFAULT_OPTIONS, **(options or {}), **{k: v for k, v in named.items() if v is not None}}
+        check_applied(self.options, DEFAULT_OPTIONS)  # before the model loads
+        self.colour_inputs = 0
+        self._count_lock = threading.Lock()
         adapter = provided_model(model, device, threads)
         if adapter is None:
             self.model_path = resolve_model(model)
@@ -96,12 +115,10 @@ class Colorizer:
             raise ValueError("max_side must be >= 0 (0 runs the model at full resolution)")
         self.precision_choice = None
         if adapter is None:
-            self.precision_choice = choose_variant(self.model_path, self.card, precision, runtime, device, threads,
-                                                   shape=self._typical_shape(), batch=max(1, int(batch_size)))
+            self.precision_choice = choose_variant(self.model_path, self.card, precision, runtime, device, threads)
             self.model_session = open_variant(self.precision_choice.variant, device, threads)
         self.device = self.model_session.device
         self.batch_size = max(1, int(batch_size))
-        self.options = {**DEFAULT_OPTIONS, **(options or {})}
         self.look_name, self.look = self.card.look(look)
         self._outputs = list(self.look.mix)
         self._input_types = (self._check_card_against_model() if adapter is None
@@ -109,12 +126,6 @@ class Colorizer:
         self.style_view = None if style is None else self._style_view(style)
         self._runner = wrap_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
                                   options=self.options)
-
-    def _typical_shape(self) -> tuple[int, int]:
-        """The working shape of a 4:3 photo: what ``--precision auto`` times the variants at."""
-        side = self.max_side or 512
-        _, _, height, width = working_size(side * 3 // 4, side, side, self.card.size_multiple)
-        return height, width
 
     # ---- checks ------------------------------------------------------------------------------
     def _check_card_against_model(self) -> dict[str, np.dtype]:
@@ -149,6 +160,9 @@ class Colorizer:
         (:class:`~colorfuse.engine.hints.Hint`, in the image's pixels) and ``palette`` (a
         reference's ab, (H, W, 2) in ab units) steer a model that takes colour hints."""
         image = lab.as_image(image)
+        if lab.is_colour(image):
+            with self._count_lock:
+                self.colour_inputs += 1
         image = call_chain("preprocess_image", "image", image=image, options=self.options)
         if tiling.streams(self, image.shape[:2]):  # tiling: huge full-size images go tile by tile in finish()
             if hints or palette is not None:
@@ -178,10 +192,10 @@ class Colorizer:
     def _style_view(self, style) -> np.ndarray:
         """The global view of the style reference, made as for an image to colorize."""
         if not self.card.global_input_size:
-            raise ColorfuseError(
-                f"model {self.card.name!r} has no global input, so it cannot take a style image; "
-                "use a model with one (colorfuse models list shows them)"
-            )
+            from colorfuse.engine.models import style_models
+
+            raise ColorfuseError(f"model {self.card.name!r} has no global input, so it cannot take a style image; "
+                                 f"models that take one: {', '.join(style_models()) or 'none registered'}")
         image = lab.as_image(self.read(style) if isinstance(style, (str, os.PathLike)) else style)
         full_l = lab.luminance(image)
         small_h, small_w, _, _ = working_size(*full_l.shape, self.max_side, self.card.size_multiple)
@@ -277,6 +291,15 @@ class Colorizer:
 
     def colorize_batch(self, images) -> list[np.ndarray]:
         """Colorize several images (arrays or paths) in batches; returns RGB uint8 arrays."""
+        before = self.colour_inputs
         prepared = [self.prepare(self.read(im) if isinstance(im, (str, os.PathLike)) else im) for im in images]
+        if self.colour_inputs > before:
+            warnings.warn(colour_inputs_line(self.colour_inputs - before, len(prepared)), ColourInputWarning, stacklevel=2)
         self.predict(prepared)
         return [self.finish(item) for item in prepared]
+
+
+def colour_inputs_line(count: int, total: int) -> str:
+    """The one warning for the colour inputs of a run."""
+    return (f"{count} of {total} input{'s' if total != 1 else ''} {'were' if count != 1 else 'was'} already in colour: "
+            "colorize keeps only their lightness and replaces their colours")

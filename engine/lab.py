@@ -1,7 +1,7 @@
 """CIELAB conversions and resizing with OpenCV (no per-pixel Python loops).
 
 Lab here is OpenCV's float Lab of sRGB in [0, 1]: L in [0, 100], a and b in about [-128, 127].
-Images are NumPy arrays: gray (H, W) or RGB (H, W, 3), uint8 or uint16.
+Images are NumPy arrays: gray (H, W) or RGB (H, W, 3), uint8 or uint16 (float inputs: 0..1, finite).
 
 Full-resolution work goes in :func:`strips` of rows, so that nothing float and image-sized is
 ever held: :func:`luminance_resized` shrinks L band by band, :func:`resize_rows` gives some rows
@@ -41,8 +41,36 @@ def as_image(array: np.ndarray, source: str = "image") -> np.ndarray:
     if array.dtype == np.uint8 or array.dtype == np.uint16:
         return array
     if np.issubdtype(array.dtype, np.floating):
+        check_unit_range(array, source)
         return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     raise ValueError(f"{source}: unsupported dtype {array.dtype} (use uint8, uint16 or float in [0, 1])")
+
+
+FLOAT_SLACK = 1e-3  # how far past 0..1 a float input may lie (rounding of a resize or a conversion) before it is refused
+
+
+def check_unit_range(array: np.ndarray, source: str = "image") -> None:
+    """Refuse a float image with NaN or infinity, or with values outside 0..1 (floats are 0..1 by contract)."""
+    low, high = float(np.min(array)), float(np.max(array))  # NaN propagates; one pass each, no copy
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"{source}: float image holds NaN or infinity; replace them (np.nan_to_num) first")
+    if low < -FLOAT_SLACK or high > 1 + FLOAT_SLACK:
+        hint = (" it looks like 0..255: divide by 255 or pass uint8" if low >= -FLOAT_SLACK and high <= 255 + FLOAT_SLACK
+                else " rescale it to 0..1")
+        raise ValueError(f"{source}: float images must lie in 0..1, this one spans {low:g}..{high:g};{hint}")
+
+
+COLOUR_SPREAD = 0.02  # mean max-min channel difference (fraction of full scale) over which an RGB input is colour
+
+
+def is_colour(image: np.ndarray) -> bool:
+    """Whether an RGB image holds colour (a gray photo stored as RGB does not), judged on at most ~16k pixels."""
+    if image.ndim != 3:
+        return False
+    step = max(1, int((image.shape[0] * image.shape[1] / 16384) ** 0.5))
+    sample = image[::step, ::step]
+    spread = sample.max(axis=2).astype(np.float32) - sample.min(axis=2)
+    return float(spread.mean()) > COLOUR_SPREAD * (65535 if image.dtype == np.uint16 else 255)
 
 
 def _to_unit_float(image: np.ndarray) -> np.ndarray:

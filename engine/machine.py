@@ -187,4 +187,10 @@ def cpu_identity() -> dict:
     except OSError:
         pass
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni")
-    return {"cpu": _cpu_model(), "cores": physical_cores(), "flags": [flag for flag in wanted if flag in flags]}
+    found = {"cpu": _cpu_model(), "cores": physical_cores(), "flags": [flag for flag in wanted if flag in flags]}
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()  # OpenVINO's (oneDNN's) ISA limit: AVX2, AVX2_VNNI, ...
+    if limit in ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2"):  # below AVX-512: what the kernels may use
+        allowed = {"avx2"} if limit == "AVX2" else {"avx2", "avx_vnni"} if limit.startswith("AVX2_") else set()
+        found["flags"] = [flag for flag in found["flags"] if flag in allowed]
+        found["isa_limit"] = limit
+    return found

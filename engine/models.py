@@ -66,3 +66,18 @@ def resolve_model(spec: str | os.PathLike | None) -> Path:
         raise ModelNotFoundError(f"{spec}: model file does not exist")
     known = ", ".join(sorted(models)) or "none"
     raise ModelNotFoundError(f"unknown model {str(spec)!r} (known: {known}; or give a path to an .onnx file)")
+
+
+def style_models() -> list[str]:
+    """The registered models with a global input (those ``--style`` works with)."""
+    from colorfuse.engine.card import read_card
+    from colorfuse.engine.errors import ModelCardError
+
+    names = []
+    for name, path in sorted(registered_models().items()):
+        try:
+            if read_card(path).global_input_size:
+                names.append(name)
+        except ModelCardError:
+            continue
+    return names

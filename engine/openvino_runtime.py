@@ -1,4 +1,4 @@
-"""OpenVINO as an optional CPU runtime for the same ONNX files (``pip install 'colorfuse[openvino]'``).
+"""OpenVINO as an optional CPU runtime for the same ONNX files (``pip install -e '.[openvino]' in the clone``).
 
 :class:`OpenVINOSession` answers the part of onnxruntime's ``InferenceSession`` the engine uses
 (``run``, ``get_inputs``, ``get_outputs``), so a Colorizer runs on it unchanged. ``precision``
@@ -25,7 +25,7 @@ _TYPES = {"f32": "tensor(float)", "f16": "tensor(float16)"}
 def openvino_problem() -> str | None:
     """None when OpenVINO is installed, else why it cannot be used (one line); imports nothing."""
     if importlib.util.find_spec("openvino") is None:
-        return "OpenVINO is not installed (pip install 'colorfuse[openvino]')"
+        return "OpenVINO is not installed (pip install -e '.[openvino]' in the clone)"
     return None
 
 

@@ -27,6 +27,7 @@ class Outcome:
     output: Path | None = None
     error: str | None = None
     stops_run: bool = False  # a failure no later file can escape (a full disk)
+    exists: bool = False  # failed only because the output exists (neither --skip-existing nor --overwrite)
 
 
 @dataclass
@@ -70,7 +71,7 @@ def plan(job: Job, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool
             return None, Outcome(job.source, "skipped", target)
         if not overwrite:
             return None, Outcome(job.source, "failed", target,
-                                 f"{target}: already exists (use --overwrite or --skip-existing)")
+                                 f"{target}: already exists (use --overwrite or --skip-existing)", exists=True)
     return target, None
 
 
@@ -108,7 +109,8 @@ def write_output(image, source, planned: Planned, fmt: str, options: dict, skip_
     try:
         write_image_atomic(image, target, output_format(Path(source), fmt), options, replace=planned.replace)
     except OutputExistsError as exc:  # another run wrote it since it was planned
-        return Outcome(source, "skipped", target) if skip_existing else Outcome(source, "failed", target, str(exc))
+        return (Outcome(source, "skipped", target) if skip_existing
+                else Outcome(source, "failed", target, str(exc), exists=True))
     except DiskFullError as exc:
         return Outcome(source, "failed", target, str(exc), stops_run=True)
     except Exception as exc:  # an unexpected bug, or an allocation failure, still only fails this file

@@ -34,7 +34,7 @@ def _onnxruntime():
         import onnxruntime
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise ColorfuseError(
-            "onnxruntime is not installed: pip install 'colorfuse[cpu]' (or 'colorfuse[gpu]' for CUDA)"
+            "onnxruntime is not installed: pip install -e '.[cpu]' in the clone (or '.[gpu]' for CUDA)"
         ) from exc
     onnxruntime.set_default_logger_severity(3)  # errors only: colorfuse reports fallbacks itself
     return onnxruntime
@@ -108,7 +108,7 @@ def get_session(path, device: str = "auto", threads: int | None = None, runtime:
             warnings.warn(
                 f"CUDA was requested but is not available to onnxruntime (it offers "
                 f"{', '.join(available_providers())}): running {os.path.basename(path)} on the CPU; for CUDA, "
-                "install 'colorfuse[gpu]' on a machine with an NVIDIA GPU and driver",
+                "install the gpu extra ('.[gpu]') on a machine with an NVIDIA GPU and driver",
                 ProviderFallbackWarning,
                 stacklevel=2,
             )

@@ -104,6 +104,8 @@ def read_image(path, options):
     except ImageReadError:
         raise
     except UnidentifiedImageError:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise ImageReadError(f"{path}: empty file (0 bytes)") from None
         raise ImageReadError(f"{path}: not an image, or a format colorfuse cannot read") from None
     except PermissionError:
         raise ImageReadError(f"{path}: permission denied") from None

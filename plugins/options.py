@@ -93,3 +93,20 @@ def validate_options(values: dict) -> dict:
                               "(`colorfuse plugins --options` lists them)")
         checked[name] = declared[name].convert(value)
     return checked
+
+
+def check_applied(values: dict, defaults: dict) -> None:
+    """Refuse an option of ``defaults`` set away from its default when no enabled plugin declares it
+    (its plugin is switched off, say): it would be silently ignored. :class:`OptionError` says which."""
+    from colorfuse.plugins.manager import plugin_table
+
+    declared = None
+    for name, default in defaults.items():
+        if values.get(name, default) == default:
+            continue
+        declared = declared_options() if declared is None else declared
+        if name not in declared:
+            off = [row["name"] for row in plugin_table() if row["status"] == "disabled"]
+            hint = f"; disabled plugins: {', '.join(off)}" if off else ""
+            raise OptionError(f"{name}={values[name]!r} (--{name.replace('_', '-')}) would be ignored: "
+                              f"no enabled plugin applies it{hint}")

@@ -1,7 +1,21 @@
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 
 from tests.modelfactory import make_model
+
+# Tests (and the commands they start) keep colorfuse's cache to themselves, never the user's ~/.cache/colorfuse.
+TEST_CACHE = os.environ["COLORFUSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="colorfuse-test-cache-")
+
+
+def pytest_unconfigure(config):
+    from colorfuse.engine.precision import _finish_measuring
+
+    _finish_measuring()  # a background timing writes into the cache: let it end first
+    shutil.rmtree(TEST_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

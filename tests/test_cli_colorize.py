@@ -99,7 +99,7 @@ def _bad_inputs(folder):
     _huge_header_png(folder / "huge.png")
     (folder / "locked.png").write_bytes(b"")
     _save(folder / "locked.png", _photo())
-    return {"zero.jpg": "not an image", "truncated.jpg": "truncated", "text.jpg": "not an image",
+    return {"zero.jpg": "empty file (0 bytes)", "truncated.jpg": "truncated", "text.jpg": "not an image",
             "huge.png": "100000x100000", "locked.png": "permission denied"}
 
 

@@ -21,7 +21,7 @@ from colorfuse.engine.errors import ColorfuseError
 ray = pytest.importorskip("ray")
 
 VAL_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "val" / "imagenet_samples"
-BAD = {"zero.jpg": "not an image", "text.jpg": "not an image", "truncated.jpg": "truncated"}
+BAD = {"zero.jpg": "empty file (0 bytes)", "text.jpg": "not an image", "truncated.jpg": "truncated"}
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +84,14 @@ def test_address_check():
 
 def test_missing_ray_says_how_to_install(monkeypatch, tmp_path, model_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
-    with pytest.raises(ColorfuseError, match=r"pip install 'colorfuse\[distributed\]'"):
+    with pytest.raises(ColorfuseError, match=r"pip install -e '\.\[distributed\]' in the clone"):
         import_ray()
     _photos(tmp_path / "in", 1)
     result = CliRunner().invoke(cli, ["colorize", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
                                       "--model", str(model_path), "--ray"])
     assert result.exit_code == 1
     assert INSTALL_HINT in result.output
+    assert "colorize (ray)" not in result.output  # the error comes before any progress bar
     assert not (tmp_path / "out").exists()
 
 

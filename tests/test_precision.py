@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import time
 import warnings
 from pathlib import Path
 
@@ -84,21 +85,65 @@ def test_openvino_fp32_matches_onnxruntime_and_is_measured_so(built):
     assert abs(entry["psnr_loss_db"]) < 1e-3 and abs(entry["colourfulness_change_pct"]) < 0.1
 
 
-def test_auto_runs_the_fastest_variant_within_limits_and_caches_the_timing(model, monkeypatch):
+def test_auto_runs_the_fastest_variant_within_limits_and_caches_the_timing(model, monkeypatch, capfd):
     calls = []
 
-    def fake_timing(sessions, feeds, names):
-        calls.append(sorted(sessions))
+    def fake_timing(sessions, feeds, names, deadline):
+        calls.append((sorted(sessions), next(iter(feeds.values())).shape[2:]))
         return {key: (1.0 if key == "int8@onnxruntime" else 5.0) for key in sessions}
 
     monkeypatch.setattr(precision_module, "_time_ms", fake_timing)
+    monkeypatch.setattr(precision_module, "predicted_order", lambda variants, flags: sorted(variants, key=lambda v: not v.is_base))
     edit_manifest(model, lambda d: [v.update(psnr_loss_db=0.0, colourfulness_change_pct=0.0) for v in d["variants"]])
-    colorizer = Colorizer(model, device="cpu")
-    assert colorizer.precision_choice.variant.key == "int8@onnxruntime"
-    assert colorizer.model_session.session.get_providers() == ["CPUExecutionProvider"]
-    assert "fp32@onnxruntime" in calls[0] and not colorizer.precision_choice.cached
+    first = Colorizer(model, device="cpu")
+    choice = first.precision_choice
+    assert choice.variant.key == "fp32@onnxruntime" and "predicted fastest" in choice.reason  # no waiting
+    assert choice.wait() and not choice.cached
+    notice = [line for line in capfd.readouterr().err.splitlines() if "timed once" in line]
+    assert len(notice) == 1 and "in the background" in notice[0]
     again = Colorizer(model, device="cpu")
-    assert again.precision_choice.cached and again.precision_choice.variant.key == "int8@onnxruntime" and len(calls) == 1
+    assert again.precision_choice.cached and again.precision_choice.variant.key == "int8@onnxruntime"
+    assert again.model_session.session.get_providers() == ["CPUExecutionProvider"]
+    other_size = Colorizer(model, device="cpu", max_side=96, batch_size=3)  # timed once per model, not per size
+    assert other_size.precision_choice.cached and not other_size.precision_choice.wait()
+    assert len(calls) == 1 and "fp32@onnxruntime" in calls[0][0]
+    assert calls[0][1] == precision_module.timing_shape(read_card(model))
+
+
+def test_timing_stops_at_its_deadline():
+    class Slow:
+        runs = 0
+
+        def run(self, names, feeds):
+            Slow.runs += 1
+            time.sleep(0.05)
+
+    start = time.perf_counter()
+    timings = precision_module._time_ms({"a": Slow(), "b": Slow()}, {}, [], deadline=start + 0.1)
+    assert set(timings) == {"a", "b"} and time.perf_counter() - start < 0.6
+    assert Slow.runs <= 6  # warm-up, one round, and at most the round started before the deadline
+
+
+def test_the_first_timing_of_a_real_model_stays_within_the_budget(model):
+    card = read_card(model)
+    candidates = [v for v in load_variants(model, card) if v.runtime == "onnxruntime" or not openvino_problem()]
+    start = time.perf_counter()
+    entry = precision_module._measure(candidates, model, card, None)
+    assert time.perf_counter() - start < precision_module.MEASURE_BUDGET_S + 2.0  # the budget plus one round
+    assert set(entry["timings_ms"]) | set(entry["failed"]) == {v.key for v in candidates}
+
+
+@pytest.mark.parametrize("flags, first", [(["avx2", "avx512f", "avx512_bf16", "avx512_vnni"], "bf16@openvino"),
+                                          (["avx2", "avx_vnni"], "int8@openvino"),
+                                          (["avx2"], "fp32@openvino")])
+def test_the_predicted_fastest_follows_the_cpu_features(flags, first):
+    from colorfuse.engine.variants import Variant
+
+    variants = [Variant(p, r, Path("m.onnx")) for p, r in [("fp32", "onnxruntime"), ("int8", "onnxruntime"),
+                                                              ("fp32", "openvino"), ("bf16", "openvino"),
+                                                              ("int8", "openvino")]]
+    order = precision_module.predicted_order(variants, flags)
+    assert order[0].key == first and order[-1].key != first
 
 
 def test_auto_leaves_out_variants_over_the_quality_limits(model, monkeypatch):
@@ -204,3 +249,35 @@ def test_build_without_int8_measures_the_runtimes_own_precisions_only(tmp_path):
     assert keys[0] == "fp32@onnxruntime" and not any(k.startswith("int8") for k in keys)
     refused = CliRunner().invoke(cli, ["variants", "build", str(path), "--photos", str(SAMPLES / "imagenet")])
     assert refused.exit_code == 2 and "--calibration" in refused.output
+
+
+@pytest.mark.parametrize("limit, flags", [("", ["avx2", "avx512f", "avx512_bf16", "avx_vnni"]), ("AVX2", ["avx2"]),
+                                          ("AVX2_VNNI", ["avx2", "avx_vnni"])])
+def test_openvinos_isa_limit_is_what_auto_predicts_and_caches_for(monkeypatch, limit, flags):
+    import io
+
+    from colorfuse.engine import machine
+
+    cpuinfo = "processor : 0\ncore id : 0\nflags : fpu avx2 avx512f avx512_bf16 avx_vnni\n\n"
+    monkeypatch.setattr(machine, "open", lambda *args, **kwargs: io.StringIO(cpuinfo), raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+    identity = machine.cpu_identity()
+    assert identity["flags"] == flags and identity.get("isa_limit") == (limit or None)
+
+
+def test_at_exit_a_short_job_waits_only_for_the_rest_of_the_budget(model, monkeypatch):
+    def endless_timing(sessions, feeds, names, deadline):
+        precision_module._stop.wait(30)  # a timing that would outlast the job: only the stop ends it
+        return {}
+
+    monkeypatch.setattr(precision_module, "_time_ms", endless_timing)
+    monkeypatch.setattr(precision_module, "MEASURE_BUDGET_S", 0.5)
+    edit_manifest(model, lambda d: [v.update(psnr_loss_db=0.0, colourfulness_change_pct=0.0) for v in d["variants"]])
+    choice = Colorizer(model, device="cpu").precision_choice
+    start = time.perf_counter()
+    try:
+        precision_module._finish_measuring()  # what the exit does
+        assert time.perf_counter() - start < 3 and not choice.measuring.is_alive()
+    finally:
+        precision_module._stop.clear()
+    assert not (Path(os.environ["COLORFUSE_CACHE_DIR"]) / "precision-choices.json").exists()  # nothing half-measured

@@ -37,3 +37,18 @@ def test_examples_that_need_shared_data_say_so():
         code = re.findall(r"```.*?```", text, re.DOTALL) + re.findall(r"`colorfuse [^`]*`", text)
         if any("../shared" in snippet for snippet in code):
             assert title in note, f"section {title!r} has examples that need ../shared, and the note misses it"
+
+
+def test_set_up_works_from_a_clone():
+    """#21: every install line installs from the checkout, the quick start says how to get colorfuse on PATH,
+    and the default CPU install (the demo's) brings OpenVINO where it has wheels."""
+    lines = re.findall(r"^\s*(?:.*&& )?pip install (.*)$", README, re.M)
+    assert lines and all(re.match(r"(-U )?-e '\.\[[a-z,]+\]' --config-settings editable_mode=strict", line)
+                         for line in lines), lines
+    assert "colorfuse[" not in README
+    assert "source .venv-demo/bin/activate" in _sections()["Quick start"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install -q -e '.[cpu]' --config-settings editable_mode=strict" in makefile
+    assert "source $(DEMO_VENV)/bin/activate" in makefile
+    cpu = re.search(r"^cpu = \[(.*?)\]$", (ROOT / "pyproject.toml").read_text(), re.M | re.S).group(1)
+    assert '"onnxruntime>=1.17"' in cpu and "openvino>=2024.0; (sys_platform == 'linux'" in cpu

@@ -56,7 +56,7 @@ def test_without_the_web_extra_serve_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn now raises ImportError
     result = CliRunner().invoke(cli, ["serve"])
     assert result.exit_code == 1
-    assert result.output == "Error: colorfuse serve needs the web extra: pip install 'colorfuse[web]'\n"
+    assert result.output == "Error: colorfuse serve needs the web extra: pip install -e '.[web]' in the clone\n"
 
 
 def test_a_port_in_use_is_one_line():

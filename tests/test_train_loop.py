@@ -157,7 +157,7 @@ def test_commands_without_torch_say_what_to_install(monkeypatch, args):
     for module in ("colorfuse.train.trainer", "colorfuse.train.export"):
         monkeypatch.delitem(sys.modules, module, raising=False)
     result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 1 and "pip install 'colorfuse[train]'" in result.output
+    assert result.exit_code == 1 and "pip install -e '.[train]' in the clone" in result.output
 
 
 def test_scale_sweep_gives_the_gain_where_colourfulness_reaches_the_floor():

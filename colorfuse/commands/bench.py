@@ -60,7 +60,7 @@ def _paper_base_model(model) -> tuple[Path, bool]:
     reason = torch_available()
     if reason:
         raise ColorfuseError(f"the paper-size model is exported with PyTorch, but {reason}: "
-                             "pip install 'colorfuse[train]', or pass --model MODEL.onnx")
+                             "pip install -e '.[train]' in the clone, or pass --model MODEL.onnx")
     from colorfuse.benchmarks.export import export_paper_model, paper_model_path
 
     if not paper_model_path().exists():
@@ -206,15 +206,16 @@ def settings(model, precision, size, repeats, json_file, md_file, plot_file):
 @click.option("--frames", type=click.IntRange(1), default=60, show_default=True, help="Frames per clip.")
 @click.option("--preset", default="veryfast", show_default=True, help="x264 preset.")
 @click.option("--max-side", type=click.IntRange(0), default=None, help="Working size (default: the card's).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @precision_option
 @runtime_option
 @click.option("--json", "json_file", type=OUT_FILE, default=None, help="Write the full result as JSON.")
-def video(models, source, heights, frames, preset, max_side, precision, runtime, json_file):
+def video(models, source, heights, frames, preset, max_side, device, precision, runtime, json_file):
     """`colorfuse video` file to file at each height: frames/s, CPU per frame, and at 480p the time of each step."""
     from colorfuse.benchmarks.video_speed import DEFAULT_SOURCE, run_video_bench
     from colorfuse.engine.video.reports import write_json_atomic
 
     report = run_video_bench(list(models), source or DEFAULT_SOURCE, _numbers(int, heights, "--heights"), frames, preset,
-                             max_side, precision, runtime, echo=click.echo)
+                             max_side, precision, runtime, echo=click.echo, device=device)
     if json_file is not None:
         write_json_atomic(report, json_file)

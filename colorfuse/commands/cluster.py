@@ -21,12 +21,13 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
 
     from colorfuse.commands.colorize import signal_status, signals_interrupt, unknown_type_line
     from colorfuse.engine.batch import Summary
-    from colorfuse.engine.distributed import check_address, colorize_on_ray
+    from colorfuse.engine.distributed import check_address, colorize_on_ray, import_ray
     from colorfuse.engine.errors import one_line
 
     if grid:
         raise click.UsageError("--grid is not available with --ray")
     check_address(address)
+    import_ray()  # without the extra: its one line, before any progress bar
     progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize (ray)")
     seen = Summary()  # what the run has reported so far, for the summary of an interrupted run
 
@@ -72,7 +73,7 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
 
 @click.group("cluster")
 def command():
-    """Ray cluster mode: `colorfuse colorize INPUTS --out DIR --ray [ADDRESS]` (needs colorfuse[distributed])."""
+    """Ray cluster mode: `colorfuse colorize INPUTS --out DIR --ray [ADDRESS]` (needs the distributed extra)."""
 
 
 @command.command("info")

@@ -26,7 +26,7 @@ precision_option = click.option(
          "2% colourfulness (see `colorfuse variants list`).")
 runtime_option = click.option(
     "--runtime", type=click.Choice(RUNTIME_CHOICES), default="auto", show_default=True,
-    help="onnxruntime, or OpenVINO on the CPU (pip install 'colorfuse[openvino]'); auto: the fastest here.")
+    help="onnxruntime, or OpenVINO on the CPU (pip install -e '.[openvino]' in the clone); auto: the fastest here.")
 style_option = click.option(
     "--style", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
     help="Reference image whose global features (palette, mood) every image gets; needs a model with a global input.")
@@ -119,11 +119,22 @@ def print_summary(summary, model_s: float) -> None:
                f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
     if summary.unknown_type:
         click.echo(unknown_type_line(summary.unknown_type))
+    existing = [outcome for outcome in summary.failed if outcome.exists]
     for outcome in summary.failed:
-        click.echo(f"  failed: {one_line(outcome.error)}", err=True)
+        if not outcome.exists:
+            click.echo(f"  failed: {one_line(outcome.error)}", err=True)
+    if existing:
+        click.echo(existing_line(existing), err=True)
     if summary.stopped:
         click.echo(f"stopped at the first full-disk error: {one_line(summary.stopped)}; the images after it were "
                    "not done", err=True)
+
+
+def existing_line(existing) -> str:
+    """One line for every output that was there already, with the two ways on."""
+    more = f" and {len(existing) - 1} more output{'s' if len(existing) > 2 else ''}" if len(existing) > 1 else ""
+    return (f"  failed: {existing[0].output}{more}: already exist{'s' if not more else ''}; run again with "
+            "--skip-existing to keep them and do the rest, or --overwrite to replace them")
 
 
 def write_grid(summary, path: Path) -> bool:
@@ -175,7 +186,7 @@ def write_grid(summary, path: Path) -> bool:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 # ---- cluster mode (--ray): the run itself is in colorfuse.commands.cluster / colorfuse.engine.distributed ----
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
-              help="Run on Ray (pip install 'colorfuse[distributed]'): alone, a local Ray instance; "
+              help="Run on Ray (pip install -e '.[distributed]' in the clone): alone, a local Ray instance; "
                    "auto or ray://HOST:PORT joins a cluster.")
 @click.option("--ray-workers", type=int, default=None, help="With --ray: model workers (default: as many as fit).")
 @click.option("--ray-threads", type=int, default=1, show_default=True,
@@ -226,7 +237,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     def on_outcome(outcome):
         show_total()
         progress.update(1)
-        if outcome.status == "failed" and not outcome.stops_run:  # a stop is reported once, at the end
+        if outcome.status == "failed" and not (outcome.stops_run or outcome.exists):  # said once, at the end
             echo(one_line(f"error: {outcome.error}"))
 
     with signals_interrupt() as stop, warnings_as_lines(echo):
@@ -248,6 +259,10 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         show_total()
         progress.close()
         print_summary(summary, options["timing"].get("model_s", 0.0))
+        if run is not None and colorizer.colour_inputs:
+            from colorfuse.engine.colorizer import colour_inputs_line
+
+            echo("warning: " + colour_inputs_line(colorizer.colour_inputs, summary.done + len(summary.failed)))
         grid_failed = bool(grid and summary.previews and stop.received is None and not write_grid(summary, grid))
     if stop.received is not None:
         name, status = signal_status(stop.received)

@@ -88,8 +88,10 @@ def summary(card, path) -> str:
                      f"{encoder.get('weights_package')}, {encoder.get('licence')})")
     for name, look in card.looks.items():
         mark = " (default)" if name == card.default_look else ""
-        mix = " + ".join(f"{w:g} {o}" for o, w in look.mix.items())
-        lines.append(f"  look {name}{mark}: {look.scale:g} x ({mix}){': ' + look.description if look.description else ''}")
+        formula = f"{look.scale:g} x (" + " + ".join(f"{w:g} {o}" for o, w in look.mix.items()) + ")"
+        said, sep, tail = look.description.rpartition(": ")  # a description that ends with the formula: once is enough
+        words = said if sep and tail.startswith(f"{look.scale:g} x (") else look.description
+        lines.append(f"  look {name}{mark}: {formula}{': ' + words if words else ''}")
     lines += _figure_lines(card.evaluation or {})
     if training:
         minutes = training.get("time_s", 0) / 60

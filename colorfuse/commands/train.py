@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import click
 
 from colorfuse.options import parse_key_values
 
-NEEDS_TORCH = "training and export need torch and onnx: install them with pip install 'colorfuse[train]'"
+NEEDS_TORCH = "training and export need torch and onnx: install them with pip install -e '.[train]' in the clone"
 TRAIN_DEPS = {"torch", "onnx", "onnxruntime", "matplotlib"}
 
 
@@ -68,18 +69,26 @@ def format_record(record: dict) -> str:
 @click.option("--select", type=click.Choice(["loss", "gain"]),
               help="best.pt by lowest validation loss, or by highest PSNR gain at half the truth's "
                    "colourfulness (the natural look's figure) [default: loss].")
+@click.option("--list", "list_models", is_flag=True, help="List the architectures MODEL may name, and exit.")
 @click.option("--init", "init", type=click.Path(exists=True, path_type=Path),
               help="Start a new run from this checkpoint or run directory (its model and weights).")
 def command(model, data, out_dir, val, minutes, epochs, batch_size, lr, device, crop, workers, cache,
-            checkpoint_minutes, resume, seed, set_pairs, max_images, precision, ema, select, init):  # fmt: skip
-    """Train MODEL (see `colorfuse models list`; optional with --resume) and print one line per
-    epoch. The run directory gets metrics.jsonl, loss_curve.png, run.json, last.pt and best.pt."""
+            checkpoint_minutes, resume, seed, set_pairs, max_images, precision, ema, select, init, list_models):  # fmt: skip
+    """Train MODEL, an architecture (`colorfuse train --list` lists them; optional with --resume), and print
+    one line per epoch. The run directory gets metrics.jsonl, loss_curve.png, run.json, last.pt and best.pt."""
     try:
         from colorfuse.train.trainer import train
     except ModuleNotFoundError as exc:
         if exc.name not in TRAIN_DEPS:
             raise
         raise click.ClickException(f"{NEEDS_TORCH} (no module {exc.name!r})") from exc
+    if list_models:
+        from colorfuse.train.models.registry import MODELS
+
+        for name, cls in sorted(MODELS.items()):
+            about = (sys.modules[cls.__module__].__doc__ or '').strip().splitlines()
+            click.echo(f"{name:<17}{about[0] if about else ''}")
+        return
     if not resume and not ((model or init) and data and out_dir):
         raise click.UsageError("a new run needs MODEL (or --init), --data and --out (or --resume RUN_DIR)")
     if minutes is None and epochs is None:

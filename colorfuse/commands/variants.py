@@ -24,6 +24,8 @@ def list_variants(model, threads, max_side, as_json):
     from colorfuse.engine.colorizer import Colorizer
 
     colorizer = Colorizer(model, device="cpu", threads=threads, max_side=max_side)
+    if colorizer.precision_choice is not None and colorizer.precision_choice.wait():  # timed just now: the measured one
+        colorizer = Colorizer(model, device="cpu", threads=threads, max_side=max_side)
     choice = colorizer.precision_choice
     if choice is None:
         raise click.ClickException(f"model {colorizer.card.name!r} is run by a plugin: it has no variants")

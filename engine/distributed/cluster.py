@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from colorfuse.engine.errors import ColorfuseError
 
-INSTALL_HINT = "cluster mode needs Ray: pip install 'colorfuse[distributed]' (installs ray[data])"
+INSTALL_HINT = "cluster mode needs Ray: pip install -e '.[distributed]' in the clone (installs ray[data])"
 MIN_RAY = (2, 48)  # older Ray Data fuses the row split into the next stage: one actor per listing block
 LIST_BLOCK_BYTES = 256 * 1024  # Ray Data emits a block once this much is buffered: listing streams
 ADDRESS = re.compile(r"^(local|auto|[a-z][a-z0-9+.-]*://\S+|[\w.-]+:\d+)$")
@@ -26,7 +26,7 @@ def import_ray():
         raise ColorfuseError(f"{INSTALL_HINT} ({exc})") from None
     if tuple(int(part) for part in re.findall(r"\d+", ray.__version__)[:2]) < MIN_RAY:
         raise ColorfuseError(f"Ray {ray.__version__} is too old: cluster mode needs ray[data]>="
-                             f"{'.'.join(map(str, MIN_RAY))}: pip install -U 'colorfuse[distributed]'")
+                             f"{'.'.join(map(str, MIN_RAY))}: pip install -U -e '.[distributed]' in the clone")
     return ray
 
 

@@ -69,7 +69,7 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError:
-        raise FfmpegNotFoundError("video needs the imageio-ffmpeg wheel: pip install 'colorfuse[video]'") from None
+        raise FfmpegNotFoundError("video needs the imageio-ffmpeg wheel: pip install -e '.[video]' in the clone") from None
     try:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:

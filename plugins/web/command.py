@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-INSTALL = "colorfuse serve needs the web extra: pip install 'colorfuse[web]'"
+INSTALL = "colorfuse serve needs the web extra: pip install -e '.[web]' in the clone"
 MEMORY_SHARE = 0.5  # of the available memory, for the decoded photos the page keeps
 
 
