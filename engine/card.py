@@ -45,7 +45,7 @@ class TensorSpec:
 
     name: str
     layout: str = "NCHW"
-    role: str = "L"  # inputs: "L", "L_global" or one of HINT_ROLES; outputs: "ab"
+    role: str = "L"  # inputs: "L", "L_global" or one of HINT_ROLES; outputs: "ab" or "ab_distribution"
 
 
 @dataclass
@@ -139,9 +139,10 @@ class ModelCard:
         if ("L_global" in roles) != (self.global_input_size is not None):
             problems.append("an 'L_global' input and global_input_size go together")
         problems += self._hint_problems(roles)
-        if not self.outputs or any(spec.role != "ab" for spec in self.outputs):
-            problems.append("at least one output, every output with role 'ab'")
-        outputs = {spec.name for spec in self.outputs}
+        output_roles = [spec.role for spec in self.outputs]
+        if "ab" not in output_roles or set(output_roles) - {"ab", "ab_distribution"} or output_roles.count("ab_distribution") > 1:
+            problems.append("at least one output with role 'ab', the others 'ab' or one 'ab_distribution'")
+        outputs = {spec.name for spec in self.outputs if spec.role == "ab"}
         for name, look in self.looks.items():
             if not look.mix or not set(look.mix) <= outputs:
                 problems.append(f"look {name!r} must mix outputs of the model ({sorted(outputs)})")

@@ -144,6 +144,15 @@ def test_export_takes_hint_inputs_and_the_engine_fills_them(hint_model):
     assert max(card.evaluation["export_parity"].values()) <= card.parity_tolerance
     assert [s.role for s in card.inputs] == ["L", "L_global", *HINT_ROLES] and card.card_version == 3
     assert [m["run"] for m in card.training["ensemble"]] == ["member0", "member1"]
+    assert [(s.name, s.role) for s in card.outputs] == [("ab", "ab"), ("ab_vivid", "ab"),
+                                                        ("ab_distribution", "ab_distribution")]  # fmt: skip
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = engine_hints.complete_feeds(card, {"L": np.zeros((1, 1, 64, 64), np.float32),
+                                               "L_global": np.zeros((1, 1, 32, 32), np.float32)})  # fmt: skip
+    (probs,) = session.run(["ab_distribution"], feeds)
+    assert probs.shape == (1, len(ab_bins()), 16, 16) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     loaded = read_card(path)
     assert loaded.takes_hints and len(loaded.hints["palette"]["bins"]) == len(ab_bins())
     gray = synthetic_photo(9, 48, 64)[:, :, ::-1].mean(axis=2).astype(np.uint8)

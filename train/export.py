@@ -77,7 +77,9 @@ def parity_inputs(height: int, width: int, batch: int, global_size: int | None, 
 
 
 def output_names(model) -> list[str]:
-    """The graph's outputs: ``ab``, or the model's own list (several looks)."""
+    """The graph's outputs: ``ab``, or the model's own list (several looks, an ab distribution)."""
+    if hasattr(model, "export_output_names"):
+        return model.export_output_names()
     return model.output_names() if hasattr(model, "output_names") else ["ab"]
 
 
@@ -148,7 +150,8 @@ def _card(state: dict, run_dir: Path, model, module: nn.Module, precision: str, 
     inputs = [TensorSpec("L")] + ([TensorSpec("L_global", role="L_global")] if model.global_input_size else [])
     if card_fields.get("hints"):
         inputs += [TensorSpec(role, role=role) for role in HINT_ROLES]
-    outputs = [TensorSpec(name, role="ab") for name in output_names(model)]
+    outputs = [TensorSpec(name, role="ab_distribution" if name == "ab_distribution" else "ab")
+               for name in output_names(model)]
     fields = {
         "name": name or state["model_name"], "architecture": state["model_name"], "version": version,
         "description": doc[0] if doc else "", "inputs": inputs, "outputs": outputs,

@@ -280,15 +280,21 @@ class EffnetModel(AbClassification, ColorizationModel):
         """The export outputs from :meth:`features` computed elsewhere (an ensemble's shared encoder)."""
         return self.predict_from(features, l, vivid=self.has_vivid)
 
-    def predict_from(self, features, l: Tensor, vivid: bool = False, inject=None):  # noqa: E741
-        """:meth:`predict` from computed features; ``inject`` as in :meth:`_decode`."""
+    def predict_from(self, features, l: Tensor, vivid: bool = False, inject=None, distribution: bool = False):  # noqa: E741
+        """:meth:`predict` from computed features; ``inject`` as in :meth:`_decode`; with
+        ``distribution``, also the bin head's probabilities (N, Q, H/4, W/4) last."""
         taps, global_vector = features
         ab2, x4 = self._decode(taps, global_vector, l, inject)
         ab = F.interpolate(ab2, scale_factor=2, mode="bilinear", align_corners=False)
-        if not vivid:
+        if not (vivid or distribution):
             return ab
-        vivid_ab = self.annealed_mean(self.bin_head(x4).float(), self.temperature)
-        return ab, F.interpolate(vivid_ab, scale_factor=4, mode="bilinear", align_corners=False)
+        logits, outputs = self.bin_head(x4).float(), [ab]
+        if vivid:
+            vivid_ab = self.annealed_mean(logits, self.temperature)
+            outputs.append(F.interpolate(vivid_ab, scale_factor=4, mode="bilinear", align_corners=False))
+        if distribution:
+            outputs.append(torch.softmax(logits, dim=1))
+        return tuple(outputs)
 
     def forward(self, l: Tensor, l_global: Tensor | None = None) -> Tensor:  # noqa: E741
         if l_global is None:

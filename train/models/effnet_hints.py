@@ -32,7 +32,7 @@ from colorfuse.train.models.ensemble import Ensemble
 from colorfuse.train.models.registry import build_model, register_model
 
 STRIDES = (32, 16, 8, 4)  # the decoder levels the hints reach (stride 2 measured too costly on CPU)
-HINT_INPUTS = ("hint_ab", "hint_mask", "palette")
+DISTRIBUTION = "ab_distribution"  # output: the guide's ab-bin probabilities at stride 4 (suggested colours)
 EVAL_SEED = 20170701  # validation draws the same hints for the same batch every epoch
 
 
@@ -106,7 +106,11 @@ class _Export(nn.Module):
         self.model = model
 
     def forward(self, l, l_global, hint_ab, hint_mask, palette):  # noqa: E741
-        return self.model.predict(l, l_global, (hint_ab, hint_mask, palette), vivid=True)
+        hints = (hint_ab, hint_mask, palette)
+        mean, features = self.model._mean(l, l_global, vivid=True)
+        guided = self.model.guided(features, l, hints, vivid=True, distribution=True)
+        plain = self.model.members[0].predict_from(features, l, vivid=True)
+        return (*(m + g - p for m, g, p in zip(mean, guided, plain)), guided[-1])
 
 
 @register_model("effnet_hints")
@@ -169,6 +173,10 @@ class HintedEffnet(ColorizationModel):
     def output_names(self) -> list[str]:
         return self.members[0].output_names()
 
+    def export_output_names(self) -> list[str]:
+        """The graph's outputs: the looks' heads, then the guide's ab-bin probabilities."""
+        return self.output_names() + [DISTRIBUTION]
+
     def default_looks(self):
         return self.members[0].default_looks()
 
@@ -185,9 +193,11 @@ class HintedEffnet(ColorizationModel):
                 outputs.append(out if isinstance(out, tuple) else (out,))
         return tuple(sum(parts) / len(outputs) for parts in zip(*outputs)), guide_features
 
-    def guided(self, features, l: Tensor, hints, vivid: bool) -> tuple[Tensor, ...]:  # noqa: E741
-        """The guide's outputs (a tuple) with ``hints`` = (hint_ab, hint_mask, palette)."""
-        out = self.members[0].predict_from(features, l, vivid=vivid, inject=self.branches[0].injector(*hints))
+    def guided(self, features, l: Tensor, hints, vivid: bool, distribution: bool = False) -> tuple[Tensor, ...]:  # noqa: E741
+        """The guide's outputs (a tuple) with ``hints`` = (hint_ab, hint_mask, palette); with
+        ``distribution``, its ab-bin probabilities last."""
+        out = self.members[0].predict_from(features, l, vivid=vivid, inject=self.branches[0].injector(*hints),
+                                           distribution=distribution)  # fmt: skip
         return out if isinstance(out, tuple) else (out,)
 
     def predict(self, l: Tensor, l_global: Tensor | None, hints=None, vivid: bool = False):  # noqa: E741
@@ -247,6 +257,8 @@ class HintedEffnet(ColorizationModel):
             "version": 1, "ab_scale": hint_sampling.AB_SCALE,
             "local": {"ab": "hint_ab", "mask": "hint_mask",
                       "description": "hint ab / ab_scale on the hint's pixels (0 elsewhere); mask 1 there"},
+            "distribution": {"output": DISTRIBUTION, "stride": 4,
+                             "description": "probabilities over the palette bins, with the hints given"},
             "palette": {"input": "palette", "pool": hint_sampling.PALETTE_POOL,
                         "bins": self.bins.tolist(),
                         "layout": "histogram over bins x keep_hist, mean chroma / ab_scale x keep_chroma, "
