@@ -222,18 +222,52 @@ class Colorizer:
                 tiling.predict_tiled(self, item)
                 continue
             groups.setdefault(item.shape_key, []).append(item)
-        l_name, g_name = self.card.input_name("L"), self.card.input_name("L_global")
         for group in groups.values():
             for start in range(0, len(group), self.batch_size):
                 chunk = group[start : start + self.batch_size]
-                feeds = {l_name: np.stack([item.padded for item in chunk]).astype(self._input_types[l_name], copy=False)}
-                if g_name:
-                    feeds[g_name] = np.stack([item.global_view for item in chunk]).astype(self._input_types[g_name], copy=False)
-                if any(item.hints is not None for item in chunk):
-                    feeds.update(self._hint_feeds(chunk, feeds[l_name]))
-                output = self._runner(feeds)
+                output = self._runner(self._feeds(chunk))
                 for item, ab in zip(chunk, output):
                     item.ab = ab
+
+    def _feeds(self, chunk: list[Prepared]) -> dict[str, np.ndarray]:
+        """The model's inputs for prepared images of one working shape."""
+        l_name, g_name = self.card.input_name("L"), self.card.input_name("L_global")
+        feeds = {l_name: np.stack([item.padded for item in chunk]).astype(self._input_types[l_name], copy=False)}
+        if g_name:
+            feeds[g_name] = np.stack([item.global_view for item in chunk]).astype(self._input_types[g_name], copy=False)
+        if any(item.hints is not None for item in chunk):
+            feeds.update(self._hint_feeds(chunk, feeds[l_name]))
+        return feeds
+
+    def suggest_colors(self, image, x: float, y: float, k: int = 5, hints=()) -> list[dict]:
+        """The model's ``k`` most likely colours at pixel ``(x, y)`` of ``image`` (array or path),
+        given ``hints``: dicts of ``color`` (``#rrggbb``, at the photo's own lightness there),
+        ``ab`` and ``probability``, most likely first (Zhang et al. 2017's suggested colours)."""
+        hint_inputs.require_hints(self.card)
+        name = next((s.name for s in self.card.outputs if s.role == "ab_distribution"), None)
+        if name is None:
+            raise hint_inputs.HintError(f"model {self.card.name!r} gives no colour distribution to suggest from")
+        image = lab.as_image(self.read(image) if isinstance(image, (str, os.PathLike)) else image)
+        height, width = image.shape[:2]
+        if not (0 <= x < width and 0 <= y < height):
+            raise hint_inputs.HintError(f"point ({x}, {y}) is outside the {width}x{height} image")
+        item = self.prepare(image, hints, palette=None)
+        if isinstance(item, tiling.StreamedImage):
+            raise hint_inputs.HintError("suggested colours need the whole image in one run: give a smaller --max-side")
+        (probs,) = self.model_session.run([name], complete_feeds(self.card, self._feeds([item])))
+        small_h, small_w = item.small_l.shape
+        pad_h, pad_w = item.shape_key
+        cell_y = min(probs.shape[2] - 1, int(y * small_h / height * probs.shape[2] / pad_h))
+        cell_x = min(probs.shape[3] - 1, int(x * small_w / width * probs.shape[3] / pad_w))
+        column = probs[0, :, cell_y, cell_x].astype(np.float64)
+        bins = np.asarray(self.card.hints["palette"]["bins"], np.float32)
+        lum = lab.luminance(image[int(y) : int(y) + 1, int(x) : int(x) + 1])
+        suggestions = []
+        for index in np.argsort(-column)[:k]:
+            rgb = lab.lab_to_rgb8(lum, bins[index][None, None])[0, 0]
+            suggestions.append({"color": "#%02x%02x%02x" % tuple(int(v) for v in rgb),
+                                "ab": [float(v) for v in bins[index]], "probability": float(column[index])})
+        return suggestions
 
     def _hint_feeds(self, chunk: list[Prepared], l_feed: np.ndarray) -> dict[str, np.ndarray]:
         """The hint inputs of a batch: each image's own, zeros for those without."""

@@ -19,41 +19,25 @@ from colorfuse.train.export import export_model, parity_inputs  # noqa: E402
 from colorfuse.train.models import build_model, hint_sampling  # noqa: E402
 from colorfuse.train.models.ab_bins import ab_bins  # noqa: E402
 from colorfuse.train.models.ensemble import Ensemble  # noqa: E402
-from colorfuse.train.trainer import train  # noqa: E402
 from tests.helpers_train import one_torch_thread  # noqa: E402,F401  (autouse fixture)
-from tests.helpers_train import synthetic_photo, train_val_folders  # noqa: E402
-
-SMALL = {"width": 0.125, "global_size": 32, "cls_weight": 1.0}
+from tests import helpers_hints  # noqa: E402
+from tests.helpers_train import synthetic_photo  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def member_runs(tmp_path_factory):
-    """Two small trained effnet runs (one packaged Lite0 encoder, shared) and their data."""
     root = tmp_path_factory.mktemp("hint-members")
-    train_dir, val_dir = train_val_folders(root / "data", 24, real=0, val=6)
-    paths = []
-    for seed in (0, 1):
-        run = root / f"member{seed}"
-        train("effnet", [str(train_dir)], run, val=[str(val_dir)], epochs=1, batch_size=8, crop=32, seed=seed,
-              model_kwargs=SMALL)  # fmt: skip
-        paths.append(run)
-    return paths, train_dir, val_dir
+    return helpers_hints.member_runs(root), *helpers_hints.data_folders(root)
 
 
 @pytest.fixture(scope="module")
-def hint_run(member_runs, tmp_path_factory):
+def hint_model(member_runs, tmp_path_factory):
+    """A small hint run exported (float16 weights, working size 64) and its card."""
     paths, train_dir, val_dir = member_runs
-    run = tmp_path_factory.mktemp("hint-run") / "hints"
-    train("effnet_hints", [str(train_dir)], run, val=[str(val_dir)], epochs=1, batch_size=8, crop=32, lr=3e-3,
-          model_kwargs={"members": [str(p) for p in paths], "width": 8, "palette_dim": 8})  # fmt: skip
-    return run
-
-
-@pytest.fixture(scope="module")
-def hint_model(hint_run, tmp_path_factory):
-    """The hint run exported (float16 weights, working size 64) and its card."""
-    path = tmp_path_factory.mktemp("hint-export") / "hints.onnx"
-    return path, export_model(hint_run, path, fp16_weights=True, max_side=64)
+    root = tmp_path_factory.mktemp("hint-run")
+    run = helpers_hints.hint_run(root, paths, train_dir, val_dir)
+    path = root / "hints.onnx"
+    return path, export_model(run, path, fp16_weights=True, max_side=64)
 
 
 def test_local_hints_follow_zhangs_simulation():
@@ -165,6 +149,10 @@ def test_export_takes_hint_inputs_and_the_engine_fills_them(hint_model):
     assert np.array_equal(colorizer.finish(item), absent)  # zero hints = the inputs left out
     red = colorizer.colorize(gray, hints=[engine_hints.Hint(30, 20, "#c02020", radius=6)])
     assert red.shape == absent.shape and not np.array_equal(red, absent)
+    suggested = colorizer.suggest_colors(gray, 30, 20, k=4)
+    assert len(suggested) == 4 and all(s["color"].startswith("#") and len(s["color"]) == 7 for s in suggested)
+    probabilities = [s["probability"] for s in suggested]
+    assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
     with pytest.raises(engine_hints.HintError, match="outside"):
         colorizer.colorize(gray, hints=[engine_hints.Hint(64, 0, "#c02020")])
     with pytest.raises(engine_hints.HintError, match="colour"):
