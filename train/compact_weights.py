@@ -15,6 +15,25 @@ import numpy as np
 MIN_ELEMENTS = 256  # smaller tensors (biases, BatchNorm vectors) stay float32: no saving worth a node
 
 
+def constants_to_initializers(proto, min_elements: int = MIN_ELEMENTS) -> int:
+    """Turn large float ``Constant`` nodes (weights torch's export folded, such as a transposed
+    ``Linear`` weight) into initializers, in place, so the passes below compact them too; returns
+    how many. The consumers keep their names, so scopes still apply."""
+    from onnx import TensorProto, numpy_helper
+
+    graph, moved = proto.graph, 0
+    for node in list(graph.node):
+        if node.op_type != "Constant" or len(node.attribute) != 1 or node.attribute[0].name != "value":
+            continue
+        tensor = node.attribute[0].t
+        if tensor.data_type != TensorProto.FLOAT or int(np.prod(tensor.dims)) < min_elements:
+            continue
+        graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(tensor), node.output[0]))
+        graph.node.remove(node)
+        moved += 1
+    return moved
+
+
 def store_weights_fp16(proto, min_elements: int = MIN_ELEMENTS) -> int:
     """Rewrite ``proto`` (an ``onnx.ModelProto``) in place; returns how many tensors were converted."""
     from onnx import TensorProto, helper, numpy_helper

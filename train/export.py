@@ -25,7 +25,7 @@ from colorfuse.engine.card import HINT_ROLES, Look, ModelCard, TensorSpec, embed
 from colorfuse.engine.errors import ColorfuseError
 from colorfuse.engine.onnxfile import read_onnx
 from colorfuse.train import runs
-from colorfuse.train.compact_weights import store_weights_fp16, store_weights_int8
+from colorfuse.train.compact_weights import constants_to_initializers, store_weights_fp16, store_weights_int8
 from colorfuse.train.models.ensemble import Ensemble
 
 LICENCE = "research-only; see shared/data/SOURCES.md"
@@ -248,8 +248,11 @@ def export_model(
             )  # fmt: skip
         if fp16_weights or int8_weights:
             proto = onnx.load(str(tmp))
+            constants_to_initializers(proto)
             if int8_weights:
                 store_weights_int8(proto, int8_weights, getattr(model, "int8_weight_scopes", None))
+                for scope, smallest in getattr(model, "int8_small_weight_scopes", {}).items():
+                    store_weights_int8(proto, smallest, (scope,))
             if fp16_weights:
                 store_weights_fp16(proto)
             onnx.save(proto, str(tmp))

@@ -106,11 +106,7 @@ class _Export(nn.Module):
         self.model = model
 
     def forward(self, l, l_global, hint_ab, hint_mask, palette):  # noqa: E741
-        hints = (hint_ab, hint_mask, palette)
-        mean, features = self.model._mean(l, l_global, vivid=True)
-        guided = self.model.guided(features, l, hints, vivid=True, distribution=True)
-        plain = self.model.members[0].predict_from(features, l, vivid=True)
-        return (*(m + g - p for m, g, p in zip(mean, guided, plain)), guided[-1])
+        return self.model.predict(l, l_global, (hint_ab, hint_mask, palette), vivid=True, distribution=True)
 
 
 @register_model("effnet_hints")
@@ -122,7 +118,8 @@ class HintedEffnet(ColorizationModel):
 
     size_multiple = 32
     cpu_bf16 = True
-    int8_weight_scopes = ("/dec", "/global_fc", "/ab_head", "/bin_head")
+    int8_weight_scopes = ("/dec", "/global_fc", "/ab_head", "/bin_head")  # the members', as their own export
+    int8_small_weight_scopes = {"/levels": 9000, "/palette_fc": 9000}  # with --int8-weights: the hint branch's too
 
     def __init__(self, members: list[str], width: int = 32, palette_dim: int = 64, looks: dict | None = None) -> None:
         super().__init__(members=[str(m) for m in members], width=width, palette_dim=palette_dim, looks=looks)
@@ -180,18 +177,39 @@ class HintedEffnet(ColorizationModel):
     def default_looks(self):
         return self.members[0].default_looks()
 
-    def _mean(self, l: Tensor, l_global: Tensor | None, vivid: bool):  # noqa: E741
-        """The members' mean outputs (a tuple) and the guide's features."""
-        outputs, guide_features = [], None
+    def predict(self, l: Tensor, l_global: Tensor | None, hints=None, vivid: bool = False,  # noqa: E741
+                distribution: bool = False):
+        """The members' mean ab (and vivid ab) plus what ``hints`` = (hint_ab, hint_mask, palette)
+        change in the guide; with ``distribution`` (and hints), the guide's ab-bin probabilities
+        last. The guide's decoder runs once, on the image twice: with the hints and without
+        (zero hints, where its branch adds exactly nothing), so an export holds it once."""
+        outputs, change = [], None
         for group in self.groups:
             shared = self.members[group[0]].features(l, l_global) if len(group) > 1 else None
             for i in group:
                 member = self.members[i]
                 features = shared if shared is not None else member.features(l, l_global)
-                guide_features = features if i == 0 else guide_features
+                if i == 0 and hints is not None:
+                    hinted, plain = self._guide_twice(features, l, hints, vivid, distribution)
+                    change = [h - p for h, p in zip(hinted, plain)]
+                    outputs.append(plain)
+                    continue
                 out = member.predict_from(features, l, vivid=vivid)
                 outputs.append(out if isinstance(out, tuple) else (out,))
-        return tuple(sum(parts) / len(outputs) for parts in zip(*outputs)), guide_features
+        mean = tuple(sum(parts) / len(outputs) for parts in zip(*outputs))
+        if change is not None:
+            mean = tuple(m + c for m, c in zip(mean, change)) + ((hinted[-1],) if distribution else ())
+        return mean if vivid or distribution else mean[0]
+
+    def _guide_twice(self, features, l: Tensor, hints, vivid: bool, distribution: bool):  # noqa: E741
+        """The guide's heads with the hints and without, from one decoder run on a doubled batch."""
+        taps, global_vector = features
+        n = l.shape[0]
+        doubled = ([torch.cat([t, t]) for t in taps], torch.cat([global_vector, global_vector]))
+        both = tuple(torch.cat([h, torch.zeros_like(h)]) for h in hints)
+        out = self.guided(doubled, torch.cat([l, l]), both, vivid, distribution)
+        heads = out[:-1] if distribution else out
+        return [o[:n] for o in out], [h[n:] for h in heads]
 
     def guided(self, features, l: Tensor, hints, vivid: bool, distribution: bool = False) -> tuple[Tensor, ...]:  # noqa: E741
         """The guide's outputs (a tuple) with ``hints`` = (hint_ab, hint_mask, palette); with
@@ -199,15 +217,6 @@ class HintedEffnet(ColorizationModel):
         out = self.members[0].predict_from(features, l, vivid=vivid, inject=self.branches[0].injector(*hints),
                                            distribution=distribution)  # fmt: skip
         return out if isinstance(out, tuple) else (out,)
-
-    def predict(self, l: Tensor, l_global: Tensor | None, hints=None, vivid: bool = False):  # noqa: E741
-        """The members' mean ab (and vivid ab) plus what ``hints`` change in the guide."""
-        mean, features = self._mean(l, l_global, vivid)
-        if hints is not None:
-            plain = self.members[0].predict_from(features, l, vivid=vivid)
-            plain = plain if isinstance(plain, tuple) else (plain,)
-            mean = tuple(m + g - p for m, g, p in zip(mean, self.guided(features, l, hints, vivid), plain))
-        return mean if vivid else mean[0]
 
     def forward(self, l: Tensor, l_global: Tensor | None = None, hint_ab=None, hint_mask=None, palette=None):  # noqa: E741
         hints = None if hint_ab is None else (hint_ab, hint_mask, palette)
