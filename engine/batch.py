@@ -19,6 +19,7 @@ import numpy as np
 from colorfuse.engine import lab
 from colorfuse.engine.collection import Inputs, Job
 from colorfuse.engine.colorizer import Colorizer, Prepared
+from colorfuse.engine.hint_jobs import HintPlan
 from colorfuse.engine.imagefiles import output_is_complete, read_image
 from colorfuse.engine.planning import Outcome, Planned, Planner, failure_message, write_output
 
@@ -71,13 +72,16 @@ class CollectionRun:
     With ``skip_existing`` an existing output is skipped only if it decodes completely to the
     input's size; otherwise it is done again. Stale temporaries of killed runs are deleted from
     each output folder. On an interrupt (Ctrl-C, or SIGTERM raised as :class:`Interrupted`) the
-    writes under way finish, nothing new starts, and ``summary`` counts what was done.
+    writes under way finish, nothing new starts, and ``summary`` counts what was done. ``hints``
+    gives each job its colour hints (prepared with its image, so batching is unchanged).
     """
 
     def __init__(self, colorizer: Colorizer, out_dir, fmt: str = "auto", skip_existing: bool = False,
                  overwrite: bool = False, workers: int = 2, previews: int = 0,
-                 on_outcome: Callable[[Outcome], None] | None = None, inputs: Inputs | None = None):
+                 on_outcome: Callable[[Outcome], None] | None = None, inputs: Inputs | None = None,
+                 hints: HintPlan | None = None):
         self.colorizer = colorizer
+        self.hints = hints
         self.fmt, self.skip_existing = fmt, skip_existing
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="colorfuse-io")
         self.window = max(2 * colorizer.batch_size, 2 * max(1, workers))
@@ -96,7 +100,7 @@ class CollectionRun:
         image = read_image(job.source, self.colorizer.options)
         if planned.existing and output_is_complete(planned.target, image.shape[:2], self.colorizer.options):
             return None
-        return self.colorizer.prepare(image)
+        return self.colorizer.prepare(image, hints=self.hints.for_job(job) if self.hints else ())
 
     def _finish_and_write(self, task: Task, item: Prepared, preview: bool) -> Outcome:
         job, target = task.job, task.planned.target

@@ -29,12 +29,14 @@ class Job:
     """One input file and where its result goes (``error`` set when the input is unusable).
 
     ``unknown_type``: found in a folder, with an extension no reader plugin declares; it is only counted.
+    ``in_folder``: found under a folder argument (a hints file names it by ``relative``, see :mod:`.hint_jobs`).
     """
 
     source: Path
     relative: Path
     error: str | None = None
     unknown_type: bool = False
+    in_folder: bool = False
 
 
 def _walk(folder: Path, types: FileTypes, skip: str | None = None) -> Iterator[tuple[Path, bool]]:
@@ -67,7 +69,7 @@ def _jobs_of(item: str, types: FileTypes, skip: str | None) -> Iterator[Job]:
     path = Path(item)
     if path.is_dir():
         for found, readable in _walk(path, types, skip):
-            yield Job(found, found.relative_to(path), unknown_type=not readable)
+            yield Job(found, found.relative_to(path), unknown_type=not readable, in_folder=True)
     elif path.exists() or os.path.islink(path):
         yield Job(path, Path(path.name))
     elif glob.has_magic(item):

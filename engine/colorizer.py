@@ -15,7 +15,8 @@ Working sizes over the tile budget (``options["tile"]``) run in overlapping tile
 
 A *look* (see :mod:`colorfuse.engine.card`) mixes the model's ab outputs; a *style* reference
 image gives its global view to every image, so its palette and mood carry over (Iizuka et al.
-2016, section 4.4), for models with a global input.
+2016, section 4.4), for models with a global input, and its palette hint to a model that takes
+colour hints (:mod:`colorfuse.engine.style`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import cv2
 import numpy as np
 
 from colorfuse.engine import lab, tiling
+from colorfuse.engine import style as styles
 from colorfuse.engine.card import ModelCard, read_card
-from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning, ModelCardError
+from colorfuse.engine.errors import ColorfuseWarning, ModelCardError
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine.card import HINT_ROLES
 from colorfuse.engine.hints import complete_feeds
@@ -57,6 +59,8 @@ class Prepared:
     global_view: np.ndarray | None = None  # normalised (1, G, G)
     hints: dict[str, np.ndarray] | None = field(default=None, repr=False)  # hint inputs by role, one image's
     ab: np.ndarray | None = field(default=None, repr=False)  # model output, set by predict()
+    unstyled: Prepared | None = field(default=None, repr=False)  # the same without the style, for a strength < 1
+    strength: float = 1.0  # the style's strength: predict() blends ab with unstyled.ab
 
     @property
     def shape_key(self) -> tuple[int, int]:
@@ -83,7 +87,8 @@ class Colorizer:
     ``device`` is ``auto``, ``cuda`` or ``cpu``; ``max_side`` overrides the card's working
     size (0 runs at full resolution); ``options`` go to the plugins (``saturation``,
     ``chroma_upsample``, ...); ``look`` names one of the card's looks (None: its default);
-    ``style`` is a reference image (path or array) whose global view every image gets;
+    ``style`` is a reference image (path or array) whose global view, and palette for a model that
+    takes colour hints, every image gets, at ``style_strength`` (0 < s <= 1: from a touch to following it);
     ``precision`` (``auto``, ``fp32``, ``int8``, ``bf16``) and ``runtime`` (``auto``,
     ``onnxruntime``, ``openvino``) pick the variant that runs (:mod:`colorfuse.engine.precision`;
     ``precision_choice`` says which and why). The CLI's ``--saturation``, ``--chroma-upsample`` and
@@ -96,7 +101,7 @@ class Colorizer:
                  batch_size: int = 8, options: dict | None = None, threads: int | None = None,
                  look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto",
                  saturation: float | None = None, chroma_upsample: str | None = None, max_pixels: int | None = None,
-                 tile: int | None = None, tile_overlap: int | None = None):
+                 tile: int | None = None, tile_overlap: int | None = None, style_strength: float = 1.0):
         from colorfuse.plugins.options import check_applied
 
         named = dict(zip(KEYWORD_OPTIONS, (saturation, chroma_upsample, max_pixels, tile, tile_overlap)))
@@ -123,7 +128,9 @@ class Colorizer:
         self._outputs = list(self.look.mix)
         self._input_types = (self._check_card_against_model() if adapter is None
                              else {spec.name: np.float32 for spec in self.card.inputs})
-        self.style_view = None if style is None else self._style_view(style)
+        self.style_strength = styles.check_strength(style_strength)
+        self.style = None if style is None else styles.make_style(self, style, self.style_strength)
+        self.style_view = None if self.style is None else self.style.global_view
         self._runner = wrap_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
                                   options=self.options)
 
@@ -155,19 +162,25 @@ class Colorizer:
         return types
 
     # ---- the three steps -----------------------------------------------------------------------
-    def prepare(self, image: np.ndarray, hints=(), palette: np.ndarray | None = None) -> Prepared:
+    def prepare(self, image: np.ndarray, hints=(), palette: np.ndarray | None = None, style=None) -> Prepared:
         """Take L at full size and build the model's inputs for one image array; ``hints``
         (:class:`~colorfuse.engine.hints.Hint`, in the image's pixels) and ``palette`` (a
-        reference's ab, (H, W, 2) in ab units) steer a model that takes colour hints."""
+        reference's ab, (H, W, 2) in ab units) steer a model that takes colour hints; ``style`` (a
+        reference path or array, or a :class:`~colorfuse.engine.style.Style`) replaces the colorizer's."""
         image = lab.as_image(image)
         if lab.is_colour(image):
             with self._count_lock:
                 self.colour_inputs += 1
         image = call_chain("preprocess_image", "image", image=image, options=self.options)
+        style = self._style_of(style)
+        chosen = hint_inputs.palette_input(self.card, palette) if palette is not None else \
+            style.palette if style is not None else None
         if tiling.streams(self, image.shape[:2]):  # tiling: huge full-size images go tile by tile in finish()
-            if hints or palette is not None:
-                raise hint_inputs.HintError("colour hints do not reach tiled images yet: give a smaller --max-side")
-            return tiling.StreamedImage(image)
+            if hints:
+                hint_inputs.require_hints(self.card)
+                hint_inputs.check_points(hints, image.shape[:2])
+            given = hint_inputs.palette_input(self.card, palette) if palette is not None else None
+            return tiling.StreamedImage(image, tuple(hints), given, style)
         height, width = image.shape[:2]
         small_h, small_w, pad_h, pad_w = working_size(height, width, self.max_side, self.card.size_multiple)
         small_l = lab.luminance_resized(image, small_w, small_h)
@@ -175,31 +188,29 @@ class Colorizer:
         if (pad_h, pad_w) != (small_h, small_w):
             normalised = cv2.copyMakeBorder(normalised, 0, pad_h - small_h, 0, pad_w - small_w, cv2.BORDER_REPLICATE)
         prepared = Prepared(image, small_l, normalised[None])
-        if hints or palette is not None:
+        if hints or chosen is not None:
             hint_ab, mask = hint_inputs.local_inputs(self.card, hints, (height, width), (small_h, small_w), (pad_h, pad_w))
-            prepared.hints = {"hint_ab": hint_ab, "hint_mask": mask, "palette": hint_inputs.palette_input(self.card, palette)}
-        if self.style_view is not None:
-            prepared.global_view = self.style_view
-        elif self.card.global_input_size:
-            prepared.global_view = self._global_view(small_l)
+            prepared.hints = {"hint_ab": hint_ab, "hint_mask": mask,
+                              "palette": chosen if chosen is not None else hint_inputs.palette_input(self.card, None)}
+        own_view = self._global_view(small_l) if self.card.global_input_size else None
+        prepared.global_view = own_view if style is None else style.global_view
+        if style is not None and style.strength < 1:
+            plain = {**prepared.hints, "palette": hint_inputs.palette_input(self.card, palette)} \
+                if hints or palette is not None else None
+            prepared.unstyled = Prepared(image, small_l, prepared.padded, own_view, plain)
+            prepared.strength = style.strength
         return prepared
+
+    def _style_of(self, style) -> styles.Style | None:
+        """The colorizer's style for None, else ``style`` (a Style, or a reference made one at ``style_strength``)."""
+        if style is None or isinstance(style, styles.Style):
+            return self.style if style is None else style
+        return styles.make_style(self, style, self.style_strength)
 
     def _global_view(self, small_l: np.ndarray) -> np.ndarray:
         size = self.card.global_input_size
         view = lab.resize(small_l, size, size)
         return ((view - np.float32(self.card.l_offset)) * np.float32(1.0 / self.card.l_scale))[None]
-
-    def _style_view(self, style) -> np.ndarray:
-        """The global view of the style reference, made as for an image to colorize."""
-        if not self.card.global_input_size:
-            from colorfuse.engine.models import style_models
-
-            raise ColorfuseError(f"model {self.card.name!r} has no global input, so it cannot take a style image; "
-                                 f"models that take one: {', '.join(style_models()) or 'none registered'}")
-        image = lab.as_image(self.read(style) if isinstance(style, (str, os.PathLike)) else style)
-        full_l = lab.luminance(image)
-        small_h, small_w, _, _ = working_size(*full_l.shape, self.max_side, self.card.size_multiple)
-        return self._global_view(lab.resize(full_l, small_w, small_h))
 
     def _run_session(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The look's ab (model units): its mix of the model's outputs, times its scale."""
@@ -211,14 +222,12 @@ class Colorizer:
         return mixed * np.float32(self.look.scale) if self.look.scale != 1 else mixed
 
     def predict(self, items: list[Prepared]) -> None:
-        """Run the model on prepared images, batching those with the same working shape."""
+        """Run the model on prepared images, batching those with the same working shape (an image
+        with a style below full strength runs twice, styled and not, and gets their blend)."""
+        items = [item for item in items if not isinstance(item, tiling.StreamedImage)]  # tiling: runs in finish()
         groups: dict[tuple, list[Prepared]] = {}
-        for item in items:
-            if isinstance(item, tiling.StreamedImage):  # tiling: runs in finish()
-                continue
+        for item in items + [item.unstyled for item in items if item.unstyled is not None]:
             if tiling.over_budget(self.options, item.shape_key):  # tiling: too big for one run
-                if item.hints is not None:
-                    raise hint_inputs.HintError("colour hints do not reach tiled images yet: give a smaller --max-side")
                 tiling.predict_tiled(self, item)
                 continue
             groups.setdefault(item.shape_key, []).append(item)
@@ -228,6 +237,9 @@ class Colorizer:
                 output = self._runner(self._feeds(chunk))
                 for item, ab in zip(chunk, output):
                     item.ab = ab
+        for item in items:
+            if item.unstyled is not None:
+                item.ab, item.unstyled = styles.blend(item.ab, item.unstyled.ab, item.strength), None
 
     def _feeds(self, chunk: list[Prepared]) -> dict[str, np.ndarray]:
         """The model's inputs for prepared images of one working shape."""
@@ -314,12 +326,12 @@ class Colorizer:
 
         return read_image(path, self.options)
 
-    def colorize(self, image, hints=(), palette: np.ndarray | None = None) -> np.ndarray:
+    def colorize(self, image, hints=(), palette: np.ndarray | None = None, style=None) -> np.ndarray:
         """Colorize one image (array or path); returns RGB uint8 at the input's exact size.
-        ``hints`` and ``palette`` as in :meth:`prepare`."""
-        if not hints and palette is None:
+        ``hints``, ``palette`` and ``style`` as in :meth:`prepare`."""
+        if not hints and palette is None and style is None:
             return self.colorize_batch([image])[0]
-        item = self.prepare(self.read(image) if isinstance(image, (str, os.PathLike)) else image, hints, palette)
+        item = self.prepare(self.read(image) if isinstance(image, (str, os.PathLike)) else image, hints, palette, style)
         self.predict([item])
         return self.finish(item)
 

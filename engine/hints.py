@@ -78,6 +78,35 @@ def local_inputs(card: ModelCard, hints, image_shape: tuple[int, int], work_shap
     return hint_ab, mask
 
 
+def check_points(hints, image_shape: tuple[int, int]) -> None:
+    """HintError for the first hint outside an image of ``image_shape`` (h, w) or with a bad radius."""
+    height, width = image_shape
+    for hint in hints:
+        if not (0 <= hint.x < width and 0 <= hint.y < height):
+            raise HintError(f"hint at ({hint.x}, {hint.y}) is outside the {width}x{height} image")
+        if not (isinstance(hint.radius, (int, np.integer)) and 0 <= hint.radius <= 1000):
+            raise HintError(f"hint radius {hint.radius!r}: give a whole number of pixels, 0 or more")
+
+
+def tile_inputs(card: ModelCard, hints, box: tuple[int, int, int, int], padded_shape: tuple[int, int]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(hint_ab, hint_mask) for the tile ``box`` (y0, y1, x0, x1) of an image the model sees at
+    full size, padded to ``padded_shape``: each hint's square clipped to the tile (zeros elsewhere)."""
+    require_hints(card)
+    y0, y1, x0, x1 = box
+    hint_ab = np.zeros((2, *padded_shape), np.float32)
+    mask = np.zeros((1, *padded_shape), np.float32)
+    scale = np.float32(1.0 / card.hints["ab_scale"])
+    for hint in hints:
+        cy, cx, r = int(hint.y), int(hint.x), int(hint.radius)
+        rows = slice(max(y0, cy - r) - y0, min(y1, cy + r + 1) - y0)
+        cols = slice(max(x0, cx - r) - x0, min(x1, cx + r + 1) - x0)
+        if rows.start < rows.stop and cols.start < cols.stop:
+            hint_ab[:, rows, cols] = (color_ab(hint.color) * scale)[:, None, None]
+            mask[:, rows, cols] = 1
+    return hint_ab, mask
+
+
 def palette_input(card: ModelCard, ab: np.ndarray | None, keep_hist: bool = True, keep_chroma: bool = True) -> np.ndarray:
     """The ``palette`` input (Q + 3, 1, 1) of a reference's ab (H, W, 2) in ab units; None or
     no keep flag gives the "no palette" zeros."""

@@ -60,11 +60,18 @@ class NodeArg:
     type: str
 
 
+def _port_name(port) -> str:
+    """The ONNX name of a port: OpenVINO may give an input that feeds a Cast straight away the Cast's
+    output name too (``/Cast_14_output_0`` beside ``hint_mask``); the exporter's own names start with "/"."""
+    names = sorted(port.get_names())
+    return next((name for name in names if not name.startswith("/")), port.get_any_name())
+
+
 def _node_args(ports) -> list[NodeArg]:
     args = []
     for port in ports:
         shape = [dim.get_length() if dim.is_static else f"dim{i}" for i, dim in enumerate(port.get_partial_shape())]
-        args.append(NodeArg(port.get_any_name(), shape, _TYPES.get(port.get_element_type().get_type_name(), "?")))
+        args.append(NodeArg(_port_name(port), shape, _TYPES.get(port.get_element_type().get_type_name(), "?")))
     return args
 
 
@@ -99,6 +106,6 @@ class OpenVINOSession:
         if request is None:
             request = self._local.request = self.compiled.create_infer_request()
         results = request.infer({name: np.ascontiguousarray(value) for name, value in feeds.items()})
-        by_name = {port.get_any_name(): value for port, value in results.items()}
+        by_name = {_port_name(port): value for port, value in results.items()}
         names = output_names or [arg.name for arg in self._outputs]
         return [np.array(by_name[name], copy=True) for name in names]  # the request reuses its buffers

@@ -6,7 +6,9 @@ features (and the colours they imply) are shared. Neighbouring tiles overlap by 
 the outer quarter of the overlap on each side is context only (weight 0 for the tile whose edge
 it is), and across the middle half the two predictions are blended with complementary cosine
 ramps. The weights of all tiles sum to one at every pixel, so where tiles agree the result is
-exactly the untiled one, and where their receptive fields differ there is no seam.
+exactly the untiled one, and where their receptive fields differ there is no seam. Colour hints
+go to every tile they touch (each hint's square clipped to the tile), and the palette and a
+style to every tile, like the global view; a style below full strength runs each tile twice.
 
 Options (the colorizer's ``options`` dict): ``tile`` (side in px, default 2048; 0 never tiles)
 and ``tile_overlap`` (px, default 64, at most a quarter of the tile). Tile starts are multiples of the card's size multiple,
@@ -32,7 +34,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine import lab
+from colorfuse.engine.style import blend
 from colorfuse.plugins.manager import call_chain
 
 DEFAULT_TILE = 2048
@@ -143,8 +147,10 @@ def blended_rows(run_tile, height: int, width: int, tile: int, overlap: int, mul
         yield band_start, done, band[:, : done - band_start]
 
 
-def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None, scale: float = 1.0) -> np.ndarray:
-    """The model's ab times ``scale``, planar (2, h, w), for one normalised L tile (h, w).
+def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None, scale: float = 1.0,
+                 hints: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The model's ab times ``scale``, planar (2, h, w), for one normalised L tile (h, w) and its
+    hint inputs by role (``hint_ab`` and ``hint_mask`` at the tile's size, zero-padded here).
 
     The tile is padded to the size multiple as the colorizer pads whole images, and an output at a
     lower resolution is resized to the tile like the colorizer resizes it.
@@ -158,6 +164,11 @@ def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None, 
     feeds = {l_name: l_norm[None, None].astype(colorizer._input_types[l_name], copy=False)}
     if g_name:
         feeds[g_name] = global_view[None].astype(colorizer._input_types[g_name], copy=False)
+    for role, value in (hints or {}).items():
+        if role != "palette":
+            value = np.pad(value, ((0, 0), (0, pad_h - height), (0, pad_w - width)))
+        name = colorizer.card.input_name(role)
+        feeds[name] = value[None].astype(colorizer._input_types[name], copy=False)
     output = colorizer._runner(feeds)[0]
     out_h, out_w = output.shape[1:]
     crop_h, crop_w = max(1, round(height * out_h / pad_h)), max(1, round(width * out_w / pad_w))
@@ -180,7 +191,9 @@ def predict_tiled(colorizer, item) -> None:
     result = np.empty((2, height, width), np.float32)
 
     def run_tile(y0, y1, x0, x1):
-        return predict_tile(colorizer, np.ascontiguousarray(padded[y0:y1, x0:x1]), item.global_view)
+        hints = None if item.hints is None else \
+            {role: value if role == "palette" else value[:, y0:y1, x0:x1] for role, value in item.hints.items()}
+        return predict_tile(colorizer, np.ascontiguousarray(padded[y0:y1, x0:x1]), item.global_view, hints=hints)
 
     for y0, y1, ab in blended_rows(run_tile, height, width, tile, overlap, colorizer.card.size_multiple):
         result[:, y0:y1] = ab
@@ -190,11 +203,13 @@ def predict_tiled(colorizer, item) -> None:
 # ---- route 2: streaming at full resolution --------------------------------------------------------
 class StreamedImage:
     """An image that the model sees at full size and that is over the tile budget: colorized in
-    :func:`finish_streamed`, tile by tile, into one preallocated output (``predict`` skips it)."""
+    :func:`finish_streamed`, tile by tile, into one preallocated output (``predict`` skips it), with
+    its colour hints (in its pixels), a palette input given with them (or None) and its style."""
 
-    def __init__(self, image: np.ndarray):
+    def __init__(self, image: np.ndarray, hints=(), palette: np.ndarray | None = None, style=None):
         self.image = image
         self.ab = None
+        self.hints, self.palette, self.style = tuple(hints), palette, style
 
     @property
     def shape_key(self) -> tuple[int, int]:
@@ -237,14 +252,29 @@ def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
     card, options, image = colorizer.card, colorizer.options, item.image
     tile, overlap = tile_settings(options)
     height, width = image.shape[:2]
-    global_view = colorizer.style_view
-    if global_view is None and card.global_input_size:
-        global_view = global_view_of(image, card.global_input_size, card)
+    style = item.style
+    own_view = None
+    if card.global_input_size and (style is None or style.strength < 1):
+        own_view = global_view_of(image, card.global_input_size, card)
     offset, inv_scale = np.float32(card.l_offset), np.float32(1.0 / card.l_scale)
+    styled_palette = item.palette if item.palette is not None or style is None else style.palette
+
+    def tile_hints(box, palette):
+        if not item.hints and palette is None:
+            return None
+        hint_ab, mask = hint_inputs.tile_inputs(card, item.hints, box, (box[1] - box[0], box[3] - box[2]))
+        return {"hint_ab": hint_ab, "hint_mask": mask,
+                "palette": hint_inputs.palette_input(card, None) if palette is None else palette}
 
     def run_tile(y0, y1, x0, x1):
         l_norm = (lab.luminance(image[y0:y1, x0:x1]) - offset) * inv_scale
-        return predict_tile(colorizer, l_norm, global_view, card.ab_scale)
+        box = (y0, y1, x0, x1)
+        ab = predict_tile(colorizer, l_norm, own_view if style is None else style.global_view, card.ab_scale,
+                          tile_hints(box, styled_palette))
+        if style is None or style.strength == 1:
+            return ab
+        return blend(ab, predict_tile(colorizer, l_norm, own_view, card.ab_scale, tile_hints(box, item.palette)),
+                     style.strength)
 
     output = np.empty((height, width, 3), np.uint8)
     for y0, y1, ab in blended_rows(run_tile, height, width, tile, overlap, card.size_multiple):

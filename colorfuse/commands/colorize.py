@@ -29,12 +29,48 @@ runtime_option = click.option(
     help="onnxruntime, or OpenVINO on the CPU (pip install -e '.[openvino]' in the clone); auto: the fastest here.")
 style_option = click.option(
     "--style", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="Reference image whose global features (palette, mood) every image gets; needs a model with a global input.")
+    help="Reference image whose global features (palette, mood) every image gets, and its palette as a colour hint "
+         "for a model that takes hints; needs a model with a global input.")
+style_strength_option = click.option(
+    "--style-strength", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+    help="How far --style moves the colours: from a touch (0.2) to following the reference (1).")
+
+
+def _parse_hints(ctx, param, values):
+    from colorfuse.engine.hint_jobs import parse_hint_option
+    from colorfuse.engine.hints import HintError
+
+    try:
+        return [parse_hint_option(value) for value in values]
+    except HintError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def hint_plan(inputs, out_dir, hint, hints_file):
+    """The run's :class:`HintPlan` (None without hints); every problem one line, before the model loads."""
+    from colorfuse.engine.errors import one_line
+    from colorfuse.engine.hint_jobs import HintPlan
+    from colorfuse.engine.hints_file import read_hints
+
+    if not hint and hints_file is None:
+        return None
+    if hint and hints_file is not None:
+        raise click.UsageError("give --hint or --hints FILE, not both")
+    if hint and (len(inputs) != 1 or not Path(inputs[0]).is_file()):
+        raise click.UsageError("--hint is for a run over one file; for several, give a hints file (--hints FILE)")
+    plan = HintPlan({inputs[0]: hint}, "--hint") if hint else HintPlan(read_hints(hints_file)["images"], str(hints_file))
+    problems = plan.problems(inputs, out_dir)
+    for line in problems:
+        click.echo(one_line(f"error: {line}"), err=True)
+    if problems:
+        raise SystemExit(1)
+    return plan
 
 
 def describe(colorizer) -> str:
     """The run's first line: model, look, style, device, precision and runtime, working size."""
-    style = ", with a style image" if colorizer.style_view is not None else ""
+    style = "" if colorizer.style is None else \
+        f", with a style image{f' at strength {colorizer.style.strength:g}' if colorizer.style.strength < 1 else ''}"
     choice = colorizer.precision_choice
     variant = f" ({choice.variant.precision} on {choice.variant.runtime})" if choice else ""
     return (f"model {colorizer.card.name} {colorizer.card.version} ({colorizer.look_name} look{style}) on "
@@ -170,6 +206,12 @@ def write_grid(summary, path: Path) -> bool:
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
 @look_option
 @style_option
+@style_strength_option
+@click.option("--hint", "hint", multiple=True, metavar="X,Y,#RRGGBB[,R]", callback=_parse_hints,
+              help="A colour at pixel X,Y of the input (x from the left, y from the top) over radius R px (default 3); "
+                   "repeatable, for a run over one file; needs a model that takes hints.")
+@click.option("--hints", "hints_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Hints file (JSON) with the hints of each image of the run, keyed by path (see the README).")
 @precision_option
 @runtime_option
 @click.option("--saturation", type=FiniteFloat(), default=1.0, show_default=True, help="Scale the predicted colour.")
@@ -195,8 +237,9 @@ def write_grid(summary, path: Path) -> bool:
 @click.option("--failures", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --ray: JSONL report of the failed inputs (default: OUT/failures.jsonl).")
 # ---- end of cluster mode options ----
-def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, quality, look, style, precision, runtime, saturation,
-            chroma_upsample, skip_existing, overwrite, grid, grid_count, max_pixels, extra, quiet, **cluster):
+def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, quality, look, style, style_strength, hint,
+            hints_file, precision, runtime, saturation, chroma_upsample, skip_existing, overwrite, grid, grid_count,
+            max_pixels, extra, quiet, **cluster):
     """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
     from tqdm import tqdm
 
@@ -204,6 +247,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
     from colorfuse.engine.errors import one_line
+    from colorfuse.engine.hints import require_hints
     from colorfuse.engine.imagefiles import memory_pixel_limit
 
     if skip_existing and overwrite:
@@ -219,9 +263,11 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
                             failures=cluster["failures"], quiet=quiet, grid=grid, model=model, device=device,
                             max_side=max_side, batch_size=batch_size, fmt=fmt, skip_existing=skip_existing,
                             overwrite=overwrite, options=options, look=look, precision=precision, runtime=runtime,
-                            style=None if style is None else read_image(style, options))
+                            style=None if style is None else read_image(style, options), style_strength=style_strength,
+                            hints=hint_plan(inputs, out_dir, hint, hints_file))
     sources = Inputs(inputs, out_dir)
     sources.check()  # the cheap checks, before the model loads
+    hints = hint_plan(inputs, out_dir, hint, hints_file)
     if max_pixels is None:
         memory_pixel_limit()  # the default limit, fixed for the whole run before anything is read
     total: list[int] = []  # the count of inputs, once the background walk has made it
@@ -244,12 +290,15 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         try:
             try:  # a signal from here on ends in the summary and 128 + N, during model loading too
                 colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                                      look=look, style=style, precision=precision, runtime=runtime)
+                                      look=look, style=style, precision=precision, runtime=runtime,
+                                      style_strength=style_strength)
+                if hints is not None:
+                    require_hints(colorizer.card)
                 click.echo(describe(colorizer), err=True)
                 progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
                 run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
                                     workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
-                                    inputs=sources)
+                                    inputs=sources, hints=hints)
                 run.run(sources.jobs())
             finally:
                 stop.disarm()  # later signals are only recorded

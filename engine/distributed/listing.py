@@ -8,6 +8,7 @@ planned by the single-machine run's :class:`~colorfuse.engine.planning.Planner` 
 
 from __future__ import annotations
 
+import json
 import tempfile
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -52,13 +53,15 @@ def iter_remote_jobs(uri: str) -> Iterator[tuple[str, str, Job]]:
             if entry.type == pafs.FileType.File and not entry.base_name.startswith("."):
                 relative = PurePosixPath(entry.path).relative_to(root).as_posix()
                 yield f"{base}/{relative}", entry.path, Job(Path(f"{base}/{relative}"), Path(relative),
-                                                            unknown_type=not types.reads(entry.base_name))
+                                                            unknown_type=not types.reads(entry.base_name),
+                                                            in_folder=True)
         folders.extend(entry.path for entry in reversed(entries) if entry.type == pafs.FileType.Directory)
 
 
-def iter_planned(inputs, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool) -> Iterator[dict]:
+def iter_planned(inputs, out_dir: Path, fmt: str, skip_existing: bool, overwrite: bool, hints=None) -> Iterator[dict]:
     """One row per input file: where it goes, whether it may replace it (``replace``: an existing output to
-    check, ``existing``), and whether it is to do, skipped, failed or of unknown type."""
+    check, ``existing``), whether it is to do, skipped, failed or of unknown type, and its colour hints
+    from ``hints`` (a :class:`~colorfuse.engine.hint_jobs.HintPlan`) as a hints-file list in JSON ("": none)."""
     local = Inputs([item for item in inputs if not is_uri(item)], out_dir)
     planner = Planner(out_dir, fmt, skip_existing, overwrite, local)
     for item in inputs:
@@ -73,7 +76,14 @@ def iter_planned(inputs, out_dir: Path, fmt: str, skip_existing: bool, overwrite
                    "target": str(outcome.output or "") if outcome else str(planned.target),
                    "replace": bool(outcome is None and planned.replace),
                    "existing": bool(outcome is None and planned.existing),
-                   "status": outcome.status if outcome else "todo", "error": (outcome.error or "") if outcome else ""}
+                   "status": outcome.status if outcome else "todo", "error": (outcome.error or "") if outcome else "",
+                   "hints": _hints_json(hints.for_job(job)) if hints is not None else ""}
+
+
+def _hints_json(hints) -> str:
+    from colorfuse.engine.hints_file import hints_document
+
+    return json.dumps(hints_document({"row": hints})["images"]["row"]) if hints else ""
 
 
 @lru_cache(maxsize=16)

@@ -2,7 +2,8 @@
 
     list (1 task) -> decode (tasks) -> colorize (actor pool, one Colorizer each) -> write (tasks)
 
-Rows carry source, target, replace, existing, status (todo, skipped, failed, done) and error;
+Rows carry source, target, replace, existing, status (todo, skipped, failed, done), error and
+the image's colour hints (a hints-file list as JSON, "" for none), so hints travel with their image;
 decoded and colorized pixels travel as bytes with their shape and dtype (gray, RGB, 8 or 16 bits
 alike). A failing file only fails its row, with the single-machine run's message. Planning,
 resuming (an existing output is skipped only if complete) and publishing are the single-machine
@@ -27,13 +28,13 @@ from colorfuse.engine.imagefiles import HOST, output_is_complete, process_runnin
 from colorfuse.engine.planning import Outcome, Planned, failure_message, write_output
 
 LIST_CHUNK = 64  # rows per batch the listing task yields
-COLUMNS = ("source", "fspath", "target", "replace", "existing", "status", "error")
+COLUMNS = ("source", "fspath", "target", "replace", "existing", "status", "error", "hints")
 
 
-def _list_stage(batch, inputs, out_dir, fmt, skip_existing, overwrite):
+def _list_stage(batch, inputs, out_dir, fmt, skip_existing, overwrite, hints=None):
     """The listing task (one input row, ignored): planned rows, ``LIST_CHUNK`` at a time."""
     chunk: list[dict] = []
-    for row in iter_planned(inputs, Path(out_dir), fmt, skip_existing, overwrite):
+    for row in iter_planned(inputs, Path(out_dir), fmt, skip_existing, overwrite, hints):
         chunk.append(row)
         if len(chunk) == LIST_CHUNK:
             yield _columns(chunk)
@@ -83,12 +84,13 @@ class ColorizeActor:
     """A Ray Data actor: one Colorizer (one onnxruntime session) for its whole life."""
 
     def __init__(self, model, device: str, max_side, batch_size: int, options: dict, threads: int | None,
-                 look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto"):
+                 look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto",
+                 style_strength: float = 1.0):
         from colorfuse.engine.colorizer import Colorizer
 
         self.colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
                                    options=options, threads=threads, look=look, style=style, precision=precision,
-                                   runtime=runtime)
+                                   runtime=runtime, style_strength=style_strength)
 
     def __call__(self, batch: dict) -> dict:
         status, error = list(batch["status"]), list(batch["error"])
@@ -97,7 +99,7 @@ class ColorizeActor:
             if status[index] == "todo":
                 try:
                     image = _unpack(batch["pixels"][index], batch["shape"][index], batch["dtype"][index])
-                    prepared[index] = self.colorizer.prepare(image)
+                    prepared[index] = self.colorizer.prepare(image, hints=hints_of_row(batch["hints"][index]))
                 except Exception as exc:
                     status[index], error[index] = "failed", failure_message(source, exc)
         try:
@@ -112,6 +114,13 @@ class ColorizeActor:
             except Exception as exc:
                 status[index], error[index] = "failed", failure_message(batch["source"][index], exc)
         return _with_pixels(batch, results, status, error)
+
+
+def hints_of_row(text: str) -> list:
+    """The hints a row carries (its ``hints`` column: a hints-file list as JSON, "" for none)."""
+    from colorfuse.engine.hints_file import parse_hints
+
+    return parse_hints({"version": 1, "images": {"row": json.loads(text)}})["images"]["row"] if text else []
 
 
 def driver_gone(driver: tuple[str, int]) -> bool:
@@ -155,16 +164,17 @@ def _local(item: str) -> str:
 def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None, max_side=None,
                   batch_size: int = 8, fmt: str = "auto", skip_existing: bool = False,
                   overwrite: bool = False, options: dict | None = None, look: str | None = None, style=None,
-                  precision: str = "auto", runtime: str = "auto"):
+                  precision: str = "auto", runtime: str = "auto", style_strength: float = 1.0, hints=None):
     """The lazy Ray Data pipeline whose rows are outcomes (source, target, status, error).
 
-    ``style`` is the reference image as an array (read on the driver), so nodes need not see it."""
+    ``style`` is the reference image as an array (read on the driver), so nodes need not see it;
+    ``hints`` (a :class:`~colorfuse.engine.hint_jobs.HintPlan`) gives each listed image its hints."""
     data = ray.data
     options = dict(options or {})
     listing = data.from_items([{"inputs": len(inputs)}]).map_batches(
         _list_stage, batch_size=1, num_cpus=0, batch_format="numpy",
         fn_kwargs={"inputs": [_local(item) for item in inputs], "out_dir": os.path.abspath(out_dir), "fmt": fmt,
-                   "skip_existing": skip_existing, "overwrite": overwrite})
+                   "skip_existing": skip_existing, "overwrite": overwrite, "hints": hints})
     decoded = listing.repartition(num_blocks=None, target_num_rows_per_block=batch_size).map_batches(
         _decode_stage, batch_size=batch_size, batch_format="numpy", fn_kwargs={"options": options})
     colorized = decoded.map_batches(
@@ -172,7 +182,8 @@ def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None
         compute=data.ActorPoolStrategy(min_size=workers.min_workers, max_size=workers.max_workers),
         fn_constructor_kwargs={"model": _model_spec(model), "device": workers.device, "max_side": max_side,
                                "batch_size": batch_size, "options": options, "threads": workers.threads,
-                               "look": look, "style": style, "precision": precision, "runtime": runtime},
+                               "look": look, "style": style, "precision": precision, "runtime": runtime,
+                               "style_strength": style_strength},
         **workers.resources)
     return colorized.map_batches(_write_stage, batch_size=batch_size, batch_format="numpy",
                                  fn_kwargs={"fmt": fmt, "options": options, "skip_existing": skip_existing,
