@@ -70,7 +70,7 @@ def test_unknown_look_names_the_known_ones(vivid_model, model_path):
         (lambda d: d["looks"]["vivid"].update(mix={"ab_missing": 1.0}), "look 'vivid' must mix outputs"),
         (lambda d: d["looks"]["vivid"].update(scale=0), "scale must be positive"),
         (lambda d: d.update(default_look="sepia"), "default_look 'sepia'"),
-        (lambda d: d["outputs"][1].update(role="L"), "every output with role 'ab'"),
+        (lambda d: d["outputs"][1].update(role="L"), "at least one output with role 'ab'"),
     ],
 )
 def test_invalid_looks_are_refused(vivid_model, tmp_path, mutate, message):

@@ -28,8 +28,11 @@ SMALL = {name: (kwargs, 32) for name, (kwargs, _) in TINY.items()}
 LOSS_KEY = {"pix2pix": "train_l1"}  # the GAN term of pix2pix need not fall; its L1 term must
 
 
+ON_TRAINED_MEMBERS = {"effnet_hints"}  # built on trained runs: tests/test_hints_model.py trains and covers it
+
+
 def test_every_registered_model_is_covered():
-    assert set(model_names()) == set(SMALL)
+    assert set(model_names()) - ON_TRAINED_MEMBERS == set(SMALL)
 
 
 @pytest.fixture(scope="module")

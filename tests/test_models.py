@@ -64,7 +64,8 @@ def calibrate_batchnorm(model, batch):
 
 
 def test_every_model_has_a_tiny_config():
-    assert set(TINY) == set(model_names()) == set(MODELS)
+    built_on_trained_members = {"effnet_hints"}  # tests/test_hints_model.py trains its members and covers it
+    assert set(TINY) == set(model_names()) - built_on_trained_members == set(MODELS) - built_on_trained_members
 
 
 def test_unknown_model_lists_known_names():
