@@ -100,8 +100,8 @@ def pytorch_predictor(checkpoint, card, threads: int):
 
     def predict(padded, view):
         with torch.inference_mode():
-            inputs = [torch.from_numpy(padded)] + ([torch.from_numpy(view)] if view is not None else [])
-            result = module(*inputs)
+            feeds = _feeds(card, padded, view)  # a hint-taking model gets its "no hints" zeros
+            result = module(*(torch.from_numpy(feeds[spec.name]) for spec in card.inputs))
             result = result if isinstance(result, tuple) else (result,)
             by_name = dict(zip(outputs, (r.numpy() for r in result)))
         return mix([by_name[name] for name in names])[0]
