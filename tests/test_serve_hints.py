@@ -81,7 +81,7 @@ def test_hints_steer_the_colour_at_their_point_as_the_engine_does(served, hint_m
     assert hinted["hints"] == 2
     steered = client.get(hinted["url"]).content
     at = lab_of(steered)[20, 30]
-    assert at[1] - plain[20, 30, 1] > 3  # redder (a up) where the red hint is
+    assert at[1] - plain[20, 30, 1] > 10  # redder (a up) where the red hint is
     engine = Colorizer(hint_model, device="cpu", max_side=None, batch_size=1).colorize(
         gray, hints=[Hint(30, 20, RED, 6), Hint(55, 40, "#2040c0", 3)])
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(steered)).convert("RGB")), engine)  # the API's pixels
