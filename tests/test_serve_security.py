@@ -96,3 +96,23 @@ def test_websockets_are_refused(app):
         with client_for(app()).websocket_connect("/", params={"token": TOKEN}) as socket:
             socket.receive_text()
     assert refused.value.code == 1008  # policy violation: the gate's, not the router's 1000 for no route
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/api/hints", None),
+    ("POST", "/api/files/feedbeef/suggest", {"x": 1, "y": 1}),
+    ("POST", "/api/files/feedbeef/render", {"hints": [{"x": 1, "y": 1, "color": "#a03020"}]}),
+])
+def test_the_hint_routes_are_behind_the_same_gate(app, method, path, body):
+    client = client_for(app())
+    token = {"X-Colorfuse-Token": TOKEN}
+
+    def send(headers):
+        return client.request(method, path, json=body, headers=headers)
+
+    assert send({}).status_code == 403  # no token
+    assert send({**token, "origin": "http://evil.example.com"}).status_code == 403
+    assert send({**token, "host": "evil.example.com"}).status_code == 403
+    assert send({**token, "sec-fetch-site": "cross-site"}).status_code == 403
+    passed = send({**token, "origin": f"http://127.0.0.1:{PORT}"})
+    assert passed.status_code == (200 if method == "GET" else 404)  # through the gate: the app answers

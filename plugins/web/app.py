@@ -3,22 +3,26 @@
 Every CPU-heavy call goes through the one :class:`Worker`; the handlers only stream bytes and
 wait. Errors come back as ``{"error": message}`` with the CLI's words for the same problem; a
 body that is not the JSON a route expects (too deeply nested, a wrong type) is a 400, and an upload
-the browser abandons is dropped quietly.
+the browser abandons is dropped quietly. Colour hints (:mod:`.hinting`) come with a photo's
+render request, and ``/api/hints`` downloads them all as one hints file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from colorfuse.engine.hints import HintError
+from colorfuse.plugins.web import hinting
 from colorfuse.plugins.web.library import PREVIEW_SECONDS, Library, Upload, UploadError
 from colorfuse.plugins.web.security import Gate
 from colorfuse.plugins.web.settings import SettingsError, command_line, parse_settings
@@ -28,7 +32,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def model_table(names=None) -> list[dict]:
-    """The models the page offers (the default first), each with its card in words, looks and global input."""
+    """The models the page offers (the default first), each with its card in words, looks, global input
+    and hint inputs; ``names`` are registered names or ``.onnx`` paths (default: every registered model)."""
     from colorfuse.commands.models import summary
     from colorfuse.engine.card import read_card
     from colorfuse.engine.errors import ModelCardError
@@ -38,13 +43,15 @@ def model_table(names=None) -> list[dict]:
     paths = registered_models()
     rows = []
     for name in sorted(names or paths, key=lambda name: (name != default, name)):
+        path = paths.get(name, Path(name))
         try:
-            card = read_card(paths[name])
+            card = read_card(path)
         except ModelCardError:
             continue  # `colorfuse models list` says what is wrong with it
-        rows.append({"name": name, "summary": summary(card, paths[name]), "looks": list(card.looks),
+        rows.append({"name": name, "summary": summary(card, path), "looks": list(card.looks),
                      "default_look": card.look()[0], "global_input": bool(card.global_input_size),
-                     "default_max_side": card.default_max_side})
+                     "default_max_side": card.default_max_side, "takes_hints": card.takes_hints,
+                     "suggests": any(spec.role == "ab_distribution" for spec in card.outputs)})
     return rows
 
 
@@ -57,8 +64,12 @@ def offered_devices() -> list[str]:
 
 def create_app(library: Library, worker: Worker, token: str | None, port: int, models=None) -> Gate:
     """The app behind its :class:`Gate`; ``models`` limits the offered models (default: every registered one)."""
+    from colorfuse.engine.models import default_model_name
+
     table = model_table(models)
     names = [row["name"] for row in table]
+    hint_models = {row["name"] for row in table if row["takes_hints"]}
+    default_model = default_model_name()
     devices = offered_devices()
 
     def error(message: str, status: int) -> JSONResponse:
@@ -81,9 +92,12 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
         return parse_settings(data, names, devices, styles)
 
     def command_for(settings) -> str:
-        photos = [upload.name for upload in list(library.uploads.values()) if upload.kind == "photo"]
+        uploads = list(library.uploads.values())
+        photos = [upload.name for upload in uploads if upload.kind == "photo"]
         style = library.uploads.get(settings.style) if settings.style else None
-        return command_line(settings, photos, style and style.name, names[0], devices[0])
+        hinted = any(upload.hints for upload in uploads if upload.kind == "photo")
+        return command_line(settings, photos, style and style.name, default_model, devices[0],
+                            hinting.HINTS_FILE if hinted else None, settings.model in hint_models)
 
     async def page(request):
         return FileResponse(STATIC / "index.html")
@@ -122,20 +136,54 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
         return FileResponse(await worker.run(library.before, item), media_type="image/png")
 
     async def render(request):
+        """Render with the settings in the body; a ``hints`` list there replaces the photo's hints."""
         began = time.perf_counter()
         try:
             item = find(request)
-            settings = settings_of(await json_of(request))
-            await worker.run(library.render, item, settings)
+            data = await json_of(request)
+            hints = data.pop("hints", None) if isinstance(data, dict) else None
+            settings = settings_of(data)
+            if hints is not None:
+                if item.kind != "photo":
+                    raise HintError("colour hints are for photos; a video takes them through the command line")
+                hints = hinting.parse_page_hints(hints, item.size)
+            key, _ = await worker.run(library.render, item, settings, None, hints)
         except LookupError as exc:
             return error(str(exc), 404)
-        except SettingsError as exc:
+        except (SettingsError, HintError) as exc:
             return error(str(exc), 400)
         except UploadError as exc:
             return error(str(exc), exc.status)
-        return JSONResponse({"url": f"/api/files/{item.id}/results/{settings.key}", "kind": item.kind,
+        return JSONResponse({"url": f"/api/files/{item.id}/results/{key}", "kind": item.kind,
                              "download": library.download_name(item), "seconds": time.perf_counter() - began,
-                             "command": command_for(settings)})
+                             "command": command_for(settings), "hints": len(item.hints)})
+
+    async def suggest(request):
+        """The model's likely colours at ``{"x", "y"}`` of a photo, given its hints (``settings`` as for render)."""
+        try:
+            item = find(request, ("photo",))
+            data = await json_of(request)
+            data = data if isinstance(data, dict) else {}
+            settings = settings_of(data.get("settings", {}))
+            x, y = data.get("x"), data.get("y")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
+                raise HintError("give the point as numbers x and y, in pixels of the photo")
+
+            def suggestions():
+                colorizer = library.colorizer(settings)
+                return colorizer.suggest_colors(item.image, x, y, k=6, hints=item.hints)
+
+            found = await worker.run(suggestions)
+        except LookupError as exc:
+            return error(str(exc), 404)
+        except (SettingsError, HintError) as exc:
+            return error(str(exc), 400)
+        return JSONResponse({"suggestions": found})
+
+    async def hints_file(request):
+        document = hinting.document(list(library.uploads.values()))
+        return Response(json.dumps(document, indent=1), media_type="application/json",
+                        headers={"content-disposition": f'attachment; filename="{hinting.HINTS_FILE}"'})
 
     async def result(request):
         try:
@@ -174,7 +222,12 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
         return FileResponse(path, filename="colorized.zip", background=BackgroundTask(path.unlink, missing_ok=True))
 
     async def status(request):
-        return JSONResponse({"pending": worker.pending})
+        """The worker's queue, and the render under way: its elapsed time and expected time (from the last rate)."""
+        running = library.running
+        if running is not None:
+            running = {"id": running["id"], "name": running["name"], "estimate_s": running["estimate_s"],
+                       "elapsed_s": time.monotonic() - running["began"]}
+        return JSONResponse({"pending": worker.pending, "running": running})
 
     routes = [
         Route("/", page),
@@ -185,6 +238,8 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
         Route("/api/files/{id}/before", before),
         Route("/api/files/{id}/render", render, methods=["POST"]),
         Route("/api/files/{id}/results/{key}", result),
+        Route("/api/files/{id}/suggest", suggest, methods=["POST"]),
+        Route("/api/hints", hints_file),
         Route("/api/command", command, methods=["POST"]),
         Route("/api/zip", archive, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

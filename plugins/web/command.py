@@ -68,7 +68,10 @@ def memory_budget() -> int:
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Refuse images whose header claims more pixels than this "
                    "(default: as many as the available memory holds, at 12 bytes per pixel).")
-def command(host, port, open_browser, no_token, max_upload_mb, max_pixels):
+@click.option("--model", "models", multiple=True, metavar="NAME_OR_PATH",
+              help="Offer only this model (a registered name or an .onnx file; repeat for more). Default: every "
+                   "registered model.")
+def command(host, port, open_browser, no_token, max_upload_mb, max_pixels, models):
     """A local web page to colorize photos (and preview videos) with any model, look and style."""
     try:
         import uvicorn
@@ -80,6 +83,14 @@ def command(host, port, open_browser, no_token, max_upload_mb, max_pixels):
     from colorfuse.plugins.web.library import Library
     from colorfuse.plugins.web.worker import Worker
 
+    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.engine.models import resolve_model
+
+    for spec in models:
+        try:
+            resolve_model(spec)
+        except ColorfuseError as exc:
+            raise click.ClickException(str(exc)) from None
     sock = listening_socket(host, port)
     port = sock.getsockname()[1]
     token = None if no_token else secrets.token_urlsafe(24)
@@ -89,7 +100,7 @@ def command(host, port, open_browser, no_token, max_upload_mb, max_pixels):
     worker = Worker()
     library = Library(folder, int(max_upload_mb * 1e6), max_pixels, memory_budget())
     try:
-        app = create_app(library, worker, token, port)
+        app = create_app(library, worker, token, port, list(models) or None)
         url = page_url(host, port, token)
         if no_token:
             click.secho("WARNING: --no-token: anyone who can reach this port can use this server, upload files to it "

@@ -5,12 +5,15 @@ shown, never used as a path) and refused as soon as they pass the size limit. A 
 once, through the reader plugins with the ``max_pixels`` check; every render after that starts from
 the kept array. A video is checked with ffmpeg and its first seconds are colorized into an MP4
 (H.264) a browser plays. Every method that decodes, colorizes or encodes runs on the worker thread.
+A photo keeps its colour hints (:mod:`.hinting`), and its results are cached by settings and hints.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
+import time
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -19,11 +22,14 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning
+from colorfuse.plugins.web import hinting
 from colorfuse.plugins.web.settings import Settings, SettingsError
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".ogv"}
 PREVIEW_SECONDS = 3.0
 CHUNK = 1 << 20
+KEPT_RESULTS = 12  # per upload: hint edits make a result each, the oldest are deleted
+KEPT_COLORIZERS = 4  # Colorizers (each with its style view) kept for the settings used last
 
 
 class UploadError(ColorfuseError):
@@ -44,8 +50,10 @@ class Upload:
     kind: str  # "photo", "video" or "style"
     image: np.ndarray | None = field(default=None, repr=False)
     size: tuple[int, int] = (0, 0)  # (width, height)
-    results: dict[str, Path] = field(default_factory=dict)  # settings key -> result file
+    results: dict[str, Path] = field(default_factory=dict)  # result key (settings and hints) -> result file
     notes: list[str] = field(default_factory=list)  # warnings from reading it, in the CLI's words
+    hints: list = field(default_factory=list)  # a photo's colour hints (engine.hints.Hint), in its pixels
+    palette: np.ndarray | None = field(default=None, repr=False)  # a style reference's ab, made once
 
     def describe(self) -> dict:
         return {"id": self.id, "name": self.name, "kind": self.kind, "width": self.size[0], "height": self.size[1],
@@ -73,6 +81,9 @@ class Library:
         self.folder = Path(folder)
         self.max_bytes, self.max_pixels, self.memory_budget = max_bytes, max_pixels, memory_budget
         self.uploads: dict[str, Upload] = {}
+        self._colorizers: dict[tuple, object] = {}
+        self.rates: dict[tuple, float] = {}  # (model, device) -> seconds per working megapixel, last seen
+        self.running: dict | None = None  # the render under way, for the page's progress line
         for sub in ("inputs", "results", "zips"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
 
@@ -168,44 +179,101 @@ class Library:
             write_image_atomic(image, path, "png")
         return path
 
-    def colorizer(self, settings: Settings):
-        """A Colorizer for ``settings`` (cheap: onnxruntime sessions are cached per model and device).
-
-        A setting the model cannot take (a look it lacks, a style without a global input) raises
-        :class:`SettingsError` in the CLI's words.
-        """
-        from colorfuse.engine.colorizer import Colorizer
-
+    def _style(self, settings: Settings) -> Upload | None:
         style = self.uploads.get(settings.style) if settings.style else None
         if settings.style and style is None:
             raise SettingsError("the style image is no longer on the server: choose it again")
-        try:
+        return style
+
+    def colorizer(self, settings: Settings):
+        """A Colorizer for ``settings``, kept for the next render with the same ones.
+
+        A setting the model cannot take (a look it lacks, a style for a model with neither a global
+        input nor a palette hint) raises :class:`SettingsError` in the CLI's words. A hint-taking
+        model without a global input takes the style as its palette only.
+        """
+        from colorfuse.engine.colorizer import Colorizer
+
+        key = (settings.model, settings.device, settings.max_side, settings.saturation, settings.look, settings.style)
+        if key in self._colorizers:
+            return self._colorizers[key]
+        style = self._style(settings)
+
+        def made(style_image):
             return Colorizer(settings.model, device=settings.device, max_side=settings.max_side, batch_size=1,
                              options={"saturation": settings.saturation, "max_pixels": self.max_pixels},
-                             look=settings.look, style=None if style is None else style.image)
+                             look=settings.look, style=style_image)
+
+        try:
+            colorizer = made(None)
+            if style is not None and (colorizer.card.global_input_size or not colorizer.card.takes_hints):
+                colorizer = made(style.image)
         except ColorfuseError as exc:
             raise SettingsError(str(exc)) from None
+        while len(self._colorizers) >= KEPT_COLORIZERS:
+            self._colorizers.pop(next(iter(self._colorizers)))
+        self._colorizers[key] = colorizer
+        return colorizer
 
-    def render(self, upload: Upload, settings: Settings, colorizer=None) -> Path:
-        """The result of ``upload`` under ``settings``, made from the kept decoded photo (no new decoding)."""
-        if settings.key in upload.results:
-            return upload.results[settings.key]
+    def result_key(self, upload: Upload, settings: Settings, hints=None) -> str:
+        """The cache key of ``upload``'s result under ``settings`` with ``hints`` (None: its own)."""
+        hints = upload.hints if hints is None else hints
+        return settings.key + hinting.hints_key(hints)
+
+    def render(self, upload: Upload, settings: Settings, colorizer=None, hints=None) -> tuple[str, Path]:
+        """(key, file) of ``upload``'s result under ``settings``, made from the kept decoded photo.
+
+        ``hints`` (None: the photo's own) become the photo's once rendered; a model that takes no
+        hints renders the photo without its kept ones, and refuses new ones.
+        """
         colorizer = colorizer or self.colorizer(settings)
+        if hints and not colorizer.card.takes_hints:
+            raise SettingsError(f"model {colorizer.card.name!r} takes no colour hints; choose one that does")
+        key = self.result_key(upload, settings, hints if colorizer.card.takes_hints else [])
+        if key not in upload.results:
+            path = self._timed(upload, colorizer, settings, hints)
+            while len(upload.results) >= KEPT_RESULTS:
+                upload.results.pop(next(iter(upload.results))).unlink(missing_ok=True)
+            upload.results[key] = path
+        if hints is not None:
+            upload.hints = hints
+        return key, upload.results[key]
+
+    def _timed(self, upload: Upload, colorizer, settings: Settings, hints) -> Path:
+        """Render, telling :attr:`running` how long it should take from the last rate seen."""
+        from colorfuse.engine.colorizer import working_size
+
+        width, height = upload.size
+        _, _, pad_h, pad_w = working_size(height, width, colorizer.max_side, colorizer.card.size_multiple)
+        work_mp, rate_key = pad_h * pad_w / 1e6, (settings.model, settings.device)
+        rate = self.rates.get(rate_key)
+        began = time.monotonic()
+        self.running = {"id": upload.id, "name": upload.name, "began": began,
+                        "estimate_s": None if rate is None or upload.kind == "video" else rate * work_mp}
         try:
-            path = self._render_video(upload, colorizer, settings) if upload.kind == "video" else \
-                self._render_photo(upload, colorizer, settings)
+            if upload.kind == "video":
+                return self._render_video(upload, colorizer, settings)
+            path = self._render_photo(upload, colorizer, settings, upload.hints if hints is None else hints)
+            self.rates[rate_key] = (time.monotonic() - began) / work_mp
+            return path
         except (ColorfuseError, MemoryError, ValueError) as exc:
             raise UploadError(self._message(upload, exc)) from None
-        upload.results[settings.key] = path
-        return path
+        finally:
+            self.running = None
 
-    def _render_photo(self, upload: Upload, colorizer, settings: Settings) -> Path:
+    def _render_photo(self, upload: Upload, colorizer, settings: Settings, hints) -> Path:
         from colorfuse.engine.imagefiles import write_image_atomic
         from colorfuse.plugins.filetypes import auto_format, output_formats
 
         fmt = auto_format(upload.name)
-        path = self.folder / "results" / f"{upload.id}-{settings.key}{output_formats()[fmt].suffix}"
-        write_image_atomic(colorizer.colorize(upload.image), path, fmt, colorizer.options)
+        takes_hints = colorizer.card.takes_hints
+        style = self._style(settings) if takes_hints else None
+        if style is not None and style.palette is None:
+            style.palette = hinting.palette_ab(style.image)
+        image = hinting.colorize(colorizer, upload.image, hints if takes_hints else [],
+                                 None if style is None else style.palette, settings.strength)
+        path = self.folder / "results" / f"{upload.id}-{secrets.token_hex(6)}{output_formats()[fmt].suffix}"
+        write_image_atomic(image, path, fmt, colorizer.options)
         return path
 
     def _render_video(self, upload: Upload, colorizer, settings: Settings) -> Path:
@@ -227,15 +295,18 @@ class Library:
         path = self.folder / "zips" / f"{secrets.token_hex(8)}.zip"
         taken: set[str] = set()
         with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-            colorizer = None if all(settings.key in upload.results for upload in uploads) else self.colorizer(settings)
+            colorizer = self.colorizer(settings)
             for upload in uploads:
-                result = self.render(upload, settings, colorizer)
+                _, result = self.render(upload, settings, colorizer)
                 name = self.download_name(upload)
                 stem, suffix, number = PurePosixPath(name).stem, PurePosixPath(name).suffix, 2
                 while name in taken:
                     name, number = f"{stem} ({number}){suffix}", number + 1
                 taken.add(name)
                 archive.write(result, name)
+            document = hinting.document(uploads)
+            if colorizer.card.takes_hints and "images" in document:
+                archive.writestr(hinting.HINTS_FILE, json.dumps(document, indent=1))
         return path
 
     def remove(self, upload: Upload) -> None:

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { config: null, items: [], selected: null, style: null, done: 0, total: 0 };
+const state = { config: null, items: [], selected: null, style: null, done: 0, total: 0, inflight: 0 };
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -21,13 +21,17 @@ function model() {
   return state.config.models.find((m) => m.name === $("model").value);
 }
 
+const takesStyle = (m) => m.global_input || m.takes_hints;
+
 function settings() {
   const look = $("look").value;
   const side = $("max-side").value;
+  const m = model();
   return {
-    model: $("model").value, device: $("device").value, look: look || null,
-    saturation: parseFloat($("saturation").value), style: model().global_input ? state.style : null,
+    model: m.name, device: $("device").value, look: look || null,
+    saturation: parseFloat($("saturation").value), style: takesStyle(m) ? state.style : null,
     max_side: side === "" ? null : parseInt(side, 10),
+    strength: m.takes_hints && state.style ? parseFloat($("strength").value) : 1,
   };
 }
 
@@ -50,10 +54,21 @@ function showModel() {
   const sizes = [128, 192, 256, 320, 384, 512, 768, 1024];
   fillSelect($("max-side"), [["", `model default (${m.default_max_side || "full"} px)`],
                              ...sizes.map((s) => [String(s), `${s} px`]), ["0", "full resolution"]]);
-  $("style-box").disabled = !m.global_input;
-  $("style-note").textContent = m.global_input
-    ? "Colours every photo as if it were the kind of scene this photo is (its global features)."
+  $("style-box").disabled = !takesStyle(m);
+  $("style-note").textContent = m.takes_hints
+    ? "Its colours become the palette every photo is steered to (and its global features, where the model has them)."
+    : m.global_input ? "Colours every photo as if it were the kind of scene this photo is (its global features)."
     : `${m.name} has no global input, so it cannot take a style image; choose a model with one.`;
+  $("strength-box").hidden = !(m.takes_hints && state.style);
+  showMode();
+}
+
+function modelChanged() {
+  $("saturation").value = "1"; // as the look, saturation and style start afresh for the new model
+  $("strength").value = "1";
+  showModel();
+  if (state.style && !takesStyle(model())) clearStyle();
+  else settingsChanged();
 }
 
 async function chooseStyle(file) {
@@ -63,6 +78,7 @@ async function chooseStyle(file) {
     if (state.style) api(`/api/files/${state.style}`, { method: "DELETE" }).catch(() => {});
     state.style = upload.id;
     $("style-clear").hidden = false;
+    $("strength-box").hidden = !model().takes_hints;
     setStatus(`style: ${upload.name}`);
     settingsChanged();
   } catch (error) {
@@ -76,12 +92,14 @@ function clearStyle() {
   state.style = null;
   $("style").value = "";
   $("style-clear").hidden = true;
+  $("strength-box").hidden = true;
   settingsChanged();
 }
 
 let pending = null;
 function settingsChanged() {
   $("saturation-value").textContent = parseFloat($("saturation").value).toFixed(2);
+  $("strength-value").textContent = parseFloat($("strength").value).toFixed(2);
   clearTimeout(pending);
   pending = setTimeout(() => {
     updateCommand();
@@ -114,6 +132,7 @@ function addTile(item) {
 function setTileState(item, text, failed = false) {
   item.tile.querySelector(".state").textContent = text;
   item.tile.classList.toggle("failed", failed);
+  item.tile.title = failed ? `${item.name}: ${text}` : item.name;
 }
 
 function updateProgress() {
@@ -149,19 +168,26 @@ async function upload(item) {
     await api(`/api/files/${sent.id}`, { method: "DELETE" }).catch(() => {});
     return;
   }
-  Object.assign(item, { id: sent.id, kind: sent.kind, notes: sent.notes, file: null });
+  Object.assign(item, { id: sent.id, kind: sent.kind, notes: sent.notes, file: null, width: sent.width,
+                       height: sent.height, hints: [], undo: [] });
   setTileState(item, "colorizing…");
   await render(item, !state.selected);
 }
 
+function request(item) {
+  return item.kind === "photo" && model().takes_hints ? { ...settings(), hints: item.hints } : settings();
+}
+
 async function render(item, show = item === state.selected) {
-  const asked = JSON.stringify(settings());
-  const result = await postJSON(`/api/files/${item.id}/render`, settings()).catch((error) => {
+  const asked = JSON.stringify(request(item));
+  state.inflight += 1;
+  watchProgress();
+  const result = await postJSON(`/api/files/${item.id}/render`, request(item)).catch((error) => {
     setTileState(item, error.message, true);
     if (item === state.selected) setStatus(error.message, true);
     throw error;
-  });
-  const current = asked === JSON.stringify(settings()); // else the settings moved on while it was made
+  }).finally(() => { state.inflight -= 1; });
+  const current = asked === JSON.stringify(request(item)); // else the settings or hints moved on meanwhile
   item.result = current ? result : null; // a stale result is made again when its photo is selected
   setTileState(item, [`done in ${result.seconds.toFixed(1)} s`, ...(item.notes || [])].join("; "));
   if (item.kind === "photo") item.tile.querySelector("img").src = result.url;
@@ -169,7 +195,34 @@ async function render(item, show = item === state.selected) {
   if (show && current) select(item);
 }
 
+// a render that takes over a second shows its elapsed and expected time, and how many wait before it
+let watching = null;
+function watchProgress() {
+  if (watching) return;
+  watching = setInterval(async () => {
+    const status = state.inflight ? await api("/api/status").catch(() => null) : null;
+    const run = status && status.running;
+    if (!state.inflight) {
+      clearInterval(watching);
+      watching = null;
+    }
+    $("render-progress").hidden = !run || run.elapsed_s < 1;
+    if (!run || run.elapsed_s < 1) return;
+    const bar = $("render-bar");
+    if (run.estimate_s) {
+      bar.max = 1;
+      bar.value = Math.min(0.95, run.elapsed_s / run.estimate_s);
+    } else {
+      bar.removeAttribute("value"); // no estimate yet: an indeterminate bar
+    }
+    const about = run.estimate_s ? ` of about ${Math.ceil(run.estimate_s)} s` : "";
+    const queued = status.pending ? `; ${status.pending} more waiting` : "";
+    $("render-text").textContent = `colorizing ${run.name}: ${Math.floor(run.elapsed_s)} s${about}${queued}`;
+  }, 500);
+}
+
 async function select(item) {
+  if (state.selected !== item) closePicker();
   state.selected = item;
   for (const other of state.items) other.tile.classList.toggle("selected", other === item);
   if (!item.result) {
@@ -191,6 +244,7 @@ async function select(item) {
   $("viewer-name").textContent = video ? `${item.name}: first ${state.config.preview_seconds} s` : item.name;
   $("download").href = `${item.result.url}?download=1`;
   $("download").textContent = `Download ${item.result.download}`;
+  showMode();
 }
 
 async function remove(item) {
@@ -198,6 +252,7 @@ async function remove(item) {
   item.tile.remove();
   state.items = state.items.filter((other) => other !== item);
   if (state.selected === item) {
+    closePicker();
     state.selected = null;
     $("viewer").hidden = true;
   }
@@ -236,9 +291,11 @@ async function start() {
   $("limits").textContent = `up to ${state.config.max_upload_mb} MB per file${pixels}`;
   showModel();
   updateCommand();
-  $("model").addEventListener("change", () => { showModel(); settingsChanged(); });
+  $("model").addEventListener("change", modelChanged);
   for (const id of ["look", "max-side", "device"]) $(id).addEventListener("change", settingsChanged);
   $("saturation").addEventListener("input", settingsChanged);
+  $("strength").addEventListener("input", settingsChanged);
+  startHints();
   $("style").addEventListener("change", (e) => e.target.files[0] && chooseStyle(e.target.files[0]));
   $("style-clear").addEventListener("click", clearStyle);
   $("files").addEventListener("change", (e) => { addFiles(e.target.files); e.target.value = ""; });
