@@ -243,9 +243,6 @@ def test_hint_inputs_run_on_openvino(hint_model):
     _runs_like_fp32(hint_model, colorizer)
 
 
-@pytest.mark.xfail(raises=Exception, strict=True,
-                   reason="train/variants.quantize_int8: onnxruntime's quant_pre_process stops with 'Incomplete "
-                          "symbolic shape inference' on the hint-taking graph (needs skip_symbolic_shape)")
 def test_hint_inputs_run_on_the_int8_file(hint_model, tmp_path):
     from colorfuse.engine.variants import Variant
     from colorfuse.train.variants import quantize_int8
