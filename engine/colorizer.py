@@ -309,8 +309,8 @@ class Colorizer:
         crop_h, crop_w = max(1, round(small_h * out_h / pad_h)), max(1, round(small_w * out_w / pad_w))
         ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32)
         ab = lab.resize(ab, small_w, small_h) * np.float32(self.card.ab_scale)
-        if item.hints is not None and item.hints["hint_mask"].any():
-            ab = self._spread(ab, item, small_h, small_w)
+        if item.hints is not None:
+            ab = hint_spread.spread_inputs(ab, item.small_l, item.hints, self.card.hints["ab_scale"], self.options)
         height, width = item.image.shape[:2]
         rgb = np.empty((height, width, 3), np.uint8)
         in_strips = all_accept("upsample_chroma", "rows")
@@ -321,11 +321,6 @@ class Colorizer:
             strip = call_chain("postprocess_ab", "ab", lum=lum, ab=strip, options=self.options)
             rgb[start:stop] = lab.lab_to_rgb8(lum, strip)
         return call_chain("postprocess_image", "image", image=rgb, options=self.options)
-
-    def _spread(self, ab: np.ndarray, item: Prepared, small_h: int, small_w: int) -> np.ndarray:
-        """``ab`` at the working size with the item's local hints carried along L's edges (:mod:`~colorfuse.engine.hint_spread`)."""
-        hint_ab = item.hints["hint_ab"][:, :small_h, :small_w].transpose(1, 2, 0) * np.float32(self.card.hints["ab_scale"])
-        return hint_spread.spread_hints(ab, item.small_l, hint_ab, item.hints["hint_mask"][0, :small_h, :small_w], self.options)
 
     # ---- conveniences ---------------------------------------------------------------------------
     def read(self, path) -> np.ndarray:

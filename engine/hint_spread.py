@@ -74,3 +74,15 @@ def spread_hints(ab: np.ndarray, small_l: np.ndarray, hint_ab: np.ndarray, mask:
     residual = filtered[..., :2] / mass
     spread = ab + (1 - np.exp(-mass / np.float32(fade))) * residual
     return (spread + weight * (hint_ab - spread)).astype(np.float32)  # the hint itself on its own pixels
+
+
+def spread_inputs(ab: np.ndarray, small_l: np.ndarray, inputs: dict[str, np.ndarray], ab_scale: float,
+                  options: dict | None = None) -> np.ndarray:
+    """:func:`spread_hints` from a model's hint inputs (``hint_ab`` (2, H', W') in ab / ``ab_scale``,
+    ``hint_mask`` (1, H', W'), at least as large as ``ab`` (H, W, 2): the top-left part is used)."""
+    height, width = ab.shape[:2]
+    mask = inputs["hint_mask"][0, :height, :width]
+    if not mask.any():
+        return ab
+    hint_ab = inputs["hint_ab"][:, :height, :width].transpose(1, 2, 0) * np.float32(ab_scale)
+    return spread_hints(ab, small_l, hint_ab, mask, options)

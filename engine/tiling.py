@@ -276,11 +276,10 @@ def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
         if style is not None and style.strength < 1:
             ab = blend(ab, predict_tile(colorizer, (lum - offset) * inv_scale, own_view, card.ab_scale,
                                         tile_hints(box, item.palette)), style.strength)
-        if hints is None or not hints["hint_mask"].any():
+        if hints is None:
             return ab
-        spread = hint_spread.spread_hints(np.ascontiguousarray(ab.transpose(1, 2, 0)), lum,
-                                          hints["hint_ab"].transpose(1, 2, 0) * np.float32(card.hints["ab_scale"]),
-                                          hints["hint_mask"][0], options)
+        spread = hint_spread.spread_inputs(np.ascontiguousarray(ab.transpose(1, 2, 0)), lum, hints,
+                                           card.hints["ab_scale"], options)
         return np.ascontiguousarray(spread.transpose(2, 0, 1))
 
     output = np.empty((height, width, 3), np.uint8)
