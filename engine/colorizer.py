@@ -62,6 +62,7 @@ class Prepared:
     ab: np.ndarray | None = field(default=None, repr=False)  # model output, set by predict()
     unstyled: Prepared | None = field(default=None, repr=False)  # the same without the style, for a strength < 1
     strength: float = 1.0  # the style's strength: predict() blends ab with unstyled.ab
+    unhinted: Prepared | None = field(default=None, repr=False)  # without local hints: predict() gates their reach
 
     @property
     def shape_key(self) -> tuple[int, int]:
@@ -200,6 +201,7 @@ class Colorizer:
                 if hints or palette is not None else None
             prepared.unstyled = Prepared(image, small_l, prepared.padded, own_view, plain)
             prepared.strength = style.strength
+        prepared.unhinted = hint_spread.without_local_hints(prepared, self.options)
         return prepared
 
     def _style_of(self, style) -> styles.Style | None:
@@ -224,8 +226,11 @@ class Colorizer:
 
     def predict(self, items: list[Prepared]) -> None:
         """Run the model on prepared images, batching those with the same working shape (an image
-        with a style below full strength runs twice, styled and not, and gets their blend)."""
+        with a style below full strength runs twice, styled and not, and gets their blend; one with
+        local hints runs without them too, and keeps their change near them: ``hint_spread.gate_response``)."""
         items = [item for item in items if not isinstance(item, tiling.StreamedImage)]  # tiling: runs in finish()
+        hinted = [item for item in items if item.unhinted is not None]
+        items = items + [item.unhinted for item in hinted]
         groups: dict[tuple, list[Prepared]] = {}
         for item in items + [item.unstyled for item in items if item.unstyled is not None]:
             if tiling.over_budget(self.options, item.shape_key):  # tiling: too big for one run
@@ -241,6 +246,10 @@ class Colorizer:
         for item in items:
             if item.unstyled is not None:
                 item.ab, item.unstyled = styles.blend(item.ab, item.unstyled.ab, item.strength), None
+        for item in hinted:
+            item.ab = hint_spread.gate_response(item.ab, item.unhinted.ab, item.hints["hint_mask"][0], item.small_l,
+                                                self.options)
+            item.unhinted = None
 
     def _feeds(self, chunk: list[Prepared]) -> dict[str, np.ndarray]:
         """The model's inputs for prepared images of one working shape."""

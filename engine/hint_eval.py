@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from colorfuse.engine import quality
+from colorfuse.engine import hint_spread, quality
 from colorfuse.engine.errors import ColorfuseError
 from colorfuse.engine.evaluation import gray_version, read_colour_photo
 from colorfuse.engine.hints import palette_input, require_hints
@@ -89,6 +89,7 @@ def _run(colorizer, gray: np.ndarray, hints: list[dict | None]) -> list[np.ndarr
         if item.shape_key != gray.shape[:2]:
             raise ColorfuseError(f"hint evaluation needs the model at {gray.shape[1]}x{gray.shape[0]} (max_side {SIDE})")
         item.hints = given
+        item.unhinted = hint_spread.without_local_hints(item, colorizer.options) if given is not None else None
         items.append(item)
     colorizer.predict(items)
     return [colorizer.finish(item) for item in items]

@@ -1,4 +1,11 @@
-"""Carry local colour hints along the photo's own edges, after the model.
+"""Keep local colour hints local, and carry them along the photo's own edges, after the model.
+
+The network's response to a local hint reaches the whole image (one blue hint on a sky moved
+80% of a road scene's pixels and cost 1.7 dB). :func:`gate_response` keeps it where the hints
+are: the image also runs without its local hints (the palette stays), and the result is that
+automatic prediction plus the hints' change, weighted by the hints' edge-aware mass
+(``1 - exp(-mass / fade)``, the filter below with reach ``hint_locality``; 0 turns the gate off
+and saves the second run).
 
 A hint-taking network moves its colours toward the hints, but not all the way, and its reach is
 what it learned (about +0.9 dB at 10 of Zhang's random hints for ``effnet-hints``, against their
@@ -18,18 +25,48 @@ smaller stops at fainter edges). Reach, edges and fade were chosen on validation
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
 
 REACH, EDGES, FADE, ITERATIONS = 48.0, 32.0, 0.002, 3
+LOCALITY = 96.0
 
 
-def reach_of(options: dict | None) -> float:
-    """The ``hint_spread`` option (default :data:`REACH`), checked: a finite number, 0 or more."""
-    value = (options or {}).get("hint_spread", REACH)
+def reach_of(options: dict | None, name: str = "hint_spread", default: float = REACH) -> float:
+    """The ``hint_spread`` (or ``hint_locality``) option, checked: a finite number, 0 or more."""
+    value = (options or {}).get(name, default)
     reach = float(value)
     if not np.isfinite(reach) or reach < 0:
-        raise ValueError(f"hint_spread must be a finite number of pixels, 0 (off) or more, not {value!r}")
+        raise ValueError(f"{name} must be a finite number of pixels, 0 (off) or more, not {value!r}")
     return reach
+
+
+def without_local_hints(prepared, options: dict | None):
+    """The same prepared image without its local hints (palette kept, and its unstyled twin's too),
+    for :func:`gate_response`; None when it has none or the gate is off."""
+    hints = prepared.hints
+    if hints is None or not hints["hint_mask"].any() or reach_of(options, "hint_locality", LOCALITY) == 0:
+        return None
+    zero = {"hint_ab": np.zeros_like(hints["hint_ab"]), "hint_mask": np.zeros_like(hints["hint_mask"])}
+    twin = prepared.unstyled
+    return replace(prepared, hints={**hints, **zero}, ab=None, unhinted=None,
+                   unstyled=None if twin is None else replace(twin, hints={**twin.hints, **zero}, ab=None))
+
+
+def gate_response(hinted: np.ndarray, plain: np.ndarray, mask: np.ndarray, small_l: np.ndarray,
+                  options: dict | None = None, fade: float = FADE) -> np.ndarray:
+    """``plain + gate * (hinted - plain)`` (model outputs (2, h, w)), the gate the edge-aware mass of
+    ``mask`` (the padded working size) guided by ``small_l`` (its top-left part), at the outputs' size."""
+    reach = reach_of(options, "hint_locality", LOCALITY)
+    pad_h, pad_w = mask.shape
+    guide = np.pad(small_l, ((0, pad_h - small_l.shape[0]), (0, pad_w - small_l.shape[1])), mode="edge")
+    mass = edge_aware_filter(mask.astype(np.float32)[..., None], guide, reach)[..., 0]
+    gate = 1 - np.exp(-np.maximum(mass, 0) / np.float32(fade))
+    if gate.shape != hinted.shape[1:]:
+        gate = cv2.resize(gate, (hinted.shape[2], hinted.shape[1]), interpolation=cv2.INTER_LINEAR)
+    return (plain + gate[None] * (hinted - plain)).astype(hinted.dtype, copy=False)
 
 
 def _pass(values: np.ndarray, weights: np.ndarray, axis: int) -> None:

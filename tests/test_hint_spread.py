@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from colorfuse.engine.hint_spread import edge_aware_filter, reach_of, spread_hints
+from colorfuse.engine.hint_spread import edge_aware_filter, gate_response, reach_of, spread_hints
 
 
 def two_regions(size: int = 48) -> np.ndarray:
@@ -51,3 +51,21 @@ def test_off_and_no_hints_leave_the_model_output():
 def test_bad_reach_is_refused(given):
     with pytest.raises(ValueError, match="hint_spread"):
         reach_of({"hint_spread": given})
+
+
+def test_the_models_response_to_hints_is_kept_near_them():
+    lum = two_regions()  # the working size; the model's outputs are padded to 52 and given at half that
+    plain = np.zeros((2, 26, 26), np.float32)
+    hinted = np.full((2, 26, 26), 10.0, np.float32)  # a response reaching the whole image
+    mask = np.zeros((52, 52), np.float32)
+    mask[20:26, 8:14] = 1
+    out = gate_response(hinted, plain, mask, lum, {"hint_locality": 8})
+    assert out.shape == plain.shape
+    assert out[:, 11, 5].min() > 9.9  # at the hint, the model's response
+    assert np.abs(out[:, :, 20:]).max() < 0.3  # across the edge and beyond the reach, the automatic colours
+    flat = gate_response(hinted, plain, mask, np.full_like(lum, 50), {"hint_locality": 8})
+    assert out[0, 11, 14] < flat[0, 11, 14] / 2  # the edge holds the response back
+    wide = gate_response(hinted, plain, mask, lum, {"hint_locality": 96})
+    assert wide[:, 0:2, 0:2].min() > 8 and np.abs(wide[:, :, 14:]).max() < 1.5  # its region, not across
+    with pytest.raises(ValueError, match="hint_locality"):
+        gate_response(hinted, plain, mask, lum, {"hint_locality": -1})

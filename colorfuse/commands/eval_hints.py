@@ -28,11 +28,13 @@ from colorfuse.engine.session import DEVICES
 @click.option("--precision", default="fp32", show_default=True, help="Precision variant (as colorize --precision).")
 @click.option("--hint-spread", type=click.FloatRange(0), default=None,
               help="Reach (px) of the edge-aware spread of the hints after the model (default: the engine's; 0: off).")
+@click.option("--hint-locality", type=click.FloatRange(0), default=None,
+              help="Reach (px) of the model's response to local hints (default: the engine's; 0: the model's own).")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="An earlier --json of eval-hints to draw beside this curve in --plot.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_images, device, precision, hint_spread,
-            baseline, quiet):
+            hint_locality, baseline, quiet):
     """Colorize colour PHOTOS (files, folders, globs), resized to 256x256 and turned gray, with 0,
     1, 2, ... random 6x6 hints of their true colour, and with their own palette; print the PSNR
     gain over no hints per count, beside Zhang et al. (SIGGRAPH 2017)."""
@@ -42,7 +44,7 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
     from colorfuse.engine.evaluation import machine_info, split_look, write_json
-    from colorfuse.engine.hint_spread import reach_of
+    from colorfuse.engine.hint_spread import LOCALITY, reach_of
 
     try:
         numbers = [int(c) for c in counts.split(",") if c.strip()]
@@ -51,7 +53,8 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     if not numbers or min(numbers) < 0:
         raise click.BadParameter("give hint counts of 0 or more", param_hint="--counts")
     name, look = split_look(model) if model else (None, None)
-    options = {} if hint_spread is None else {"hint_spread": hint_spread}
+    options = {name: value for name, value in (("hint_spread", hint_spread), ("hint_locality", hint_locality))
+               if value is not None}
     colorizer = Colorizer(name, device=device, max_side=hint_eval.SIDE, look=look, precision=precision, options=options)
     progress = tqdm(unit="photo", disable=quiet, dynamic_ncols=True, desc="eval-hints", total=max_images)
 
@@ -68,6 +71,7 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
         raise click.ClickException(f"no photo could be scored ({len(curve.failed)} skipped)")
     doc = {"model": colorizer.card.name, "look": colorizer.look_name, "precision": precision, "seed": seed,
            "hint_spread": reach_of(colorizer.options),
+           "hint_locality": reach_of(colorizer.options, "hint_locality", LOCALITY),
            "protocol": f"{hint_eval.SIDE}x{hint_eval.SIDE}, random {hint_eval.PATCH}x{hint_eval.PATCH} truth patches",
            "inputs": list(photos), "machine": machine_info(), **summary}  # fmt: skip
     write_json(doc, json_path)
