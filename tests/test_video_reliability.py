@@ -61,3 +61,31 @@ def test_video_loss_is_one_line_whatever_the_name(tmp_path, model_path):
     assert result.exit_code == 1 and "\x1b" not in result.output, result.output
     assert any(line.startswith(f"error: {tmp_path}/cut\\n\\x1b[1m.mkv: the input ended early")
                for line in result.output.splitlines()), result.output
+
+
+def test_partial_video_of_a_killed_run_is_removed_by_the_next(tmp_path, model_path):
+    """#23.15: the .partial.mp4 of a `colorfuse video` killed with -9 stayed for ever; a live run's is kept."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from colorfuse.engine.imagefiles import locked_temporary
+
+    clip = make_clip(tmp_path / "long.mp4", rate=25, seconds=60)
+    out = tmp_path / "out"
+    out.mkdir()
+    killed = subprocess.Popen([sys.executable, "-m", "colorfuse", "video", "--quiet", str(clip), "--out",
+                               str(out / "a.mp4"), "--model", str(model_path)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(".partial" in name for name in os.listdir(out)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    left = [name for name in os.listdir(out) if ".partial" in name]
+    assert len(left) == 1 and left[0].endswith(".partial.mp4"), left
+    with locked_temporary(out / "b.mp4", ".mp4") as live:  # another run, alive, writing b.mp4
+        result = run(make_clip(tmp_path / "short.mp4"), "--out", out / "c.mp4", "--model", model_path)
+        assert result.exit_code == 0, result.output
+        assert sorted(os.listdir(out)) == sorted(["c.mp4", os.path.basename(live)])
