@@ -21,9 +21,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from colorfuse.engine.errors import IgnoredFramesWarning, ImageReadError, ImageWriteError
 from colorfuse.engine.imagefiles import BYTES_PER_PIXEL, memory_pixel_limit
 from colorfuse.engine.lab import strips
-from colorfuse.plugins import hookimpl
+from colorfuse.plugins import hookimpl, tiff_messages
 
 Image.MAX_IMAGE_PIXELS = None  # colorfuse checks the size itself, with a clearer message
+tiff_messages.install()  # libtiff's messages become the file's warnings instead of raw lines on stderr
 WRITE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}  # Pillow's names
 # The most pixels one byte of each format can encode, with a margin of two or more: Huffman-coded JPEG
 # spends at least a bit per 8x8 block (512), deflate at most 1032 bytes per byte of 1-bit PNG rows
