@@ -31,13 +31,15 @@ CALIBRATION_SIDE = 256
 
 
 def calibration_feeds(card, photos: list[Path], side: int = CALIBRATION_SIDE):
-    """The model's feeds for each photo: L resized to ``side`` (padded to the multiple) plus the global view."""
+    """The model's feeds for each photo: L resized to ``side`` (padded to the multiple) plus the global view;
+    for a hint-taking model, every other colour photo also gets truth hints and its palette (so the
+    hint branch's activations are calibrated too), the rest none."""
     from colorfuse.engine import lab
     from colorfuse.engine.colorizer import working_size
     from colorfuse.engine.imagefiles import read_image
 
     multiple = card.size_multiple
-    for path in photos:
+    for index, path in enumerate(photos):
         image = read_image(path)
         full_l = lab.luminance(image)
         height, width = full_l.shape
@@ -49,7 +51,26 @@ def calibration_feeds(card, photos: list[Path], side: int = CALIBRATION_SIDE):
         if card.global_input_size:
             size = card.global_input_size
             feeds[card.input_name("L_global")] = norm(lab.resize(small[:small_h, :small_w], size, size))
+        if card.takes_hints and image.ndim == 3 and index % 2 == 0:
+            feeds.update(_truth_hints(card, image, (small_h, small_w), (pad_h, pad_w), index))
         yield complete_feeds(card, feeds)
+
+
+def _truth_hints(card, image: np.ndarray, shape: tuple[int, int], padded: tuple[int, int], seed: int) -> dict:
+    """Ten 6x6 hints at random points of the photo at ``shape``, each the truth's mean ab there, and its palette."""
+    import cv2
+
+    from colorfuse.engine import hint_eval, hints
+
+    small = cv2.resize(image[..., :3], shape[::-1], interpolation=cv2.INTER_AREA)
+    ab = cv2.cvtColor(small.astype(np.float32) / (65535 if small.dtype == np.uint16 else 255), cv2.COLOR_RGB2Lab)[..., 1:]
+    rng = np.random.default_rng(seed)
+    points = np.stack([rng.integers(0, max(1, n - hint_eval.PATCH + 1), 10) for n in shape], axis=1)
+    hint_ab, mask = hint_eval.truth_hints(np.pad(ab, ((0, padded[0] - shape[0]), (0, padded[1] - shape[1]), (0, 0))),
+                                          points, card.hints["ab_scale"])
+    names = {role: card.input_name(role) for role in ("hint_ab", "hint_mask", "palette")}
+    return {names["hint_ab"]: hint_ab[None], names["hint_mask"]: mask[None],
+            names["palette"]: hints.palette_input(card, ab)[None]}
 
 
 def photo_reader(card, photos):

@@ -33,6 +33,7 @@ from colorfuse.engine import lab, tiling
 from colorfuse.engine import style as styles
 from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.errors import ColorfuseWarning, ModelCardError
+from colorfuse.engine import hint_spread
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine.card import HINT_ROLES
 from colorfuse.engine.hints import complete_feeds
@@ -308,6 +309,8 @@ class Colorizer:
         crop_h, crop_w = max(1, round(small_h * out_h / pad_h)), max(1, round(small_w * out_w / pad_w))
         ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32)
         ab = lab.resize(ab, small_w, small_h) * np.float32(self.card.ab_scale)
+        if item.hints is not None:
+            ab = hint_spread.spread_inputs(ab, item.small_l, item.hints, self.card.hints["ab_scale"], self.options)
         height, width = item.image.shape[:2]
         rgb = np.empty((height, width, 3), np.uint8)
         in_strips = all_accept("upsample_chroma", "rows")

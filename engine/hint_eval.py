@@ -164,17 +164,18 @@ def hint_grid(colorizer, photos: list, hint_count: int = 10, seed: int = 0, cell
     return make_grid(rows, titles, cell=cell, captions=captions)
 
 
-def plot_curve(summary: dict, path, label: str) -> None:
-    """Our PSNR gain per hint count beside Zhang et al.'s (matplotlib, PNG)."""
+def plot_curve(summary: dict, path, label: str, others: list[tuple[dict, str]] = ()) -> None:
+    """Our PSNR gain per hint count (and ``others``: (summary, label) pairs) beside Zhang et al.'s (matplotlib, PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = summary["counts"]
-    counts = [int(k) for k in rows]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    ax.plot(counts, [rows[str(k)]["gain"] for k in counts], "o-", label=f"{label} ({summary['photos']} photos)")
+    for shown, name in [(summary, label), *others]:
+        rows = shown["counts"]
+        ax.plot([int(k) for k in rows], [row["gain"] for row in rows.values()], "o-", label=f"{name} ({shown['photos']} photos)")
+    counts = [int(k) for k in summary["counts"]]
     zhang = sorted(k for k in ZHANG_SIGGRAPH17 if k <= max(counts))
     ax.plot(zhang, [ZHANG_SIGGRAPH17[k] - ZHANG_SIGGRAPH17[0] for k in zhang], "s--",
             label="Zhang et al. 2017 (1,000 ImageNet photos)")  # fmt: skip

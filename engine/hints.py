@@ -63,11 +63,8 @@ def local_inputs(card: ModelCard, hints, image_shape: tuple[int, int], work_shap
     hint_ab = np.zeros((2, *padded_shape), np.float32)
     mask = np.zeros((1, *padded_shape), np.float32)
     scale = np.float32(1.0 / card.hints["ab_scale"])
+    check_points(hints, image_shape)
     for hint in hints:
-        if not (0 <= hint.x < width and 0 <= hint.y < height):
-            raise HintError(f"hint at ({hint.x}, {hint.y}) is outside the {width}x{height} image")
-        if not (isinstance(hint.radius, (int, np.integer)) and 0 <= hint.radius <= 1000):
-            raise HintError(f"hint radius {hint.radius!r}: give a whole number of pixels, 0 or more")
         ab = color_ab(hint.color) * scale
         cy, cx = int(hint.y * sy), int(hint.x * sx)
         r = max(0, round(hint.radius * min(sx, sy)))

@@ -6,7 +6,8 @@
 
 ``images`` keys are paths as given for a file argument, or relative to the folder for a file
 found under a folder argument (``photos/1916/family.jpg`` under ``photos/`` is ``1916/family.jpg``);
-``frames`` keys are video frame numbers. ``x`` (from the left) and ``y`` (from the top) are
+``frames`` keys are video frame numbers (1: the first frame colorized, as ``--frames`` names its
+files). ``x`` (from the left) and ``y`` (from the top) are
 pixels of the input; ``radius`` (pixels, default 3) is optional.
 """
 

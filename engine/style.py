@@ -41,14 +41,14 @@ def make_style(colorizer, reference, strength: float = 1.0) -> Style:
 
     card = colorizer.card
     strength = check_strength(strength)
-    if not card.global_input_size:
+    if not (card.global_input_size or card.takes_hints):
         from colorfuse.engine.models import style_models
 
         raise ColorfuseError(f"model {card.name!r} has no global input, so it cannot take a style image; "
                              f"models that take one: {', '.join(style_models()) or 'none registered'}")
     image = lab.as_image(colorizer.read(reference) if isinstance(reference, (str, os.PathLike)) else reference)
     small_h, small_w, _, _ = working_size(*image.shape[:2], colorizer.max_side, card.size_multiple)
-    view = colorizer._global_view(lab.resize(lab.luminance(image), small_w, small_h))
+    view = colorizer._global_view(lab.resize(lab.luminance(image), small_w, small_h)) if card.global_input_size else None
     palette = None
     if card.takes_hints:
         small = lab.resize(image, small_w, small_h)

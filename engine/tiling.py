@@ -7,7 +7,7 @@ the outer quarter of the overlap on each side is context only (weight 0 for the 
 it is), and across the middle half the two predictions are blended with complementary cosine
 ramps. The weights of all tiles sum to one at every pixel, so where tiles agree the result is
 exactly the untiled one, and where their receptive fields differ there is no seam. Colour hints
-go to every tile they touch (each hint's square clipped to the tile), and the palette and a
+go to every tile they touch (each hint's square clipped to the tile, then spread within the tile), and the palette and a
 style to every tile, like the global view; a style below full strength runs each tile twice.
 
 Options (the colorizer's ``options`` dict): ``tile`` (side in px, default 2048; 0 never tiles)
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from colorfuse.engine import hint_spread
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine import lab
 from colorfuse.engine.style import blend
@@ -267,14 +268,19 @@ def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
                 "palette": hint_inputs.palette_input(card, None) if palette is None else palette}
 
     def run_tile(y0, y1, x0, x1):
-        l_norm = (lab.luminance(image[y0:y1, x0:x1]) - offset) * inv_scale
+        lum = lab.luminance(image[y0:y1, x0:x1])
         box = (y0, y1, x0, x1)
-        ab = predict_tile(colorizer, l_norm, own_view if style is None else style.global_view, card.ab_scale,
-                          tile_hints(box, styled_palette))
-        if style is None or style.strength == 1:
+        hints = tile_hints(box, styled_palette)
+        ab = predict_tile(colorizer, (lum - offset) * inv_scale, own_view if style is None else style.global_view,
+                          card.ab_scale, hints)
+        if style is not None and style.strength < 1:
+            ab = blend(ab, predict_tile(colorizer, (lum - offset) * inv_scale, own_view, card.ab_scale,
+                                        tile_hints(box, item.palette)), style.strength)
+        if hints is None:
             return ab
-        return blend(ab, predict_tile(colorizer, l_norm, own_view, card.ab_scale, tile_hints(box, item.palette)),
-                     style.strength)
+        spread = hint_spread.spread_inputs(np.ascontiguousarray(ab.transpose(1, 2, 0)), lum, hints,
+                                           card.hints["ab_scale"], options)
+        return np.ascontiguousarray(spread.transpose(2, 0, 1))
 
     output = np.empty((height, width, 3), np.uint8)
     for y0, y1, ab in blended_rows(run_tile, height, width, tile, overlap, card.size_multiple):

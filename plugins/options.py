@@ -50,10 +50,13 @@ def _convert(kind, value):
 
 
 def _engine_options(declare) -> None:
+    from colorfuse.engine.hint_spread import REACH
     from colorfuse.engine.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
     declare("tile", int, DEFAULT_TILE, "Tile side (px) over which the model runs in overlapping tiles; 0 never tiles.")
     declare("tile_overlap", int, DEFAULT_OVERLAP, "Overlap of neighbouring tiles (px), at most a quarter of the tile.")
+    declare("hint_spread", float, REACH, "Reach (working-size px) of the edge-aware spread of colour hints after "
+            "the model; 0: off.")
 
 
 def declared_options() -> dict[str, OptionSpec]:

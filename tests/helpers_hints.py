@@ -47,3 +47,24 @@ def hint_model(root: Path, max_side: int = 64) -> Path:
     path = root / "hints.onnx"
     export_model(run, path, fp16_weights=True, max_side=max_side)
     return path
+
+
+def steering_hint_model(root: Path) -> Path:
+    """:func:`hint_model` with its hint branches' weights drawn at random (seeded): one epoch leaves
+    them so near their zero start that hints move colours by under 0.01 RGB levels, too little to
+    follow them through the engine. Exported with float32 weights (parity holds), working size 64."""
+    import torch
+
+    from colorfuse.train import runs
+    from colorfuse.train.export import export_model
+
+    run = hint_run(root, member_runs(root), *data_folders(root))
+    checkpoint = runs.checkpoint_path(run)
+    state = runs.load_checkpoint(checkpoint)
+    generator = torch.Generator().manual_seed(0)
+    for key, value in state["model_state"].items():
+        if key.startswith("branches.") and key.endswith("weight"):
+            state["model_state"][key] = torch.randn(value.shape, generator=generator) * 0.4
+    runs.save_checkpoint(state, checkpoint)
+    export_model(run, root / "hints.onnx", fp16_weights=False, max_side=64)
+    return root / "hints.onnx"

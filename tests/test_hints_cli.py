@@ -29,25 +29,7 @@ RED = "#c02020"
 
 @pytest.fixture(scope="module")
 def hint_model(tmp_path_factory):
-    """The helpers' small hint model with its hint branches' weights drawn at random (seeded): one
-    epoch leaves them so near their zero start that hints move colours by under 0.01 RGB levels,
-    too little to follow them through the engine. Exported with float32 weights (parity holds)."""
-    import torch
-
-    from colorfuse.train import runs
-    from colorfuse.train.export import export_model
-
-    root = tmp_path_factory.mktemp("hint-model")
-    run = helpers_hints.hint_run(root, helpers_hints.member_runs(root), *helpers_hints.data_folders(root))
-    checkpoint = runs.checkpoint_path(run)
-    state = runs.load_checkpoint(checkpoint)
-    generator = torch.Generator().manual_seed(0)
-    for key, value in state["model_state"].items():
-        if key.startswith("branches.") and key.endswith("weight"):
-            state["model_state"][key] = torch.randn(value.shape, generator=generator) * 0.4
-    runs.save_checkpoint(state, checkpoint)
-    export_model(run, root / "hints.onnx", fp16_weights=False, max_side=64)
-    return str(root / "hints.onnx")
+    return str(helpers_hints.steering_hint_model(tmp_path_factory.mktemp("hint-model")))
 
 
 def _gray(seed: int, height: int = 48, width: int = 64) -> np.ndarray:
@@ -243,9 +225,6 @@ def test_hint_inputs_run_on_openvino(hint_model):
     _runs_like_fp32(hint_model, colorizer)
 
 
-@pytest.mark.xfail(raises=Exception, strict=True,
-                   reason="train/variants.quantize_int8: onnxruntime's quant_pre_process stops with 'Incomplete "
-                          "symbolic shape inference' on the hint-taking graph (needs skip_symbolic_shape)")
 def test_hint_inputs_run_on_the_int8_file(hint_model, tmp_path):
     from colorfuse.engine.variants import Variant
     from colorfuse.train.variants import quantize_int8

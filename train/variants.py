@@ -40,7 +40,7 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
         proto = onnx.load(str(source))
         restore_weights_fp32(proto)
         onnx.save(proto, str(plain))
-        quant_pre_process(str(plain), str(prepared))
+        quant_pre_process(str(plain), str(prepared), skip_symbolic_shape=True)  # it fails on the hint-taking graph
         quantize_static(str(prepared), str(quantized), photo_reader(card, photos), quant_format=QuantFormat.QDQ,
                         per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -25,8 +26,13 @@ from colorfuse.engine.session import DEVICES
 @click.option("--max-images", type=click.IntRange(1), default=None, help="Score at most this many photos.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--precision", default="fp32", show_default=True, help="Precision variant (as colorize --precision).")
+@click.option("--hint-spread", type=click.FloatRange(0), default=None,
+              help="Reach (px) of the edge-aware spread of the hints after the model (default: the engine's; 0: off).")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="An earlier --json of eval-hints to draw beside this curve in --plot.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_images, device, precision, quiet):
+def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_images, device, precision, hint_spread,
+            baseline, quiet):
     """Colorize colour PHOTOS (files, folders, globs), resized to 256x256 and turned gray, with 0,
     1, 2, ... random 6x6 hints of their true colour, and with their own palette; print the PSNR
     gain over no hints per count, beside Zhang et al. (SIGGRAPH 2017)."""
@@ -36,6 +42,7 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
     from colorfuse.engine.evaluation import machine_info, split_look, write_json
+    from colorfuse.engine.hint_spread import reach_of
 
     try:
         numbers = [int(c) for c in counts.split(",") if c.strip()]
@@ -44,7 +51,8 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     if not numbers or min(numbers) < 0:
         raise click.BadParameter("give hint counts of 0 or more", param_hint="--counts")
     name, look = split_look(model) if model else (None, None)
-    colorizer = Colorizer(name, device=device, max_side=hint_eval.SIDE, look=look, precision=precision)
+    options = {} if hint_spread is None else {"hint_spread": hint_spread}
+    colorizer = Colorizer(name, device=device, max_side=hint_eval.SIDE, look=look, precision=precision, options=options)
     progress = tqdm(unit="photo", disable=quiet, dynamic_ncols=True, desc="eval-hints", total=max_images)
 
     def on_photo(_path, error):
@@ -59,12 +67,15 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     if not summary["photos"]:
         raise click.ClickException(f"no photo could be scored ({len(curve.failed)} skipped)")
     doc = {"model": colorizer.card.name, "look": colorizer.look_name, "precision": precision, "seed": seed,
+           "hint_spread": reach_of(colorizer.options),
            "protocol": f"{hint_eval.SIDE}x{hint_eval.SIDE}, random {hint_eval.PATCH}x{hint_eval.PATCH} truth patches",
            "inputs": list(photos), "machine": machine_info(), **summary}  # fmt: skip
     write_json(doc, json_path)
     click.echo(f"figures: {json_path}", err=True)
     if plot:
-        hint_eval.plot_curve(summary, plot, colorizer.card.name)
+        others = [] if baseline is None else [json.loads(baseline.read_text())]
+        hint_eval.plot_curve(summary, plot, _label(colorizer.card.name, doc["hint_spread"]),
+                             [(other, _label(other["model"], other.get("hint_spread", 0))) for other in others])
         click.echo(f"plot: {plot}", err=True)
     if grid:
         from colorfuse.engine.imagefiles import write_image_atomic
@@ -80,3 +91,7 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     if palette:
         click.echo(f"truth's palette: PSNR {palette['psnr']:.2f} ({palette['gain']:+.2f} dB), "
                    f"colourfulness {palette['colourfulness_vs_truth']:.0%} of the truth's")
+
+
+def _label(model: str, reach: float) -> str:
+    return f"{model}, hints spread {reach:g} px" if reach else f"{model}, the network alone"

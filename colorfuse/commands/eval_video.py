@@ -30,12 +30,20 @@ def _figure(value, unit="") -> str:
 @click.option("--jitter", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Stress test: add fresh low-frequency noise of this standard deviation (model output "
                    "units, ab/ab_scale) to every frame's prediction, a known flicker for the plugins to remove.")
+@click.option("--hint-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also run with hints from the truth on every N-th frame, carried along the flow (0: no hinted "
+                   "run; needs a model that takes hints).")
+@click.option("--hint-count", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Hints on each hinted keyframe (7x7 patches at random points, the truth's colour).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the hints' points.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(clip, json_path, model, device, max_side, batch_size, start, end, extra, jitter, quiet):
+def command(clip, json_path, model, device, max_side, batch_size, start, end, extra, jitter, hint_every, hint_count,
+            seed, quiet):
     """Turn the colour CLIP to gray, colorize it without and with the temporal plugins, and compare.
 
-    Reports PSNR against the real colours and flicker (mean absolute ab change between
-    consecutive frames after flow warping, on pixels whose luminance did not change).
+    Reports PSNR against the real colours, flicker (mean absolute ab change between consecutive
+    frames after flow warping, on pixels whose luminance did not change) and CDC (Jensen-Shannon
+    divergence of the RGB histograms of frames 1, 2 and 4 apart, TCVC's figure).
     """
     from tqdm import tqdm
 
@@ -48,7 +56,7 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
     progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="eval-video")
     try:
         report = evaluate_clip(clip, model, device, max_side, batch_size, start, end, parse_plugin_options(extra), jitter,
-                               on_total=lambda total: setattr(progress, "total", total), on_batch=progress.update)
+                               hint_every, hint_count, seed, on_total=lambda total: setattr(progress, "total", total), on_batch=progress.update)
     finally:
         progress.close()
     if report["frames"] < 2:
@@ -59,12 +67,20 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
         report["warning"] = (f"the clip is nearly gray (mean HSV saturation {report['mean_hsv_saturation']:.1f}/255): "
                              "PSNR against it says little about colour")
     write_json_atomic(report, json_path)
-    click.echo(f"{'run':<11} {'PSNR dB':>9} {'flicker':>9}")
+    click.echo(f"{'run':<11} {'PSNR dB':>9} {'flicker':>9} {'CDC':>9}")
     for name, run in report["runs"].items():
-        click.echo(f"{name:<11} {_figure(run.get('psnr_db')):>9} {_figure(run['flicker']):>9}")
+        cdc = run["cdc"]["cdc"] if run["cdc"] else None
+        click.echo(f"{name:<11} {_figure(run.get('psnr_db')):>9} {_figure(run['flicker']):>9} {_figure(cdc, ''):>9}")
     if "flicker_reduction" in report:
         click.echo(f"temporal consistency: flicker {report['flicker_reduction'] * 100:.1f}% lower, "
                    f"PSNR {report.get('psnr_change_db', 0.0):+.3f} dB")
+    if "hints" in report:
+        hints, gain = report["hints"], report["hints"]["psnr_gain_db"]
+        ratio = hints["flicker_ratio"]
+        click.echo(f"hints from the truth every {hint_every} frames ({hint_count} each): PSNR {gain['mean']:+.3f} dB "
+                   f"over the automatic run (min {gain['min']:+.3f}, raised on {gain['frames_raised']} of "
+                   f"{gain['frames']} frames), flicker x{_figure(ratio)}")
+        click.echo(hints["tracking"])
     if report["warning"]:
         click.echo(f"warning: {report['warning']}", err=True)
     click.echo(f"wrote {json_path}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from colorfuse.commands.colorize import (describe, signal_status, look_option, precision_option, runtime_option,
-                                         signals_interrupt, style_option, warnings_as_lines)
+                                         signals_interrupt, style_option, style_strength_option, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
 from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
 
@@ -49,6 +49,10 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
               help="Histogram distance above which a frame starts a new shot.")
 @look_option
 @style_option
+@style_strength_option
+@click.option("--hints", "hints_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Hints file (JSON) with hints on chosen frames ({\"frames\": {\"120\": [...]}}, frames numbered "
+                   "from 1 as --frames names them), each carried along the motion to the following frames; needs a model that takes hints.")
 @precision_option
 @runtime_option
 @click.option("--saturation", type=FiniteFloat(), default=1.0, show_default=True)
@@ -59,17 +63,22 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(source, out, frames_dir, frames_format, fps, model, device, max_side, batch_size, start, end, codec,
             crf, preset, pix_fmt, no_temporal, temporal_global, temporal_flow, shot_threshold, look, style,
-            precision, runtime, saturation, chroma_upsample, extra, overwrite, quiet):
+            style_strength, hints_file, precision, runtime, saturation, chroma_upsample, extra, overwrite, quiet):
     """Colorize the video SOURCE into --out (and/or --frames); SOURCE may be a folder of frames (with --fps).
 
-    Resolution, timing (variable frame rate too), duration, rotation and audio are kept.
+    Resolution, timing (variable frame rate too), duration, rotation and audio are kept. With --hints,
+    a keyframe's hints follow the motion until they leave the frame, the flow loses them, a shot cut
+    or the next keyframe.
     """
     from tqdm import tqdm
 
     from colorfuse.engine.colorizer import Colorizer
     from colorfuse.engine.errors import one_line
+    from colorfuse.engine.hints import require_hints
+    from colorfuse.engine.hints_file import read_hints
     from colorfuse.engine.video.ffmpeg import ffmpeg_exe
-    from colorfuse.engine.video.job import VideoSettings, check_settings, run_video
+    from colorfuse.engine.video.hint_track import keyframes_of
+    from colorfuse.engine.video.job import VideoSettings, check_settings, hint_problems, run_video
 
     if out is None and frames_dir is None:
         raise click.UsageError("give --out FILE and/or --frames DIR")
@@ -80,6 +89,13 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     check_settings(settings)  # the cheap checks, before the model loads
     if not source.is_dir() or out is not None:
         ffmpeg_exe()
+    if hints_file is not None:
+        settings.hints = keyframes_of(read_hints(hints_file), str(hints_file))
+        problems = hint_problems(settings, str(hints_file))
+        for line in problems:
+            click.echo(one_line(f"error: {line}"), err=True)
+        if problems:
+            raise SystemExit(1)
     progress = tqdm(unit="frame", disable=True)  # replaced by the real bar once the model is loaded
     summary = None
     with signals_interrupt() as stop:  # SIGTERM too, during model loading as well: no partial output is left
@@ -88,7 +104,9 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
                 with warnings_as_lines(partial(click.echo, err=True)):
                     colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
                                           options=options, look=look, style=style, precision=precision,
-                                          runtime=runtime)
+                                          runtime=runtime, style_strength=style_strength)
+                if settings.hints:
+                    require_hints(colorizer.card)
                 temporal = [name for name in ("temporal_global", "temporal_flow") if options[name]]
                 click.echo(f"{describe(colorizer)}, temporal: {', '.join(temporal) or 'off'}", err=True)
                 progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")

@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 from colorfuse.engine.colorizer import Colorizer
+from colorfuse.engine.hints import Hint
 from colorfuse.engine.video.errors import VideoReadError, VideoWriteError
+from colorfuse.engine.video.hint_track import frame_hint_problems
 from colorfuse.engine.video.pipeline import StreamStats, colorize_stream
+from colorfuse.engine.video.ffmpeg import probe
 from colorfuse.engine.video.reader import FfmpegReader, FolderReader
 from colorfuse.engine.video.writer import FfmpegWriter, FrameFolderWriter, choose_audio
 
@@ -42,6 +45,7 @@ class VideoSettings:
     batch_size: int = 8
     shot_threshold: float = 0.35
     overwrite: bool = False
+    hints: dict[int, list[Hint]] | None = None  # keyframe number (1: the first frame colorized) -> hints
 
 
 @dataclass
@@ -92,6 +96,25 @@ def check_settings(settings: VideoSettings) -> None:
             raise VideoWriteError(f"{settings.frames_dir}: already holds frame_* files (use --overwrite)")
 
 
+def hint_problems(settings: VideoSettings, source_name: str) -> list[str]:
+    """One line per keyframe hint that cannot apply to ``settings.source`` (past its end, outside its
+    frame), read from its header or first image; ``source_name`` names the hints."""
+    if not settings.hints:
+        return []
+    if settings.source.is_dir():
+        from colorfuse.engine.hint_jobs import header_size
+
+        files = FolderReader(settings.source, settings.fps or "25").files
+        found, expected = header_size(files[0]), len(files)
+        size = (found[1], found[0]) if found else None
+    else:
+        info = probe(settings.source)
+        size = info.upright_size if info.width else None
+        start, end = settings.start or 0.0, settings.end if settings.end is not None else info.duration
+        expected = round((min(end, info.duration) - start) * info.fps) if info.fps and info.duration else None
+    return frame_hint_problems(settings.hints, size, expected, source_name)
+
+
 def _video_writer(settings: VideoSettings, reader, summary: VideoSummary) -> FfmpegWriter | None:
     """The encoder for ``--out`` (not started yet), with the audio's fate decided."""
     if settings.out is None:
@@ -140,7 +163,8 @@ def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[
 
         began = time.perf_counter()
         summary.stats = colorize_stream(colorizer, reader, sink, settings.batch_size, settings.shot_threshold,
-                                        on_batch)
+                                        on_batch, settings.hints)
+        summary.notices.extend(summary.stats.notices)
         if folder is not None:
             folder.finish()
         if writer is not None and writer.started:

@@ -1,7 +1,8 @@
 """Colorizing a stream of frames in batches, in display order, with the video hooks.
 
 :class:`FrameColorizer` is the per-run state: shot detection, then for each batch
-``Colorizer.prepare`` -> ``video_prepare`` hooks (e.g. the shot's global view) -> one batched
+``Colorizer.prepare`` (with the hints carried from the last keyframe, when the run has any:
+:mod:`.hint_track`) -> ``video_prepare`` hooks (e.g. the shot's global view) -> one batched
 ``predict`` -> ``video_process_ab`` hooks (e.g. smoothing along optical flow) -> ``finish``.
 :func:`colorize_stream` drives it from a frame source into sinks; memory stays flat because
 frames are decoded ahead, colorized and handed to the encoder a batch at a time.
@@ -17,17 +18,22 @@ import numpy as np
 
 from colorfuse.engine import lab
 from colorfuse.engine.colorizer import Colorizer, Prepared
+from colorfuse.engine.hints import Hint
+from colorfuse.engine.video.hint_track import HintTracker
 from colorfuse.engine.video.reader import VideoFrame
 from colorfuse.engine.video.shots import ShotDetector
 from colorfuse.plugins.manager import call_chain, call_each, has_implementations
 
 
 class FrameColorizer:
-    """Colorize consecutive frames of one video with one :class:`Colorizer`."""
+    """Colorize consecutive frames of one video with one :class:`Colorizer`; ``hints``: keyframe
+    number -> hints (a model that takes hints), carried along the flow to the following frames."""
 
-    def __init__(self, colorizer: Colorizer, shot_threshold: float = 0.35):
+    def __init__(self, colorizer: Colorizer, shot_threshold: float = 0.35, hints: dict[int, list[Hint]] | None = None):
         self.colorizer = colorizer
         self.shots = ShotDetector(shot_threshold)
+        self.tracker = HintTracker(hints, int(colorizer.options.get("flow_side", 320))) \
+            if hints is not None else None
         self.state: dict = {}
         self.shot_count = 0
 
@@ -35,7 +41,8 @@ class FrameColorizer:
         frame.new_shot = self.shots.is_cut(frame.image)
         self.shot_count += frame.new_shot
         frame.shot, frame.state = self.shot_count - 1, self.state
-        item = self.colorizer.prepare(frame.image)
+        hints = self.tracker.hints_for(frame.index + 1, frame.image, frame.new_shot) if self.tracker else ()
+        item = self.colorizer.prepare(frame.image, hints)
         if isinstance(item, Prepared):  # not a huge frame the colorizer streams tile by tile
             call_each("video_prepare", prepared=item, frame=frame, options=self.colorizer.options)
         return item
@@ -97,9 +104,11 @@ def batches(frames: Iterable[VideoFrame], size: int):
 
 def colorize_stream(colorizer: Colorizer, frames: Iterable[VideoFrame],
                     sink: Callable[[VideoFrame, np.ndarray], None], batch_size: int = 8,
-                    shot_threshold: float = 0.35, on_batch: Callable[[int], None] | None = None) -> StreamStats:
-    """Colorize ``frames`` in batches and call ``sink(frame, rgb)`` for each, in order."""
-    engine = FrameColorizer(colorizer, shot_threshold)
+                    shot_threshold: float = 0.35, on_batch: Callable[[int], None] | None = None,
+                    hints: dict[int, list[Hint]] | None = None) -> StreamStats:
+    """Colorize ``frames`` in batches and call ``sink(frame, rgb)`` for each, in order; ``hints`` as
+    in :class:`FrameColorizer` (what became of them is the last of ``notices``)."""
+    engine = FrameColorizer(colorizer, shot_threshold, hints)
     stats = StreamStats()
     start = time.perf_counter()
     for batch in batches(frames, max(1, batch_size)):
@@ -112,4 +121,6 @@ def colorize_stream(colorizer: Colorizer, frames: Iterable[VideoFrame],
             on_batch(len(batch))
     stats.seconds = time.perf_counter() - start
     stats.shots = engine.shot_count
+    if engine.tracker is not None:
+        stats.notices.append(engine.tracker.summary())
     return stats

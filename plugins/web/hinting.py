@@ -3,9 +3,9 @@
 A photo's hints are in pixels of the photo as decoded (EXIF rotation applied), as ``colorfuse
 colorize`` reads it, so the hints file the page writes (:mod:`colorfuse.engine.hints_file`, keys =
 the photos' names) gives the CLI the same hints. The reference photo (the style control) is a
-hint-taking model's palette hint; ``strength`` s blends the ab of the run with the palette
-(weight s) and of the run without it (1 - s), both with the photo's own hints: 1 follows the
-reference, 0.1 is a touch of it, 0 leaves the palette out.
+hint-taking model's palette hint (and its global view, where the model has one) at ``strength``,
+exactly as ``colorize --style REF --style-strength S`` (:mod:`colorfuse.engine.style`): 1 follows
+the reference, 0.1 is a touch of it.
 """
 
 from __future__ import annotations
@@ -45,26 +45,13 @@ def hints_key(hints) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def palette_ab(image: np.ndarray) -> np.ndarray:
-    """A reference photo's ab (h, w, 2) in ab units, at most PALETTE_SIDE on its longest side."""
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    height, width = rgb.shape[:2]
-    shrink = min(1.0, PALETTE_SIDE / max(height, width))
-    small = cv2.resize(rgb, (max(1, round(width * shrink)), max(1, round(height * shrink))), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(small.astype(np.float32) / np.float32(scale), cv2.COLOR_RGB2Lab)[..., 1:]
+def colorize(colorizer, image: np.ndarray, hints, reference: np.ndarray | None, strength: float) -> np.ndarray:
+    """``image`` colorized with ``hints`` and the ``reference`` photo as its style at ``strength`` (module docstring)."""
+    from colorfuse.engine.style import make_style
 
-
-def colorize(colorizer, image: np.ndarray, hints, palette: np.ndarray | None, strength: float) -> np.ndarray:
-    """``image`` colorized with ``hints`` and the ``palette`` at ``strength`` (module docstring)."""
-    if palette is None or strength <= 0:
+    if reference is None:
         return colorizer.colorize(image, hints) if hints else colorizer.colorize_batch([image])[0]
-    if strength >= 1:
-        return colorizer.colorize(image, hints, palette)
-    steered, automatic = colorizer.prepare(image, hints, palette), colorizer.prepare(image, hints)
-    colorizer.predict([steered, automatic])
-    steered.ab = np.float32(strength) * steered.ab + np.float32(1 - strength) * automatic.ab
-    return colorizer.finish(steered)
+    return colorizer.colorize(image, hints, style=make_style(colorizer, reference, strength))
 
 
 def document(uploads) -> dict:

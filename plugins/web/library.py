@@ -53,7 +53,6 @@ class Upload:
     results: dict[str, Path] = field(default_factory=dict)  # result key (settings and hints) -> result file
     notes: list[str] = field(default_factory=list)  # warnings from reading it, in the CLI's words
     hints: list = field(default_factory=list)  # a photo's colour hints (engine.hints.Hint), in its pixels
-    palette: np.ndarray | None = field(default=None, repr=False)  # a style reference's ab, made once
 
     def describe(self) -> dict:
         return {"id": self.id, "name": self.name, "kind": self.kind, "width": self.size[0], "height": self.size[1],
@@ -268,10 +267,8 @@ class Library:
         fmt = auto_format(upload.name)
         takes_hints = colorizer.card.takes_hints
         style = self._style(settings) if takes_hints else None
-        if style is not None and style.palette is None:
-            style.palette = hinting.palette_ab(style.image)
         image = hinting.colorize(colorizer, upload.image, hints if takes_hints else [],
-                                 None if style is None else style.palette, settings.strength)
+                                 None if style is None else style.image, settings.strength)
         path = self.folder / "results" / f"{upload.id}-{secrets.token_hex(6)}{output_formats()[fmt].suffix}"
         write_image_atomic(image, path, fmt, colorizer.options)
         return path

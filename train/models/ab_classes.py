@@ -3,7 +3,10 @@
 A model with this mixin predicts bin logits; training uses soft-encoded targets (5 nearest bins,
 Gaussian sigma 5, from a lookup table) and class rebalancing from the training-set prior, which
 the trainer estimates through :meth:`bin_counts` and :meth:`set_prior`. Decoding is the annealed
-mean (softmax(logits / T) averaged over the bin centres), inside the exported graph.
+mean (softmax(logits / T) averaged over the bin centres), inside the exported graph. Both
+softmaxes over the bin axis are written as ``exp(z - max)`` and a 1x1 convolution that also sums
+the weights: onnxruntime's Softmax over axis 1 of NCHW transposes and was a third of the default
+model's CPU time (8.5x slower than this form on (4, 262, 72, 72)).
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from torch import Tensor
 from colorfuse.train.models.ab_bins import ab_bins, lut_index, rebalance_weights, soft_encoding_lut
 
 AB_SCALE = 110.0
+
+
+def _exp_shifted(logits: Tensor) -> Tensor:
+    """exp(logits - their maximum over the bin axis): softmax's numerator, never overflowing."""
+    return torch.exp(logits - logits.amax(dim=1, keepdim=True))
 
 
 class AbClassification:
@@ -32,9 +40,17 @@ class AbClassification:
         self.register_buffer("class_weights", torch.ones(self.num_bins))
 
     def annealed_mean(self, logits: Tensor, temperature: float) -> Tensor:
-        """ab_norm (N, 2, h, w) from bin logits (N, Q, h, w)."""
-        probs = torch.softmax(logits / temperature, dim=1)
-        return F.conv2d(probs, (self.bins.t() / AB_SCALE)[:, :, None, None].to(probs.dtype))
+        """ab_norm (N, 2, h, w) from bin logits (N, Q, h, w): sum(exp * bins) / sum(exp) in one convolution."""
+        weights = _exp_shifted(logits / temperature)
+        kernel = torch.cat([self.bins.t() / AB_SCALE, torch.ones_like(self.bins[:, :1]).t()])[:, :, None, None]
+        sums = F.conv2d(weights, kernel.to(weights.dtype))
+        return sums[:, :2] / sums[:, 2:]
+
+    def bin_probabilities(self, logits: Tensor) -> Tensor:
+        """softmax over the bin axis (N, Q, h, w), in the form that runs fast in onnxruntime."""
+        weights = _exp_shifted(logits)
+        total = F.conv2d(weights, torch.ones_like(self.bins[:, :1]).t()[:, :, None, None].to(weights.dtype))
+        return weights / total
 
     def _nearest_lut(self, ab_norm: Tensor) -> Tensor:
         return lut_index(ab_norm.float().permute(0, 2, 3, 1) * AB_SCALE)

@@ -293,7 +293,7 @@ class EffnetModel(AbClassification, ColorizationModel):
             vivid_ab = self.annealed_mean(logits, self.temperature)
             outputs.append(F.interpolate(vivid_ab, scale_factor=4, mode="bilinear", align_corners=False))
         if distribution:
-            outputs.append(torch.softmax(logits, dim=1))
+            outputs.append(self.bin_probabilities(logits))
         return tuple(outputs)
 
     def forward(self, l: Tensor, l_global: Tensor | None = None) -> Tensor:  # noqa: E741
