@@ -71,5 +71,9 @@ class PluginWarning(ColorfuseWarning):
     """A plugin could not be loaded, or asked for something colorfuse refused; the rest works without it."""
 
 
+class DecoderWarning(ColorfuseWarning):
+    """A decoding library's own message about the file being read (libtiff's, or a JPEG cut short)."""
+
+
 class IgnoredFramesWarning(ColorfuseWarning):
     """An animation or multi-page file was read, and only its first frame is used."""

@@ -6,10 +6,12 @@ asked to replace, the final step is a hard link, which fails if the name exists:
 writing one output, the second reports that it already exists instead of replacing it.
 
 Temporary names carry the host and process id of their writer (``.NAME.HOST-PID.RANDOM.partial``,
-NAME shortened where the whole would be over 255 bytes), and the writer holds a lock on its
-temporary until it is published: a later run deletes a temporary only when it can take that lock,
-so only when its writer is provably gone (killed), whatever host or PID namespace it ran in. Where
-the filesystem has no locks, a temporary is deleted when its writer, on this host, has ended.
+a video's with its suffix after, NAME shortened where the whole would be over 255 bytes), and the
+writer holds a lock on its temporary until it is published: a later run deletes a temporary only
+when it can take that lock, so only when its writer is provably gone (killed), whatever host or PID
+namespace it ran in. Where the filesystem has no locks, a temporary is deleted when its writer, on
+this host, has ended. A working folder (``colorfuse serve``'s) follows the same rule through a
+lock file inside it (:func:`owned_folder`, :func:`remove_stale_folders`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import socket
 import stat
 import tempfile
@@ -41,7 +44,8 @@ MEMORY_RESERVE = 512 << 20  # the model session, the strips and the rest of the 
 MIN_PIXEL_LIMIT = 10_000_000
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
-_TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.partial$")
+_TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.partial(\.[A-Za-z0-9]{1,8})?$")
+OWNER_LOCK = ".owner.lock"  # in a working folder: held by the process using it
 NAME_MAX = 255  # bytes in a file name on the filesystems colorfuse writes to
 _RANDOM_AND_SUFFIX = 8 + len(".partial")  # mkstemp's random part, then the suffix
 _NO_LOCKS = {errno.ENOLCK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
@@ -112,12 +116,12 @@ def output_is_complete(path, size: tuple[int, int], options: dict | None = None)
         return False
 
 
-def temporary_prefix(path: Path, pid: int | None = None) -> str:
+def temporary_prefix(path: Path, pid: int | None = None, suffix: str = "") -> str:
     """The start of the temporary names for ``path`` written by process ``pid`` (this one by default).
 
     The name part is shortened (never the output's own name) so that the temporary's name fits."""
     owner = f".{HOST}-{os.getpid() if pid is None else pid}."
-    room = NAME_MAX - _RANDOM_AND_SUFFIX - len(os.fsencode(owner)) - 1
+    room = NAME_MAX - _RANDOM_AND_SUFFIX - len(os.fsencode(suffix + owner)) - 1
     name = path.name
     while len(os.fsencode(name)) > room:
         name = name[:-1]
@@ -159,17 +163,27 @@ def _same_file(handle: int, path: str) -> bool:
         return False
 
 
-def _remove_if_stale(path: str, host: str, pid: int) -> bool:
-    """Delete the temporary ``path`` if its writer is provably gone: its lock is free (or, without locks,
-    the writer ran on this host and has ended)."""
+def _open_lock(path: str) -> int | None:
     try:
-        handle = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        return os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
-        return False  # gone already, or not ours to judge
+        return None  # gone already, or not ours to judge
+
+
+def _owner_gone(handle: int, host: str, pid: int) -> bool:
+    """Whether the writer holding the lock of ``handle`` is provably gone: the lock is free (or, without
+    locks, the writer ran on this host and has ended). The lock stays taken until ``handle`` is closed."""
+    locked = _lock(handle, wait=False)
+    return host == HOST and not process_running(pid) if locked is None else locked
+
+
+def _remove_if_stale(path: str, host: str, pid: int) -> bool:
+    """Delete the temporary ``path`` if its writer is provably gone."""
+    handle = _open_lock(path)
+    if handle is None:
+        return False
     try:
-        locked = _lock(handle, wait=False)
-        stale = host == HOST and not process_running(pid) if locked is None else locked
-        if stale and _same_file(handle, path):
+        if _owner_gone(handle, host, pid) and _same_file(handle, path):
             os.unlink(path)
             return True
     except OSError:
@@ -193,24 +207,62 @@ def remove_stale_temporaries(folder) -> int:
     return removed
 
 
-@contextmanager
-def locked_temporary(path: Path):
-    """Create a temporary file for ``path`` in its folder and yield its name, locked while inside.
+def owned_folder(parent, prefix: str) -> tuple[Path, int]:
+    """A new folder ``PREFIX-HOST-PID-RANDOM`` in ``parent`` and the handle of the lock held on it (close it
+    after deleting the folder): :func:`remove_stale_folders` deletes it only once this process is gone."""
+    folder = tempfile.mkdtemp(prefix=f"{prefix}{HOST}-{os.getpid()}-", dir=parent)
+    handle, name = tempfile.mkstemp(dir=folder)
+    _lock(handle, wait=True)
+    os.rename(name, os.path.join(folder, OWNER_LOCK))  # it appears locked already
+    return Path(folder), handle
 
-    The lock is taken before the file can be written, and the name checked to be still this file (a
-    run deleting stale temporaries may have taken it in between): other runs never delete it. The
-    name is deleted on the way out, unless it was renamed away."""
+
+def remove_stale_folders(parent, prefix: str) -> int:
+    """Delete the folders of :func:`owned_folder` in ``parent`` whose owner is provably gone (a folder
+    without its lock file yet is judged by its host and process id)."""
+    pattern = re.compile(re.escape(prefix) + r"(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return 0
+    removed = 0
+    for name in names:
+        found = pattern.match(name)
+        folder = os.path.join(parent, name)
+        if not found or os.path.islink(folder) or not os.path.isdir(folder):
+            continue
+        handle = _open_lock(os.path.join(folder, OWNER_LOCK))
+        try:
+            host, pid = found["host"], int(found["pid"])
+            if host == HOST and not process_running(pid) if handle is None else _owner_gone(handle, host, pid):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:
+            pass
+        finally:
+            if handle is not None:
+                os.close(handle)
+    return removed
+
+
+@contextmanager
+def locked_temporary(path: Path, suffix: str = ""):
+    """Create a temporary file for ``path`` in its folder and yield its name, locked while inside (other
+    runs never delete it); ``suffix`` ends the name (a video's, for ffmpeg). Its mode is the umask's, as
+    a new file's. The name is deleted on the way out, unless it was renamed away."""
     while True:
-        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".partial", dir=path.parent)
+        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(path, suffix=suffix), suffix=".partial" + suffix,
+                                             dir=path.parent)
         try:
             _lock(handle, wait=True)
-            if _same_file(handle, temporary):
+            if _same_file(handle, temporary):  # not taken in between by a run deleting stale temporaries
                 break
         except BaseException:
             os.close(handle)
             raise
         os.close(handle)
     try:
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the output
         yield temporary
     finally:
         try:
@@ -257,7 +309,6 @@ def write_image_atomic(image: np.ndarray, path, format: str, options: dict | Non
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with locked_temporary(path) as temporary:
-            os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the output
             doing = "cannot write"
             written = call_first("write_image", image=image, path=temporary, format=format, options=options or {})
             if not written:

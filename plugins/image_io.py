@@ -3,9 +3,10 @@
 Reading checks the header's size before decoding (``max_pixels`` option; by default what the
 available memory holds, see :func:`memory_pixel_limit`), refuses a header that claims far more
 pixels than the file's size can encode in its format (a damaged file or a decompression bomb,
-``trust_header_size`` option to decode it anyway), applies EXIF orientation, and turns
-every mode (palette, RGBA, CMYK, 16-bit, 32-bit integer and float, ...) into gray or RGB. Float images in 0..1 are scaled as such. An animation or a multi-page file
-gives its first frame, with an :class:`IgnoredFramesWarning` that says how many were left.
+``trust_header_size`` option to decode it anyway), warns of a JPEG whose data ends before its
+blocks do (:mod:`.jpeg_scans`) and of libtiff's messages (:mod:`.tiff_messages`), applies EXIF
+orientation, and turns every mode (palette, RGBA, CMYK, 16-bit, 32-bit integer and float, ...) into
+gray or RGB. Float images in 0..1 are scaled as such. An animation or a multi-page file gives its first frame, with an :class:`IgnoredFramesWarning` that says how many were left.
 Pixels are copied out band by band, and writing streams the encoded file out as it is made,
 so neither holds more than one extra copy of the image.
 """
@@ -18,12 +19,13 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorfuse.engine.errors import IgnoredFramesWarning, ImageReadError, ImageWriteError
+from colorfuse.engine.errors import DecoderWarning, IgnoredFramesWarning, ImageReadError, ImageWriteError
 from colorfuse.engine.imagefiles import BYTES_PER_PIXEL, memory_pixel_limit
 from colorfuse.engine.lab import strips
-from colorfuse.plugins import hookimpl
+from colorfuse.plugins import hookimpl, jpeg_scans, tiff_messages
 
 Image.MAX_IMAGE_PIXELS = None  # colorfuse checks the size itself, with a clearer message
+tiff_messages.install()  # libtiff's messages become the file's warnings instead of raw lines on stderr
 WRITE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}  # Pillow's names
 # The most pixels one byte of each format can encode, with a margin of two or more: Huffman-coded JPEG
 # spends at least a bit per 8x8 block (512), deflate at most 1032 bytes per byte of 1-bit PNG rows
@@ -95,9 +97,12 @@ def read_image(path, options):
             _check_size(path, width, height, options.get("max_pixels"))
             _check_plausible(path, image, options)
             image.load()
+            cut_short = image.format in ("JPEG", "MPO") and jpeg_scans.premature_end(path)
             ImageOps.exif_transpose(image, in_place=True)  # a copy only where the EXIF orientation asks for one
             array = _to_array(image)
             frames = getattr(image, "n_frames", 1)
+        if cut_short:
+            warnings.warn(f"{path}: {cut_short}", DecoderWarning, stacklevel=2)
         if frames > 1:
             warnings.warn(f"{path}: {frames} frames (an animation or a multi-page file); only the first is "
                           "colorized", IgnoredFramesWarning, stacklevel=2)

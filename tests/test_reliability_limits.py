@@ -79,6 +79,23 @@ def test_implausible_header_is_refused_before_decoding(tmp_path, model_path):
     allowed = invoke("colorize", bomb, "--out", tmp_path / "out", "--model", model_path, "--quiet",
                      "--option", "trust_header_size=true")
     assert allowed.exit_code == 0, allowed.output
+    assert f"warning: {bomb}: premature end of JPEG data: a scan holds" in allowed.output  # libjpeg's, never shown
+
+
+def test_premature_end_is_never_said_of_a_whole_jpeg(tmp_path):
+    """The bound is a floor: flat pictures at their smallest (optimized, progressive, subsampled) pass."""
+    from PIL import Image
+
+    from colorfuse.plugins.jpeg_scans import premature_end
+
+    for mode, options in (("L", {"optimize": True}), ("RGB", {"optimize": True, "progressive": True}),
+                          ("RGB", {"subsampling": 2, "restart_marker_blocks": 1}), ("RGB", {"subsampling": 0})):
+        path = tmp_path / "flat.jpg"
+        Image.new(mode, (1600, 1200), 128).save(path, "JPEG", **options)
+        assert premature_end(path) is None, options
+    Image.new("L", (1600, 1200), 128).save(path, "JPEG", optimize=True)  # 30,000 blocks at 2 bits, and headers
+    path.write_bytes(path.read_bytes()[:-400] + b"\xff\xd9")  # cut, and ended as a whole file is
+    assert premature_end(path).startswith("premature end of JPEG data: a scan holds")
 
 
 def test_default_pixel_limit_reads_this_processs_own_cgroup(tmp_path, monkeypatch):

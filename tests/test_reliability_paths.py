@@ -117,6 +117,29 @@ def test_error_lines_are_one_line_whatever_the_name(tmp_path, model_path):
     assert missing.exit_code == 1 and "no\\nsuch.png: no such file or folder" in missing.output.splitlines()[-1]
 
 
+def test_libtiff_messages_name_their_file(tmp_path, model_path):
+    """#23.13: libtiff printed its own lines ("tempfile.tif: Using code not yet in table.") naming no file."""
+    import io
+    import sys
+
+    import numpy as np
+
+    encoded = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8)).save(
+        encoded, "TIFF", compression="tiff_lzw")
+    data = bytearray(encoded.getvalue())
+    data[20:200] = bytes(byte ^ 0x5A for byte in data[20:200])  # the LZW codes, not the header
+    bad = tmp_path / "in" / "scan\n1.tif"
+    bad.parent.mkdir()
+    bad.write_bytes(bytes(data))
+    done = subprocess.run([sys.executable, "-m", "colorfuse", "colorize", str(bad.parent), "--out", str(tmp_path / "out"),
+                           "--model", str(model_path), "--quiet"], capture_output=True, text=True, timeout=300)
+    lines = (done.stdout + done.stderr).splitlines()
+    assert done.returncode == 1 and "warning: " + str(bad).replace("\n", "\\n") + \
+        ": libtiff: Using code not yet in table" in lines, lines
+    assert not any("tempfile.tif" in line or line.startswith("1.tif") for line in lines), lines
+
+
 def test_without_locks_only_this_hosts_ended_writers_lose_their_temporaries(tmp_path, monkeypatch):
     """#23.12: where the filesystem has no locks, the host and process id decide, as before."""
     import colorfuse.engine.imagefiles as imagefiles

@@ -39,10 +39,10 @@ def chroma(data: bytes) -> float:
 def make_client(tmp_path):
     made = []
 
-    def make(token=TOKEN, max_bytes=10_000_000, max_pixels=None, budget=1 << 30):
+    def make(token=TOKEN, max_bytes=10_000_000, max_pixels=None, budget=1 << 30, **app_options):
         library = Library(tmp_path / f"serve{len(made)}", max_bytes, max_pixels, budget)
         worker = Worker()
-        client = TestClient(create_app(library, worker, token, PORT, MODELS), base_url=BASE)
+        client = TestClient(create_app(library, worker, token, PORT, MODELS, **app_options), base_url=BASE)
         client.headers["X-Colorfuse-Token"] = token or ""
         made.append((client, library, worker))
         return client

@@ -20,9 +20,10 @@ from colorfuse.plugins.web.worker import Worker
 class Served:
     """``colorfuse serve ARGS`` in a subprocess, with the URL it printed."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, env=None, stderr=subprocess.PIPE):
         self.process = subprocess.Popen([sys.executable, "-m", "colorfuse", "serve", "--port", "0", *args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                        env=None if env is None else {**os.environ, **env})
         self.first_line = self.process.stdout.readline()
         found = re.search(r"open (http://\S+)", self.first_line)
         assert found, self.first_line + self.process.stderr.read()
@@ -36,8 +37,8 @@ class Served:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
+    def stop(self, signum=signal.SIGTERM):
+        self.process.send_signal(signum)
         self.process.wait(timeout=30)
         return self.process.stderr.read()
 

@@ -2,6 +2,9 @@
 abandons is dropped quietly (it printed a ~46-line traceback). Each test failed before its fix."""
 
 import asyncio
+import signal
+
+import pytest
 
 from tests.test_serve_api import PORT, TOKEN, client, make_client, png  # noqa: F401 (fixtures)
 
@@ -15,13 +18,9 @@ def test_malformed_json_is_a_bad_request(client):  # noqa: F811
         assert "error" in response.json()
 
 
-def test_abandoned_upload_is_dropped_quietly(make_client, tmp_path):  # noqa: F811
-    app = make_client().app
-    messages = [{"type": "http.request", "body": png()[:40], "more_body": True}, {"type": "http.disconnect"}]
+def put_file(app, receive):
+    """The replies of ``app`` to an upload whose body parts come from ``receive``, straight through ASGI."""
     sent = []
-
-    async def receive():
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
 
     async def send(message):
         sent.append(message)
@@ -31,12 +30,43 @@ def test_abandoned_upload_is_dropped_quietly(make_client, tmp_path):  # noqa: F8
              "headers": [(b"host", f"127.0.0.1:{PORT}".encode()), (b"x-colorfuse-token", TOKEN.encode())],
              "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", PORT)}
     asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_abandoned_upload_is_dropped_quietly(make_client, tmp_path):  # noqa: F811
+    messages = [{"type": "http.request", "body": png()[:40], "more_body": True}, {"type": "http.disconnect"}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    sent = put_file(make_client().app, receive)
     assert sent[0]["status"] == 400
     assert not any((tmp_path / "serve0" / "inputs").iterdir())
 
 
-def test_sigterm_stops_the_server_while_an_upload_stalls():
-    """`colorfuse serve` ignored SIGTERM while a client stalled mid-upload, and its folder stayed."""
+def test_a_stalled_request_body_times_out(make_client, tmp_path):  # noqa: F811
+    """#23.15: a client that stopped mid-upload held its request (and file) for as long as it liked."""
+    import json
+    import time
+
+    parts = [{"type": "http.request", "body": png()[:40], "more_body": True}]
+
+    async def receive():
+        if parts:
+            return parts.pop(0)
+        await asyncio.sleep(3600)  # the client sends nothing more
+
+    began = time.monotonic()
+    sent = put_file(make_client(body_timeout=0.3).app, receive)
+    assert time.monotonic() - began < 5
+    assert sent[0]["status"] == 408
+    assert json.loads(sent[1]["body"]) == {"error": "the request body stalled: nothing came for 0.3 s"}
+    assert not any((tmp_path / "serve0" / "inputs").iterdir())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_while_an_upload_stalls(signum):
+    """`colorfuse serve` ignored SIGTERM and a single Ctrl-C while a client stalled mid-upload, and its folder stayed."""
     import os
     import re
     import socket
@@ -54,10 +84,60 @@ def test_sigterm_stops_the_server_while_an_upload_stalls():
                         "\r\nContent-Length: 100000\r\n\r\n".encode() + png()[:100])  # and nothing more
         time.sleep(1)
         began = time.monotonic()
-        stderr = served.stop()
+        stderr = served.stop(signum)
         assert time.monotonic() - began < 20
     finally:
         stalled.close()
     folder = re.search(r"files stay in (\S+)", stderr).group(1)
     assert not os.path.exists(folder)
     assert "Traceback" not in stderr, stderr
+
+
+def test_folders_of_killed_servers_are_removed_by_the_next(tmp_path):
+    """#23.15: the folder of a `colorfuse serve` killed with -9 stayed for ever; a live server's is kept."""
+    import os
+
+    from colorfuse.engine.imagefiles import owned_folder
+    from tests.test_serve_command import Served
+
+    env = {"TMPDIR": str(tmp_path)}
+    killed = Served(env=env)
+    killed.process.kill()
+    killed.process.wait()
+    folders = lambda: [name for name in os.listdir(tmp_path) if name.startswith("colorfuse-serve-")]  # noqa: E731
+    [left] = folders()
+    live, lock = owned_folder(tmp_path, "colorfuse-serve-")  # another server, alive
+    try:
+        served = Served(env=env)
+        stderr = served.stop()
+        assert folders() == [live.name], (left, stderr)
+        assert served.process.returncode == 0, stderr
+    finally:
+        os.close(lock)
+
+
+def test_a_stderr_nobody_reads_never_holds_the_server_up():
+    """#23.15: with stderr a full pipe, the first log line (a bad request's, an upload's traceback) blocked
+    the whole server."""
+    import fcntl
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    from tests.test_serve_command import Served
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)  # the smallest pipe: one page
+    try:
+        served = Served(stderr=write_end)
+        address = urlparse(served.base)
+        for _ in range(200):  # uvicorn logs a warning line for each: "Invalid HTTP request received."
+            with socket.create_connection((address.hostname, address.port), timeout=5) as bad:
+                bad.sendall(b"\x00\x01 not http\r\n\r\n")
+        status, _ = served.get("/api/config?" + served.url.split("?")[1])
+        assert status == 200
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=30) == 0
+    finally:
+        os.close(write_end)
+        os.close(read_end)

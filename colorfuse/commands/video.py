@@ -129,14 +129,14 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     click.echo(f"done {stats.frames} frames ({width}x{height}) in {stats.seconds:.1f} s ({stats.fps:.1f} frames/s; "
                f"model {options['timing'].get('model_s', 0.0):.1f} s), {stats.shots} shot(s), audio: {summary.audio}")
     for notice in summary.notices:
-        click.echo(f"note: {notice}", err=True)
+        click.echo(one_line(f"note: {notice}"), err=True)
     for path in (summary.output, summary.frames_dir):
         if path is not None:
-            click.echo(f"wrote {path}")
+            click.echo(one_line(f"wrote {path}"))
     if stop.received is not None:  # after the output was complete
         name, status = signal_status(stop.received)
         click.echo(f"interrupted by {name} after the output was complete", err=True)
         raise SystemExit(status)
     if summary.loss:
-        click.echo(f"error: {summary.loss}", err=True)
+        click.echo(one_line(f"error: {summary.loss}"), err=True)
         raise SystemExit(1)

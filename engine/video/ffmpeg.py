@@ -28,6 +28,7 @@ _STREAM = re.compile(r"^\s*Stream #\d+:(\d+)\S*: (Video|Audio|Subtitle|Data|Atta
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _SIZE = re.compile(r"\b(\d{1,5})x(\d{1,5})\b")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)")
+_STREAM_DURATION = re.compile(r"^\s+DURATION(?:-\w+)?\s*: (\d+):(\d\d):(\d\d(?:\.\d+)?)")  # a Matroska stream's own
 _ROTATION = re.compile(r"(?:display ?matrix): rotation of (-?[\d.]+) degrees", re.IGNORECASE)
 _NOISE = ("Press [q]", "At least one output file", "Exiting with exit code", "Input #", "Output #", "Stream mapping",
           "Conversion failed", "muxing overhead", "Task finished with", "Terminating thread", "frame=",
@@ -94,7 +95,10 @@ def reason(lines) -> str:
 
 @dataclass
 class VideoInfo:
-    """What ``ffmpeg -i`` says about a file (sizes as stored; ``rotation`` in degrees)."""
+    """What ``ffmpeg -i`` says about a file (sizes as stored; ``rotation`` in degrees).
+
+    ``video_duration`` is the video stream's own length where the header states it: a Matroska stream's
+    duration, or the container's where no audio shares it and ffmpeg did not estimate it from the bitrate."""
 
     path: str
     duration: float | None = None
@@ -104,12 +108,18 @@ class VideoInfo:
     rotation: float = 0.0
     video_codec: str = ""
     audio_codecs: list[str] = field(default_factory=list)
+    video_duration: float | None = None
 
     @property
     def upright_size(self) -> tuple[int, int]:
         """(width, height) after the display rotation is applied."""
         quarter = round(self.rotation / 90.0) % 2
         return (self.height, self.width) if quarter else (self.width, self.height)
+
+
+def _seconds(found: re.Match) -> float:
+    hours, minutes, seconds = found.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def _parse_probe(path: str, text: str) -> VideoInfo:
@@ -119,8 +129,7 @@ def _parse_probe(path: str, text: str) -> VideoInfo:
     for line in text.splitlines():
         duration = _DURATION.search(line)
         if duration and info.duration is None:
-            hours, minutes, seconds = duration.groups()
-            info.duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+            info.duration = _seconds(duration)
         stream = _STREAM.match(line)
         if stream:
             kind, rest = stream.group(2), stream.group(3)
@@ -140,10 +149,15 @@ def _parse_probe(path: str, text: str) -> VideoInfo:
         rotation = _ROTATION.search(line)
         if rotation and in_video:
             info.rotation = float(rotation.group(1))
+        own = _STREAM_DURATION.match(line)
+        if own and in_video:
+            info.video_duration = _seconds(own)
     if not found_video:
         kinds = sorted({m.group(2).lower() for m in map(_STREAM.match, text.splitlines()) if m})
         what = ", ".join(kinds) if kinds else "no streams at all"
         raise VideoReadError(f"{path}: no video stream (the file has {what})")
+    if info.video_duration is None and not info.audio_codecs and "duration from bitrate" not in text:
+        info.video_duration = info.duration
     return info
 
 

@@ -4,8 +4,10 @@ Everything is checked before decoding starts (output over the input, existing ou
 combinations, the audio's fate); the encoder starts with the first colorized frame; on any
 failure or interruption the partial output is deleted and nothing appears under the final name.
 An input that ends early (truncated or damaged) still gives the frames it has, and the summary
-says how many were lost (``lost_frames``, ``loss``): the command then exits non-zero. Short of
-the header's estimate by 10%, or by two frames where ffmpeg reported damage, counts as a loss.
+says how many were lost (``lost_frames``, ``loss``): the command then exits non-zero. Where the
+header states the video's own duration (see :class:`VideoInfo`), decoded frames ending over two frames
+(at least 0.1 s) before it are a loss; otherwise the frame count made from the header is an estimate,
+and short of it by 10%, or by two frames where ffmpeg reported damage, is a loss.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[
     else:
         reader = FfmpegReader(source, "gray", settings.start, settings.end)
     summary = VideoSummary(StreamStats(), frames_dir=settings.frames_dir)
+    span: dict = {}  # the first frame's start and the last one's end, in seconds
     writer = folder = None
     try:
         writer = _video_writer(settings, reader, summary)
@@ -147,6 +150,8 @@ def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[
             on_total(reader.expected_frames)
 
         def sink(frame, rgb):
+            span.setdefault("start", frame.time)
+            span["end"] = float((frame.pts + frame.duration) * frame.time_base)
             if writer is not None:
                 if not writer.started:
                     writer.start(rgb.shape[1], rgb.shape[0], frame.time_base, getattr(reader, "sample_aspect", None))
@@ -173,13 +178,25 @@ def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[
         raise
     finally:
         reader.close()
+    _find_loss(summary, reader, source, span.get("end", 0.0) - span.get("start", 0.0))
+    return summary
+
+
+def _find_loss(summary: VideoSummary, reader, source: Path, covered: float) -> None:
+    """Set ``summary.lost_frames`` and ``loss`` when the decoded frames (``covered`` seconds) end early."""
     expected, decoded = reader.expected_frames, summary.stats.frames
-    damage = reader.damage
-    short = decoded < expected - 1 if damage else decoded < 0.9 * expected - 1  # the header's count is an estimate
-    if expected and short:
-        summary.lost_frames = expected - decoded
-        said = f"; ffmpeg: {damage}" if damage else ""
+    if not expected:
+        return
+    info = getattr(reader, "info", None)  # a frame folder has none
+    own = info.video_duration if info else None
+    if own:
+        end = min(reader.end, own) if reader.end is not None else own
+        short = covered < end - reader.start - max(2 / (info.fps or 25), 0.1)
+    else:  # the header's count is an estimate
+        short = decoded < expected - 1 if reader.damage else decoded < 0.9 * expected - 1
+    if short:
+        summary.lost_frames = max(1, expected - decoded)
+        said = f"; ffmpeg: {reader.damage}" if reader.damage else ""
         summary.loss = (f"{source}: the input ended early: {decoded} of about {expected} frames decoded, about "
                         f"{summary.lost_frames} lost (truncated or damaged file{said}); the output has the "
                         f"{decoded} frames")
-    return summary

@@ -91,8 +91,9 @@ class FfmpegReader:
     # ---- threads --------------------------------------------------------------------------------
     def _on_line(self, line: str) -> bool:
         if "Parsed_showinfo" not in line:
-            if self.damage is None and _DAMAGE.search(line):
-                self.damage = line.split("] ")[-1].strip()
+            message = line.partition("] ")[2]  # ffmpeg's words after its [context]: not the Input line naming the file
+            if self.damage is None and _DAMAGE.search(message):
+                self.damage = message.strip()
             return False
         found = _FRAME.search(line)
         if found:

@@ -3,23 +3,25 @@
 :class:`FfmpegWriter` streams RGB frames with their timestamps (see :mod:`.mkv`) to ffmpeg from
 a thread, encodes them to a hidden temporary file in the output folder and renames it to the
 final name only after ffmpeg succeeded; any failure or interruption deletes the temporary file.
+The temporary is locked by its writer (:func:`locked_temporary`): one left by a killed run is deleted
+by the next run writing into that folder.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import secrets
 import subprocess
 import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from colorfuse.engine.imagefiles import write_image_atomic
+from colorfuse.engine.imagefiles import locked_temporary, remove_stale_temporaries, write_image_atomic
 from colorfuse.engine.video import mkv
 from colorfuse.engine.video.errors import VideoWriteError
 from colorfuse.engine.video.ffmpeg import FfmpegProcess, ffmpeg_exe, local_file, reason, tied_to_this_process
@@ -33,11 +35,12 @@ AUDIO_CHOICES = (("copy", ["-c:a", "copy"]), ("aac", ["-c:a", "aac"]), ("default
 _CLOSED = object()
 
 
-def reserve_temporary(final: Path, name: Path) -> None:
-    """Create the empty temporary file ``name`` next to ``final`` (exclusively: never someone else's)."""
+def reserve_temporary(final: Path, hold: ExitStack) -> Path:
+    """A new temporary file next to ``final``, locked while ``hold`` is open; stale ones there are deleted first."""
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        remove_stale_temporaries(final.parent)
+        return Path(hold.enter_context(locked_temporary(final, final.suffix)))
     except OSError as exc:
         raise VideoWriteError(f"{final}: cannot write to {final.parent} ({exc.strerror or exc})") from None
 
@@ -106,8 +109,8 @@ class FfmpegWriter:
 
     ``source`` (the input video, cut to ``start``/``duration``) gives the global metadata and,
     when ``audio_args`` is given (see :func:`choose_audio`), every audio stream. Output is BT.709,
-    limited range, with the input's pixel aspect ratio. The temporary file's name is chosen
-    before the file exists, so :meth:`abort` removes it whenever the run is interrupted.
+    limited range, with the input's pixel aspect ratio. :meth:`abort` removes the temporary file
+    whenever the run is interrupted.
     """
 
     def __init__(self, path, codec: str = "libx264", crf: int = 18, preset: str = "veryfast",
@@ -117,7 +120,8 @@ class FfmpegWriter:
         self.codec, self.crf, self.preset, self.requested_pix_fmt = codec, crf, preset, pix_fmt
         self.source, self.start_s, self.duration, self.audio_args = source, start, duration, audio_args
         self.stall_timeout = stall_timeout
-        self.temporary = self.path.with_name(f".{self.path.stem}.{secrets.token_hex(4)}.partial{self.path.suffix}")
+        self.temporary: Path | None = None
+        self._hold = ExitStack()  # the temporary's lock
         self.notice: str | None = None
         self.frames = 0
         self._ffmpeg: FfmpegProcess | None = None
@@ -141,7 +145,7 @@ class FfmpegWriter:
             if self.audio_args is not None:
                 maps += ["-map", "1:a", *self.audio_args]
         output = encoder_args(self.codec, self.crf, self.preset, pix_fmt, time_base, self.path.suffix, sample_aspect)
-        reserve_temporary(self.path, self.temporary)
+        self.temporary = reserve_temporary(self.path, self._hold)
         self._ffmpeg = FfmpegProcess([*args, *maps, *output, "-y", local_file(self.temporary)],
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self._pump.start()
@@ -203,6 +207,7 @@ class FfmpegWriter:
             os.replace(self.temporary, self.path)
         except OSError as exc:
             raise self._fail(f"cannot rename {self.temporary.name} ({exc.strerror or exc})") from None
+        self._hold.close()
         return self.path
 
     def abort(self) -> None:
@@ -217,8 +222,8 @@ class FfmpegWriter:
                 pass
             self._pump.join(timeout=5)
         try:
-            self.temporary.unlink()
-        except OSError:  # never there (a read-only folder says EROFS, not ENOENT), or not removable
+            self._hold.close()  # deletes the temporary
+        except OSError:  # not removable
             pass
 
 

@@ -2,8 +2,8 @@
 
 Every CPU-heavy call goes through the one :class:`Worker`; the handlers only stream bytes and
 wait. Errors come back as ``{"error": message}`` with the CLI's words for the same problem; a
-body that is not the JSON a route expects (too deeply nested, a wrong type) is a 400, and an upload
-the browser abandons is dropped quietly. Colour hints (:mod:`.hinting`) come with a photo's
+body that is not the JSON a route expects (too deeply nested, a wrong type) is a 400, one that stalls
+is a 408, and an upload the browser abandons is dropped quietly. Colour hints (:mod:`.hinting`) come with a photo's
 render request, and ``/api/hints`` downloads them all as one hints file.
 """
 
@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from colorfuse.engine.hints import HintError
 from colorfuse.plugins.web import hinting
+from colorfuse.plugins.web.bodies import BODY_IDLE_S, BodyStalled, BodyTimeout, stalled_response
 from colorfuse.plugins.web.library import PREVIEW_SECONDS, Library, Upload, UploadError
 from colorfuse.plugins.web.security import Gate
 from colorfuse.plugins.web.settings import SettingsError, command_line, parse_settings
@@ -62,8 +63,10 @@ def offered_devices() -> list[str]:
     return (["cuda"] if CUDA in available_providers() else []) + ["cpu"]
 
 
-def create_app(library: Library, worker: Worker, token: str | None, port: int, models=None) -> Gate:
-    """The app behind its :class:`Gate`; ``models`` limits the offered models (default: every registered one)."""
+def create_app(library: Library, worker: Worker, token: str | None, port: int, models=None,
+               body_timeout: float = BODY_IDLE_S) -> Gate:
+    """The app behind its :class:`Gate`; ``models`` limits the offered models (default: every registered one),
+    and a request body that sends nothing for ``body_timeout`` seconds is a 408 (:mod:`.bodies`)."""
     from colorfuse.engine.models import default_model_name
 
     table = model_table(models)
@@ -86,6 +89,8 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
             return await request.json()
         except (ValueError, RecursionError):
             raise SettingsError("the request body must be JSON") from None
+        except ClientDisconnect:  # nobody reads the reply
+            raise SettingsError("the request body was abandoned") from None
 
     def settings_of(data):
         styles = {key for key, upload in list(library.uploads.items()) if upload.kind == "style"}
@@ -244,4 +249,5 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
         Route("/api/zip", archive, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Gate(Starlette(routes=routes), token, port)
+    app = Starlette(routes=routes, exception_handlers={BodyStalled: stalled_response})
+    return Gate(BodyTimeout(app, body_timeout), token, port)

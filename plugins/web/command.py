@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 import secrets
+import shutil
 import socket
 import tempfile
 import webbrowser
-from pathlib import Path
 
 import click
 
 INSTALL = "colorfuse serve needs the web extra: pip install -e '.[web]' in the clone"
+FOLDER_PREFIX = "colorfuse-serve-"  # then HOST-PID-RANDOM, in the system's temporary folder
 MEMORY_SHARE = 0.5  # of the available memory, for the decoded photos the page keeps
 
 
@@ -74,15 +76,12 @@ def memory_budget() -> int:
 def command(host, port, open_browser, no_token, max_upload_mb, max_pixels, models):
     """A local web page to colorize photos (and preview videos) with any model, look and style."""
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
-        from colorfuse.plugins.web.app import create_app
+        import colorfuse.plugins.web.app  # noqa: F401 (starlette)
     except ImportError:
         raise click.ClickException(INSTALL) from None
     from colorfuse.commands.colorize import signals_interrupt
-    from colorfuse.plugins.web.library import Library
-    from colorfuse.plugins.web.worker import Worker
-
     from colorfuse.engine.errors import ColorfuseError
     from colorfuse.engine.models import resolve_model
 
@@ -92,17 +91,39 @@ def command(host, port, open_browser, no_token, max_upload_mb, max_pixels, model
         except ColorfuseError as exc:
             raise click.ClickException(str(exc)) from None
     sock = listening_socket(host, port)
+    with signals_interrupt() as stop:  # from here a stop signal ends in the cleanup (uvicorn re-raises its own)
+        try:
+            serve(sock, host, token=None if no_token else secrets.token_urlsafe(24), open_browser=open_browser,
+                  library_args=(int(max_upload_mb * 1e6), max_pixels, memory_budget()), models=list(models) or None)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop.disarm()  # a signal during the cleanup is recorded, never cutting it short
+            sock.close()
+
+
+def serve(sock: socket.socket, host: str, token: str | None, open_browser: bool, library_args: tuple, models) -> None:
+    """Run the server on ``sock`` until it stops, in a working folder deleted at the end (and, should this
+    process be killed, by the next server: :func:`remove_stale_folders`)."""
+    import uvicorn
+
+    from colorfuse.engine.imagefiles import owned_folder, remove_stale_folders
+    from colorfuse.plugins.web.app import create_app
+    from colorfuse.plugins.web.library import Library
+    from colorfuse.plugins.web.logs import background_logging
+    from colorfuse.plugins.web.worker import Worker
+
     port = sock.getsockname()[1]
-    token = None if no_token else secrets.token_urlsafe(24)
-    folder = Path(tempfile.mkdtemp(prefix="colorfuse-serve-"))
+    remove_stale_folders(tempfile.gettempdir(), FOLDER_PREFIX)
+    folder, owner_lock = owned_folder(tempfile.gettempdir(), FOLDER_PREFIX)
     previous_tempdir, tempfile.tempdir = tempfile.tempdir, str(folder / "tmp")  # ffmpeg probes and the like too
-    (folder / "tmp").mkdir()
-    worker = Worker()
-    library = Library(folder, int(max_upload_mb * 1e6), max_pixels, memory_budget())
+    worker = None
     try:
-        app = create_app(library, worker, token, port, list(models) or None)
+        (folder / "tmp").mkdir()
+        worker = Worker()
+        app = create_app(Library(folder, *library_args), worker, token, port, models)
         url = page_url(host, port, token)
-        if no_token:
+        if token is None:
             click.secho("WARNING: --no-token: anyone who can reach this port can use this server, upload files to it "
                         "and run models on this machine.", fg="red", bold=True, err=True)
         if not is_loopback(host):
@@ -111,15 +132,13 @@ def command(host, port, open_browser, no_token, max_upload_mb, max_pixels, model
         click.echo(f"  files stay in {folder} (deleted when the server stops); Ctrl-C stops it", err=True)
         if open_browser:
             webbrowser.open(url)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                               timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
-        with signals_interrupt():  # uvicorn re-raises the signal that stopped it: the cleanup below still runs
-            try:
-                server.run(sockets=[sock])
-            except KeyboardInterrupt:
-                pass
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", access_log=False,
+                                               lifespan="off", timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
+        with background_logging():
+            server.run(sockets=[sock])
     finally:
-        sock.close()
-        worker.close()
-        library.close()
+        if worker is not None:
+            worker.close()
+        shutil.rmtree(folder, ignore_errors=True)  # the uploads and results (the library's folder) with it
+        os.close(owner_lock)
         tempfile.tempdir = previous_tempdir
