@@ -131,6 +131,7 @@ class Colorizer:
         self._input_types = (self._check_card_against_model() if adapter is None
                              else {spec.name: np.float32 for spec in self.card.inputs})
         self.style_strength = styles.check_strength(style_strength)
+        self._plain_cache = hint_spread.PlainCache()
         self.style = None if style is None else styles.make_style(self, style, self.style_strength)
         self.style_view = None if self.style is None else self.style.global_view
         self._runner = wrap_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
@@ -230,7 +231,9 @@ class Colorizer:
         local hints runs without them too, and keeps their change near them: ``hint_spread.gate_response``)."""
         items = [item for item in items if not isinstance(item, tiling.StreamedImage)]  # tiling: runs in finish()
         hinted = [item for item in items if item.unhinted is not None]
-        items = items + [item.unhinted for item in hinted]
+        keys = {id(item.unhinted): self._plain_cache.key(item.unhinted) for item in hinted}
+        pending = [item.unhinted for item in hinted if not self._plain_cache.fill(item.unhinted, keys[id(item.unhinted)])]
+        items = items + pending
         groups: dict[tuple, list[Prepared]] = {}
         for item in items + [item.unstyled for item in items if item.unstyled is not None]:
             if tiling.over_budget(self.options, item.shape_key):  # tiling: too big for one run
@@ -246,6 +249,8 @@ class Colorizer:
         for item in items:
             if item.unstyled is not None:
                 item.ab, item.unstyled = styles.blend(item.ab, item.unstyled.ab, item.strength), None
+        for item in pending:
+            self._plain_cache.store(item, keys[id(item)])
         for item in hinted:
             item.ab = hint_spread.gate_response(item.ab, item.unhinted.ab, item.hints["hint_mask"][0], item.small_l,
                                                 self.options)

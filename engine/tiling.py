@@ -260,24 +260,31 @@ def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
     offset, inv_scale = np.float32(card.l_offset), np.float32(1.0 / card.l_scale)
     styled_palette = item.palette if item.palette is not None or style is None else style.palette
 
-    def tile_hints(box, palette):
+    def tile_hints(box, palette, local=True):
         if not item.hints and palette is None:
             return None
-        hint_ab, mask = hint_inputs.tile_inputs(card, item.hints, box, (box[1] - box[0], box[3] - box[2]))
+        hint_ab, mask = hint_inputs.tile_inputs(card, item.hints if local else (), box, (box[1] - box[0], box[3] - box[2]))
         return {"hint_ab": hint_ab, "hint_mask": mask,
                 "palette": hint_inputs.palette_input(card, None) if palette is None else palette}
 
-    def run_tile(y0, y1, x0, x1):
-        lum = lab.luminance(image[y0:y1, x0:x1])
-        box = (y0, y1, x0, x1)
-        hints = tile_hints(box, styled_palette)
+    def predicted(lum, box, local=True):
+        """A tile's ab and hint inputs, with its local hints or without them (the palette stays)."""
+        hints = tile_hints(box, styled_palette, local)
         ab = predict_tile(colorizer, (lum - offset) * inv_scale, own_view if style is None else style.global_view,
                           card.ab_scale, hints)
         if style is not None and style.strength < 1:
             ab = blend(ab, predict_tile(colorizer, (lum - offset) * inv_scale, own_view, card.ab_scale,
-                                        tile_hints(box, item.palette)), style.strength)
+                                        tile_hints(box, item.palette, local)), style.strength)
+        return ab, hints
+
+    def run_tile(y0, y1, x0, x1):
+        lum = lab.luminance(image[y0:y1, x0:x1])
+        box = (y0, y1, x0, x1)
+        ab, hints = predicted(lum, box)
         if hints is None:
             return ab
+        if hints["hint_mask"].any() and hint_spread.reach_of(options, "hint_locality", hint_spread.LOCALITY) > 0:
+            ab = hint_spread.gate_response(ab, predicted(lum, box, local=False)[0], hints["hint_mask"][0], lum, options)
         spread = hint_spread.spread_inputs(np.ascontiguousarray(ab.transpose(1, 2, 0)), lum, hints,
                                            card.hints["ab_scale"], options)
         return np.ascontiguousarray(spread.transpose(2, 0, 1))

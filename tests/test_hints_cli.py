@@ -233,3 +233,27 @@ def test_hint_inputs_run_on_the_int8_file(hint_model, tmp_path):
     int8 = tmp_path / "hints.int8.onnx"
     quantize_int8(Path(hint_model), int8, calibration)
     _runs_like_fp32(hint_model, Colorizer(hint_model, device="cpu", precision=Variant("int8", "onnxruntime", int8)))
+
+
+def test_hints_stay_local_and_a_rerender_runs_the_model_once(hint_model):
+    gray = _gray(9)
+    hint = [Hint(8, 8, RED, 3)]
+    gated = Colorizer(hint_model, device="cpu", precision="fp32", options={"hint_locality": 4, "hint_spread": 0})
+    free = Colorizer(hint_model, device="cpu", precision="fp32", options={"hint_locality": 0, "hint_spread": 0})
+    items = {name: colorizer.prepare(gray, hints) for name, colorizer, hints in
+             (("plain", free, ()), ("own", free, hint), ("kept", gated, hint))}  # fmt: skip
+    for name, item in items.items():
+        (free if name != "kept" else gated).predict([item])
+    plain, own, kept = (items[name].ab for name in ("plain", "own", "kept"))
+    far = (slice(None), slice(-4, None), slice(-4, None))  # the far corner of the model's output
+    assert np.abs(own - plain)[far].mean() > 0  # the model's own response reaches it
+    assert np.abs(kept - plain)[far].mean() < 0.01 * np.abs(own - plain)[far].mean()  # the gate keeps it near
+    assert np.abs(kept - own)[:, :3, :3].mean() < 0.2 * np.abs(own - plain)[:, :3, :3].mean()
+    runs = []
+    runner = gated._runner
+    gated._runner = lambda feeds: runs.append(1) or runner(feeds)
+    other = [Hint(30, 20, RED, 3)]
+    again = gated.colorize(gray, hints=other)
+    assert len(runs) == 1  # the prediction without hints came from the first render
+    fresh = Colorizer(hint_model, device="cpu", precision="fp32", options={"hint_locality": 4, "hint_spread": 0})
+    assert np.array_equal(again, fresh.colorize(gray, hints=other))
