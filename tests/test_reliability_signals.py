@@ -46,7 +46,11 @@ def test_signal_just_after_the_last_write(tmp_path, model_path, monkeypatch):
         summary_line(*args)
 
     monkeypatch.setattr(colorize, "print_summary", signal_first)
-    result = run(tmp_path / "in", "--out", tmp_path / "out", "--model", model_path)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # not ignored, whatever an earlier test left
+    try:
+        result = run(tmp_path / "in", "--out", tmp_path / "out", "--model", model_path)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
     assert result.exit_code == 128 + signal.SIGHUP, result.output
     assert "done 1, skipped 0, failed 0" in result.output and "interrupted by SIGHUP" in result.output
 

@@ -242,7 +242,7 @@ def test_click_to_colour_move_and_remove_hints_and_download_the_hints_file(brows
         wait.until(lambda driver: len(markers()) == 1)
         browser.find_element(By.ID, "undo").click()
         wait.until(lambda driver: len(markers()) == 2)
-        markers()[1].click()
+        wait.until(lambda driver: _clicked(markers()[1]))  # the markers are redrawn as the render lands
         browser.find_element(By.ID, "hint-remove").click()
         wait.until(lambda driver: len(markers()) == 1 and driver.find_element(By.ID, "command").text.endswith(
             "--hints hints.json"))
@@ -257,3 +257,14 @@ def test_click_to_colour_move_and_remove_hints_and_download_the_hints_file(brows
         assert not markers()
     finally:
         served.stop()
+
+
+def _clicked(element) -> bool:
+    """Click ``element``; False when the page redrew it first (ask again)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        element.click()
+        return True
+    except StaleElementReferenceException:
+        return False
