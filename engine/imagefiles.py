@@ -193,14 +193,18 @@ def _remove_if_stale(path: str, host: str, pid: int) -> bool:
     return False
 
 
+def _names(folder) -> list[str]:
+    """The names in ``folder``; none when it cannot be listed."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
 def remove_stale_temporaries(folder) -> int:
     """Delete the temporaries of colorfuse's naming in ``folder`` whose writer has provably ended."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
     removed = 0
-    for name in names:
+    for name in _names(folder):
         found = _TEMPORARY.match(name)
         if found:
             removed += _remove_if_stale(os.path.join(folder, name), found["host"], int(found["pid"]))
@@ -221,12 +225,8 @@ def remove_stale_folders(parent, prefix: str) -> int:
     """Delete the folders of :func:`owned_folder` in ``parent`` whose owner is provably gone (a folder
     without its lock file yet is judged by its host and process id)."""
     pattern = re.compile(re.escape(prefix) + r"(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return 0
     removed = 0
-    for name in names:
+    for name in _names(parent):
         found = pattern.match(name)
         folder = os.path.join(parent, name)
         if not found or os.path.islink(folder) or not os.path.isdir(folder):
