@@ -204,3 +204,34 @@ def test_export_command_takes_looks_and_their_figures(tmp_path):
     assert card.evaluation["looks"]["calm"]["psnr_gain"] == 0.9
     info = CliRunner().invoke(cli, ["models", "info", str(out)])
     assert "look calm: PSNR +0.90 dB over gray, colourfulness 55% of the truth's (4 photos)" in info.output
+
+
+def _wide_conv(channels: int = 300):
+    """A one-Conv graph with ``channels`` outputs: more than the float16 pass's size floor."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.random.default_rng(0).normal(size=(channels, 4, 1, 1)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="/dec/conv")], "wide",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, 2, 2])],
+                              [numpy_helper.from_array(weights, "w")])  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_int8_scales_stay_float32_and_older_float16_scales_restore():
+    from onnx import TensorProto, helper, numpy_helper
+
+    from colorfuse.train.compact_weights import restore_weights_fp32, store_weights_fp16, store_weights_int8
+
+    proto = _wide_conv()
+    assert store_weights_int8(proto, 1000) == 1 and store_weights_fp16(proto) == 0
+    scale = next(w for w in proto.graph.initializer if w.name.endswith(".int8_scale"))
+    assert scale.data_type == TensorProto.FLOAT
+    # an export before this rule stored the 300 scales as float16 behind a Cast
+    scale.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(scale).astype(np.float16), "w.int8_scale.fp16"))
+    proto.graph.node.insert(0, helper.make_node("Cast", ["w.int8_scale.fp16"], ["w.int8_scale"], to=TensorProto.FLOAT))
+    assert restore_weights_fp32(proto) == 2
+    assert [w.name for w in proto.graph.initializer] == ["w"] and [n.op_type for n in proto.graph.node] == ["Conv"]
+    restored = numpy_helper.to_array(proto.graph.initializer[0])
+    original = numpy_helper.to_array(_wide_conv().graph.initializer[0])
+    assert restored.dtype == np.float32 and np.abs(restored - original).max() < np.abs(original).max() / 100

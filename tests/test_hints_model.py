@@ -97,6 +97,28 @@ def test_without_hints_the_model_is_exactly_its_frozen_ensemble(member_runs):
     assert all(not p.requires_grad for p in model.members.parameters())
 
 
+def test_a_lone_guide_runs_its_decoder_once_and_is_its_member_without_hints(member_runs):
+    paths, _, _ = member_runs
+    model = build_model("effnet_hints", members=[str(paths[0])], width=8, palette_dim=8).eval()
+    member = runs.load_model(paths[0])
+    l, g = parity_inputs(64, 64, 2, 32)
+    zero = [torch.zeros(2, 2, 64, 64), torch.zeros(2, 1, 64, 64), torch.zeros(2, len(ab_bins()) + 3, 1, 1)]
+    hints = parity_inputs(64, 64, 2, 32, seed=4, model=model)[2:]
+    batches = []
+    model.members[0].dec2.register_forward_hook(lambda _m, args, _out: batches.append(args[0].shape[0]))
+    with torch.no_grad():
+        for layer in model.branches.modules():
+            if isinstance(layer, torch.nn.Conv2d):
+                layer.weight.normal_()
+        expected = member.predict(l, g, vivid=True)
+        zeroed = model.predict(l, g, zero, vivid=True)
+        hinted = model.predict(l, g, hints, vivid=True, distribution=True)
+    assert batches == [2, 2]  # one decoder run per call, never the doubled batch of an ensemble's guide
+    for want, zeros, steered in zip(expected, zeroed, hinted):
+        assert float((want - zeros).abs().max()) < 1e-6 and float((want - steered).abs().max()) > 1e-3
+    assert len(hinted) == 3 and torch.allclose(hinted[2].sum(1), torch.ones(1), atol=1e-4)
+
+
 def test_training_steers_only_the_hint_branch_and_lowers_the_hinted_loss(member_runs):
     paths, _, _ = member_runs
     torch.manual_seed(0)

@@ -40,8 +40,8 @@ def store_weights_fp16(proto, min_elements: int = MIN_ELEMENTS) -> int:
 
     graph, casts = proto.graph, []
     for init in graph.initializer:
-        if init.data_type != TensorProto.FLOAT:
-            continue
+        if init.data_type != TensorProto.FLOAT or init.name.endswith(".int8_scale"):
+            continue  # int8 scales stay float32: their rounding would move every weight of a channel
         weights = numpy_helper.to_array(init)
         half = weights.astype(np.float16)
         if weights.size < min_elements or not np.isfinite(half).all():
@@ -101,11 +101,12 @@ def restore_weights_fp32(proto) -> int:
     graph = proto.graph
     casts = {n.input[0]: n for n in graph.node if n.op_type == "Cast" and n.input[0].endswith(".fp16")}
     dequantize = {n.input[0]: n for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0].endswith(".int8")}
-    arrays = {init.name: init for init in graph.initializer}
-    for init in graph.initializer:
+    for init in graph.initializer:  # casts first: an older export stored some int8 scales as float16
         if init.name in casts:
             init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32), casts[init.name].output[0]))
-        elif init.name in dequantize:
+    arrays = {init.name: init for init in graph.initializer}
+    for init in graph.initializer:
+        if init.name in dequantize:
             node = dequantize[init.name]
             scale = numpy_helper.to_array(arrays[node.input[1]])
             values = numpy_helper.to_array(init).astype(np.float32)

@@ -48,6 +48,16 @@ def save_checkpoint(state: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def repository_path(path: str | Path) -> Path:
+    """A run directory or checkpoint as given, else relative to the repository (``checkpoints/...``)."""
+    import colorfuse
+
+    path = Path(path)
+    if path.exists() or path.is_absolute():
+        return path
+    return Path(colorfuse.__file__).resolve().parent.parent / path
+
+
 def checkpoint_path(path: str | Path) -> Path:
     """A checkpoint file as given, or a run directory's ``best.pt`` (else ``last.pt``)."""
     path = Path(path)

@@ -231,7 +231,7 @@ def train(
     init_state = None
     if settings["init"] and not resume:
         init_state = _init_state(settings["init"], settings["model"])
-        settings.update(model=init_state["model_name"], model_kwargs=init_state["model_config"], init={
+        settings.update(model=init_state["model_name"], model_kwargs={**init_state["model_config"], **settings["model_kwargs"]}, init={
             "checkpoint": str(runs.checkpoint_path(settings["init"]).resolve()), "step": init_state["step"],
             "elapsed_s": round(init_state["elapsed_s"], 1)})  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)

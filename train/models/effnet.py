@@ -165,7 +165,9 @@ class EffnetModel(AbClassification, ColorizationModel):
     (weight of the classification loss; 0 = no ``ab_vivid`` head), ``temperature`` of its
     annealed mean, ``rebalance_lambda``, ``huber_beta`` (smooth-L1 beta in ab/110 units),
     ``train_blocks`` (the encoder's last blocks fine-tuned, with its head; 0 = frozen) at
-    ``encoder_lr`` x the decoder's learning rate."""
+    ``encoder_lr`` x the decoder's learning rate, ``teacher`` (run directories of trained
+    ``effnet`` models whose mean outputs the loss also follows, at ``teacher_weight``: see
+    :mod:`colorfuse.train.models.distill`)."""
 
     size_multiple = 32
     # export --int8-weights: the decoder's tensors only (int8 in the pretrained encoder moved the
@@ -186,6 +188,8 @@ class EffnetModel(AbClassification, ColorizationModel):
         huber_beta: float = 0.05,
         train_blocks: int = 0,
         encoder_lr: float = 0.1,
+        teacher: list[str] | None = None,
+        teacher_weight: float = 1.0,
     ) -> None:
         if encoder not in ENCODERS:
             raise ValueError(f"effnet: encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
@@ -193,7 +197,9 @@ class EffnetModel(AbClassification, ColorizationModel):
             raise ValueError(f"effnet: global_size must be a multiple of 32, got {global_size}")
         super().__init__(encoder=encoder, pretrained=pretrained, global_size=global_size, width=width,
                          cls_weight=cls_weight, temperature=temperature, rebalance_lambda=rebalance_lambda,
-                         huber_beta=huber_beta, train_blocks=train_blocks, encoder_lr=encoder_lr)  # fmt: skip
+                         huber_beta=huber_beta, train_blocks=train_blocks, encoder_lr=encoder_lr,
+                         **({"teacher": list(teacher), "teacher_weight": teacher_weight} if teacher else {}))  # fmt: skip
+        self.teacher, self.teacher_weight = tuple(str(t) for t in teacher or ()), teacher_weight
         self.global_input_size = global_size
         self.cls_weight, self.temperature, self.huber_beta = cls_weight, temperature, huber_beta
         self.encoder = LiteEncoder(encoder, pretrained)
@@ -303,7 +309,7 @@ class EffnetModel(AbClassification, ColorizationModel):
 
     def training_loss(self, batch: dict) -> tuple[Tensor, dict[str, float]]:
         """Smooth L1 on ab/110 at stride 2, plus ``cls_weight`` x the rebalanced classification
-        loss at stride 4. A global view the same size as the crop is the crop itself (one
+        loss at stride 4 (and with ``teacher``, the distillation terms). A global view the same size as the crop is the crop itself (one
         encoder pass)."""
         l, ab = batch["l"].contiguous(memory_format=torch.channels_last), batch["ab"]  # noqa: E741
         l_global = batch.get("l_global")
@@ -314,10 +320,17 @@ class EffnetModel(AbClassification, ColorizationModel):
         reg = F.smooth_l1_loss(ab2.float(), F.avg_pool2d(ab.float(), 2), beta=self.huber_beta)
         logs = {"huber": reg.item()}
         loss = reg
-        if self.has_vivid:
-            cls, ce = self.classification_loss(self.bin_head(x4), ab)
+        logits = self.bin_head(x4) if self.has_vivid else None
+        if logits is not None:
+            cls, ce = self.classification_loss(logits, ab)
             loss = loss + self.cls_weight * cls
             logs.update(cls=cls.item(), ce=ce.item())
+        if self.teacher:
+            from colorfuse.train.models import distill
+
+            term, distill_logs = distill.loss(self, self.teacher, (taps, global_vector), l, l_global, ab2, logits, self.huber_beta)
+            loss = loss + self.teacher_weight * term
+            logs.update(distill_logs)
         logs["loss"] = loss.item()
         return loss, logs
 

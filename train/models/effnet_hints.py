@@ -82,18 +82,6 @@ class HintBranch(nn.Module):
         return inject
 
 
-def _repo_root() -> Path:
-    import colorfuse
-
-    return Path(colorfuse.__file__).resolve().parent.parent
-
-
-def _member_path(member: str) -> Path:
-    """A member run directory as given, else relative to the repository (``checkpoints/...``)."""
-    path = Path(member)
-    return path if path.exists() or path.is_absolute() else _repo_root() / path
-
-
 def _drop_members(module, state_dict, prefix, _metadata):
     """The frozen members' weights live in their own checkpoints, not in this model's."""
     for key in [k for k in state_dict if k[len(prefix):].startswith("members.")]:
@@ -125,7 +113,7 @@ class HintedEffnet(ColorizationModel):
         super().__init__(members=[str(m) for m in members], width=width, palette_dim=palette_dim, looks=looks)
         from colorfuse.train import runs
 
-        self.member_paths = [runs.checkpoint_path(_member_path(m)) for m in members]
+        self.member_paths = [runs.checkpoint_path(runs.repository_path(m)) for m in members]
         states = [runs.load_checkpoint(path) for path in self.member_paths]
         models = []
         for state in states:
@@ -182,7 +170,12 @@ class HintedEffnet(ColorizationModel):
         """The members' mean ab (and vivid ab) plus what ``hints`` = (hint_ab, hint_mask, palette)
         change in the guide; with ``distribution`` (and hints), the guide's ab-bin probabilities
         last. The guide's decoder runs once, on the image twice: with the hints and without
-        (zero hints, where its branch adds exactly nothing), so an export holds it once."""
+        (zero hints, where its branch adds exactly nothing), so an export holds it once. A lone
+        guide (one member) runs once, with the hints: its mean is itself, so the change needs no
+        hint-free run."""
+        if hints is not None and len(self.members) == 1:
+            out = self.guided(self.members[0].features(l, l_global), l, hints, vivid, distribution)
+            return out if vivid or distribution else out[0]
         outputs, change = [], None
         for group in self.groups:
             shared = self.members[group[0]].features(l, l_global) if len(group) > 1 else None
