@@ -63,6 +63,7 @@ class Prepared:
     unstyled: Prepared | None = field(default=None, repr=False)  # the same without the style, for a strength < 1
     strength: float = 1.0  # the style's strength: predict() blends ab with unstyled.ab
     unhinted: Prepared | None = field(default=None, repr=False)  # without local hints: predict() gates their reach
+    hints_spread: bool = False  # the hints were already carried along L (video does it before its smoothing)
 
     @property
     def shape_key(self) -> tuple[int, int]:
@@ -323,7 +324,7 @@ class Colorizer:
         crop_h, crop_w = max(1, round(small_h * out_h / pad_h)), max(1, round(small_w * out_w / pad_w))
         ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32)
         ab = lab.resize(ab, small_w, small_h) * np.float32(self.card.ab_scale)
-        if item.hints is not None:
+        if item.hints is not None and not item.hints_spread:
             ab = hint_spread.spread_inputs(ab, item.small_l, item.hints, self.card.hints["ab_scale"], self.options)
         height, width = item.image.shape[:2]
         rgb = np.empty((height, width, 3), np.uint8)

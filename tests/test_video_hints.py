@@ -130,6 +130,27 @@ def test_video_hints_colour_the_keyframe_and_follow_it(hint_model, tmp_path):
     assert sorted(p.name for p in source.iterdir()) == [f"f{i:02d}.png" for i in range(8)]  # input untouched
 
 
+def test_a_keyframe_hint_fades_in_along_the_flow_smoothing(hint_model, tmp_path):
+    """The hints' spread is smoothed with the network's change: no jump at a keyframe (flicker)."""
+    source = _frames(tmp_path / "in")
+    hints = tmp_path / "h.json"
+    hints.write_text(json.dumps({"version": 1, "frames": {"4": [{"x": 26, "y": 19, "color": RED, "radius": 6}]}}))
+    target = lab.rgb_to_lab(np.array([[[0xC0, 0x20, 0x10]]], np.uint8))[0, 0, 1:]
+    distance = {}
+    for name, extra in (("plain", []), ("smoothed", ["--hints", hints]),
+                        ("unsmoothed", ["--hints", hints, "--option", "temporal_flow=false"])):
+        out = tmp_path / name
+        result = video(source, "--fps", 10, "--frames", out, "--model", hint_model, *extra)
+        assert result.exit_code == 0, result.output
+        for index in (3, 7):  # frames 4 (the keyframe) and 8; the hint moved 2 px right and 1 down a frame
+            x, y = 20 + 2 * index, 16 + index
+            ab = lab.rgb_to_lab(np.asarray(Image.open(out / f"frame_{index + 1:06d}.png")))[y - 1:y + 2, x - 1:x + 2, 1:]
+            distance[name, index] = float(np.abs(ab - target).mean())
+    assert distance["unsmoothed", 3] < 3  # the spread is exact on the hint's own pixels
+    assert distance["unsmoothed", 3] + 5 < distance["smoothed", 3] < distance["plain", 3] - 2  # faded in, not absent
+    assert distance["smoothed", 7] < distance["smoothed", 3] - 2  # and nearer a few frames on
+
+
 def test_video_hint_problems_are_one_line_each_before_the_model_loads(tmp_path):
     clip = make_clip(tmp_path / "c.mp4")  # 64x48, 15 frames
     hints = tmp_path / "h.json"

@@ -3,7 +3,8 @@
 :class:`FrameColorizer` is the per-run state: shot detection, then for each batch
 ``Colorizer.prepare`` (with the hints carried from the last keyframe, when the run has any:
 :mod:`.hint_track`) -> ``video_prepare`` hooks (e.g. the shot's global view) -> one batched
-``predict`` -> ``video_process_ab`` hooks (e.g. smoothing along optical flow) -> ``finish``.
+``predict`` -> the hints carried along L (:mod:`..hint_spread`) -> ``video_process_ab`` hooks
+(e.g. smoothing along optical flow) -> ``finish``.
 :func:`colorize_stream` drives it from a frame source into sinks; memory stays flat because
 frames are decoded ahead, colorized and handed to the encoder a batch at a time.
 """
@@ -16,7 +17,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from colorfuse.engine import lab
+from colorfuse.engine import hint_spread, lab
 from colorfuse.engine.colorizer import Colorizer, Prepared
 from colorfuse.engine.hints import Hint
 from colorfuse.engine.video.hint_track import HintTracker
@@ -56,8 +57,14 @@ class FrameColorizer:
         scale = np.float32(self.colorizer.card.ab_scale)
         ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32) * scale
         lum = lab.resize(item.small_l, crop_w, crop_h)
+        if item.hints is not None and (crop_h, crop_w) == (small_h, small_w):
+            # spread before the smoothing, so a hint's colour fades in and out along the flow as the
+            # network's own change does, instead of jumping at keyframes and where a hint stops
+            ab = hint_spread.spread_inputs(ab, item.small_l, item.hints, self.colorizer.card.hints["ab_scale"],
+                                           self.colorizer.options)  # fmt: skip
+            item.hints_spread = True
         result = call_chain("video_process_ab", "ab", ab=ab, lum=lum, frame=frame, options=self.colorizer.options)
-        if result is not ab:
+        if result is not ab or item.hints_spread:
             raw = item.ab.astype(np.float32)  # a copy: the model's batch output stays untouched
             raw[:, :crop_h, :crop_w] = result.transpose(2, 0, 1) / scale
             item.ab = raw
