@@ -14,7 +14,7 @@ _checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 if _os.path.isfile(_os.path.join(_checkout, "engine", "colorizer.py")):
     __path__.append(_checkout)
 
-__all__ = ["Colorizer", "Hint", "__version__"]
+__all__ = ["Colorizer", "Hint", "__version__", "errors"]  # and every name of colorfuse.errors
 
 
 def __getattr__(name):
@@ -27,4 +27,11 @@ def __getattr__(name):
         from colorfuse.engine.hints import Hint
 
         return Hint
+    import importlib
+
+    errors = importlib.import_module("colorfuse.errors")  # not `from colorfuse import`: that calls this again
+    if name == "errors":
+        return errors
+    if name in errors.__all__:
+        return getattr(errors, name)
     raise AttributeError(f"module 'colorfuse' has no attribute {name!r}")

@@ -32,7 +32,7 @@ import numpy as np
 from colorfuse.engine import lab, tiling
 from colorfuse.engine import style as styles
 from colorfuse.engine.card import ModelCard, read_card
-from colorfuse.engine.errors import ColorfuseWarning, ModelCardError
+from colorfuse.engine.errors import ColourInputWarning, ModelCardError  # noqa: F401  (ColourInputWarning: its old home)
 from colorfuse.engine import hint_spread
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine.card import HINT_ROLES
@@ -44,10 +44,6 @@ from colorfuse.plugins.manager import all_accept, call_chain, call_first, wrap_c
 
 DEFAULT_OPTIONS = {"saturation": 1.0, "chroma_upsample": "guided"}
 KEYWORD_OPTIONS = ("saturation", "chroma_upsample", "max_pixels", "tile", "tile_overlap")  # also Colorizer keywords
-
-
-class ColourInputWarning(ColorfuseWarning):
-    """Inputs were already in colour: their colours are replaced (colorization keeps only L)."""
 
 
 @dataclass

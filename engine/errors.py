@@ -63,6 +63,10 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+class HintError(ColorfuseError):
+    """A hint that cannot be used: a bad colour, a point outside the image, or a model without hints."""
+
+
 class ColorfuseWarning(UserWarning):
     """Base class of colorfuse's warnings: something was done other than asked, and the result is usable."""
 
@@ -77,3 +81,15 @@ class DecoderWarning(ColorfuseWarning):
 
 class IgnoredFramesWarning(ColorfuseWarning):
     """An animation or multi-page file was read, and only its first frame is used."""
+
+
+class ColourInputWarning(ColorfuseWarning):
+    """Inputs were already in colour: their colours are replaced (colorization keeps only L)."""
+
+
+class VariantWarning(ColorfuseWarning):
+    """A variant manifest or file was ignored, or a variant failed its check and fp32 runs instead."""
+
+
+class ProviderFallbackWarning(ColorfuseWarning):
+    """onnxruntime is running a model on another provider than the one asked for."""

@@ -15,11 +15,7 @@ import cv2
 import numpy as np
 
 from colorfuse.engine.card import ModelCard
-from colorfuse.engine.errors import ColorfuseError
-
-
-class HintError(ColorfuseError):
-    """A hint that cannot be used: a bad colour, a point outside the image, or a model without hints."""
+from colorfuse.engine.errors import HintError  # noqa: F401  (its old home)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 
-from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning
+from colorfuse.engine.errors import ColorfuseError, ProviderFallbackWarning  # noqa: F401  (its old home)
 
 DEVICES = ("auto", "cuda", "cpu")
 RUNTIMES = ("onnxruntime", "openvino")
@@ -23,10 +23,6 @@ CPU = "CPUExecutionProvider"
 
 _cache: dict[tuple, "ModelSession"] = {}
 _lock = threading.Lock()
-
-
-class ProviderFallbackWarning(ColorfuseWarning):
-    """onnxruntime is running a model on another provider than the one asked for."""
 
 
 def _onnxruntime():

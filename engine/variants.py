@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning
+from colorfuse.engine.errors import ColorfuseError, VariantWarning  # noqa: F401  (VariantWarning: its old home)
 
 FORMAT, VERSION = "colorfuse-variants", 1
 PRECISIONS = ("fp32", "int8", "bf16")
@@ -27,10 +27,6 @@ CHOICES = ("auto",) + PRECISIONS  # --precision
 RUNTIME_CHOICES = ("auto", "onnxruntime", "openvino")  # --runtime
 MAX_PSNR_LOSS_DB = 0.05  # what --precision auto accepts
 MAX_COLOURFULNESS_CHANGE_PCT = 2.0
-
-
-class VariantWarning(ColorfuseWarning):
-    """A variant manifest or file was ignored, or a variant failed its check and fp32 runs instead."""
 
 
 @dataclass(frozen=True)

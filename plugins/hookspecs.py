@@ -82,7 +82,8 @@ def read_image(path, options):
     """Decode the image file at ``path``.
 
     Return an upright gray or RGB array, or None to let another reader try. Raise
-    ``ImageReadError`` naming the file and the reason when the file is bad.
+    ``ImageReadError`` (``from colorfuse.errors import ImageReadError``) naming the file and the
+    reason when the file is bad.
     """
 
 
