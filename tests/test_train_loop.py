@@ -224,3 +224,15 @@ def test_init_starts_a_new_run_from_a_checkpoint(tmp_path, data):
     assert card.training["time_s_total"] > card.training["time_s"]
     with pytest.raises(ValueError, match="holds a 'tiny' model"):
         train("unet", [str(data[0])], tmp_path / "other", epochs=1, init=source)
+
+
+def test_set_applies_over_an_init_runs_configuration(tmp_path, data):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    config = {"width": 0.125, "global_size": 32, "cls_weight": 1.0, "pretrained": False}
+    source = tmp_path / "source"
+    train("effnet", [str(data[0])], source, epochs=1, batch_size=8, crop=32, model_kwargs=config)
+    train(None, [str(data[0])], tmp_path / "next", epochs=1, batch_size=8, crop=32, init=source,
+          model_kwargs={"huber_beta": 0.2})  # fmt: skip
+    state = runs.load_checkpoint(tmp_path / "next" / runs.LAST)
+    assert state["model_config"] == {**runs.load_checkpoint(source)["model_config"], "huber_beta": 0.2}
+    assert runs.load_model(tmp_path / "next").huber_beta == 0.2

@@ -101,9 +101,10 @@ def _new_model(name: str, kwargs: dict, classes: list[str]):
 
 
 def _setup_model(settings: dict, state: dict | None, split, device: torch.device, workers: int):
-    """A new model (with the data's classes and, for zhang, its ab prior) or the checkpoint's."""
+    """A new model (with the data's classes and, for zhang, its ab prior) or the checkpoint's, with
+    the run's settings over the checkpoint's (``--init`` with ``--set``)."""
     if state:
-        model = build_model(state["model_name"], **state["model_config"])
+        model = build_model(state["model_name"], **{**state["model_config"], **settings["model_kwargs"]})
         model.load_state_dict(state["model_state"])
     else:
         model = _new_model(settings["model"], settings["model_kwargs"], split.classes)
