@@ -24,12 +24,12 @@ def test_rerunning_into_an_existing_folder_is_one_line_with_the_fix(tmp_path, mo
 
 
 def test_the_style_error_names_the_models_that_take_one(photo):
-    with pytest.raises(ColorfuseError, match=r"cannot take a style image; models that take one: .*effnet-hints"):
+    with pytest.raises(ColorfuseError, match=r"cannot take a style image; models that take one: .*effnet-hints-lite0"):
         Colorizer("tiny", style=photo)
 
 
 def test_models_info_gives_each_looks_formula_once():
-    result = CliRunner().invoke(cli, ["models", "info", "effnet-hints"])
+    result = CliRunner().invoke(cli, ["models", "info", "effnet-hints-lite0"])
     assert result.exit_code == 0, result.output
     looks = [line for line in result.output.splitlines() if line.startswith("  look ") and " x (" in line]
     assert len(looks) == 2 and all(line.count(" x (") == 1 for line in looks), looks
