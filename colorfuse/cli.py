@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import signal
 import warnings
 
 import click
@@ -16,6 +17,8 @@ import click
 from colorfuse import __version__
 from colorfuse import commands as _commands_package
 from colorfuse.engine.errors import ColorfuseError, PluginWarning, one_line
+
+_STOPPING = "colorfuse.stopping"  # ctx.meta: (signals_interrupt(), its StopSignals, the command's stopped_words)
 
 
 class ColorfuseGroup(click.Group):
@@ -55,11 +58,42 @@ class ColorfuseGroup(click.Group):
         self._load_plugin_commands()
         return super().get_command(ctx, name)
 
+    def resolve_command(self, ctx, args):
+        """The command to run. A built-in one with ``stopped_words`` (colorize, video) takes the stop signals
+        from here on, while the plugins load, its options are parsed and its engine imports (half a second,
+        Ray's two more), until its run takes over."""
+        from colorfuse.commands.colorize import signals_interrupt
+
+        words = getattr(self.commands.get(args[0]) if args else None, "stopped_words", None)
+        if words is not None and _STOPPING not in ctx.meta:
+            handling = signals_interrupt()
+            ctx.meta[_STOPPING] = handling, handling.__enter__(), words
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except ColorfuseError as exc:
+        except (ColorfuseError, KeyboardInterrupt) as exc:
+            _, stop, words = ctx.meta.get(_STOPPING, (None, None, None))
+            if stop is not None and (isinstance(exc, KeyboardInterrupt) or stop.received is not None):
+                _stopped(stop, words)  # before the run took over: nothing was written
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             raise click.ClickException(one_line(str(exc))) from exc
+        finally:
+            if _STOPPING in ctx.meta:
+                ctx.meta.pop(_STOPPING)[0].__exit__(None, None, None)
+
+
+def _stopped(stop, words) -> None:
+    """End a command stopped by a signal with its words and 128 + N: also where the signal, raised inside an
+    import, came back as another error (onnxruntime's "initialization failed")."""
+    from colorfuse.commands.colorize import signal_status
+
+    stop.disarm()  # later signals are only recorded
+    name, status = signal_status(stop.received or signal.SIGINT)
+    words(name)
+    raise SystemExit(status) from None
 
 
 def _disable_plugins(ctx, param, names):

@@ -1,5 +1,7 @@
 """Built-in plugin: ``saturation`` option scales the predicted chroma (1.0 leaves it)."""
 
+import math
+
 from colorfuse.plugins import hookimpl
 
 
@@ -8,8 +10,8 @@ def postprocess_ab(lum, ab, options):
     factor = float(options.get("saturation", 1.0))
     if factor == 1.0:
         return None
-    if factor < 0:
-        raise ValueError(f"saturation must be >= 0, got {factor}")
+    if not math.isfinite(factor) or factor < 0:  # NaN gave white pictures, infinity garbage
+        raise ValueError(f"saturation must be a finite number >= 0, got {factor}")
     return ab * factor
 
 

@@ -106,3 +106,29 @@ def test_sigterm_stops_a_ray_run_like_the_normal_run(tmp_path, model_path):
     assert process.returncode == 128 + signal.SIGTERM, stdout + stderr
     assert "interrupted by SIGTERM" in stderr and stdout.startswith("done ")
     assert not (tmp_path / "out").exists() or not any(p.name.startswith(".") for p in (tmp_path / "out").iterdir())
+
+
+def test_sigterm_while_ray_starts(tmp_path, model_path, monkeypatch):
+    """Ray's own SIGTERM handler while it starts (2-5 s) ended the run with exit 15 and no summary."""
+    import os
+    import signal
+    import sys
+    import time
+
+    import pytest
+
+    from tests.test_cli_colorize import run
+
+    ray = pytest.importorskip("ray")
+
+    def starting(**kwargs):  # as ray.init does: its handler, sys.exit(signum), until the driver is connected
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", starting)
+    _save(tmp_path / "in" / "a.png", _photo())
+    result = run(tmp_path / "in", "--out", tmp_path / "out", "--model", model_path, "--ray")
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert "done 0, skipped 0, failed 0" in result.output and "interrupted by SIGTERM" in result.output

@@ -54,6 +54,15 @@ def test_float_images_with_nan_or_infinity_are_refused(model_path, bad):
         Colorizer(model_path).colorize(image)
 
 
+@pytest.mark.parametrize("saturation", [np.nan, np.inf, -1.0])
+def test_saturation_that_is_not_a_finite_factor_is_refused_in_the_api(model_path, saturation):
+    """#23.10: Colorizer(saturation=nan) wrote all-white pictures, inf garbage, without a word."""
+    from colorfuse.engine.errors import PluginError
+
+    with pytest.raises(PluginError, match="saturation must be a finite number >= 0"):
+        Colorizer(model_path, saturation=saturation).colorize(_gray() / 255.0)
+
+
 def test_saturation_nothing_applies_is_an_error(model_path, saturation_off):
     with pytest.raises(OptionError, match=r"saturation=0.*--saturation.*no enabled plugin applies it"):
         Colorizer(model_path, saturation=0)

@@ -44,6 +44,21 @@ def test_same_file_by_device_and_inode():
     assert folds_case(os.path.dirname(here)) is False  # this test runs on a case-sensitive volume
 
 
+def test_a_volume_that_ignores_case_is_detected(tmp_path):
+    """#23.1: a folder ignores case when an entry's name in the other case names the same file (here a hard
+    link stands in for exFAT's lookup; a case-insensitive FUSE passthrough answers True the same way)."""
+    from colorfuse.engine.paths import folds_case, path_key
+
+    folder = tmp_path / "photos"
+    _save(folder / "Photo.png", _photo())
+    assert folds_case(str(folder)) is False
+    other = tmp_path / "insensitive"
+    _save(other / "Photo.png", _photo())
+    os.link(other / "Photo.png", other / "pHOTO.PNG")
+    assert folds_case(str(other)) is True
+    assert path_key(other / "new" / "A.PNG") == path_key(other / "new" / "a.png")  # below it, missing names too
+
+
 def test_recursive_glob_leaves_the_output_folder_out(tmp_path, model_path):
     """#23.3: 'in/**/*.png' --out in/out colorized in/out/ again on every run; resumes failed."""
     src = tmp_path / "in"

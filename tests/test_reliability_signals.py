@@ -1,5 +1,6 @@
-"""#23.5: a stop signal at any moment of a run (model loading, just after the last write) ends in the
-summary and 128 + N; a signal inherited as ignored (nohup) stays ignored. Each test failed before its fix."""
+"""#23.5: a stop signal at any moment of a run (while the command starts, model loading, just after the last
+write) ends in the summary and 128 + N; a signal inherited as ignored (nohup) stays ignored. Each test failed
+before its fix."""
 
 import os
 import signal
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from colorfuse.cli import cli
@@ -82,3 +84,75 @@ def test_nohup_keeps_protecting_the_run(tmp_path, model_path):
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "done 8, skipped 0, failed 0" in stdout
+
+
+@pytest.fixture
+def sigterm_fails_the_test():
+    """SIGTERM that colorfuse does not take raises in the test instead of killing pytest."""
+    def fail(signum, frame):
+        raise RuntimeError("SIGTERM reached the test's own handler")
+
+    previous = signal.signal(signal.SIGTERM, fail)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _signal_first(monkeypatch, target, name, signum, then_call=True):
+    """``target.name`` sends ``signum`` to this process, then (``then_call``) does its work."""
+    real = getattr(target, name)
+
+    def signalling(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler runs within this sleep
+        return real(*args, **kwargs) if then_call else None
+
+    monkeypatch.setattr(target, name, signalling)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("moment", ["plugins load", "engine imports", "ray imports", "video's engine imports"])
+def test_signal_while_the_command_starts(tmp_path, model_path, monkeypatch, sigterm_fails_the_test, moment, signum):
+    """A stop signal while the plugins loaded and the options were parsed, or the engine imported (half a second;
+    Ray's import two more), gave "Aborted!" and exit 1, or killed the run without its summary."""
+    import colorfuse.cli as cli
+    import colorfuse.commands.colorize as colorize
+    import colorfuse.commands.video as video
+    import colorfuse.engine.distributed as distributed
+
+    _save(tmp_path / "in" / "a.png", _photo())
+    if moment == "plugins load":
+        monkeypatch.setattr(cli.cli, "plugins_loaded", False)
+        _signal_first(monkeypatch, cli, "_add_plugin_commands", signum, then_call=False)  # the commands are there
+    target = {"engine imports": colorize, "ray imports": distributed, "video's engine imports": video}.get(moment)
+    if target is not None:
+        _signal_first(monkeypatch, target, "import_ray" if target is distributed else "parse_plugin_options", signum)
+    flags = ["--ray"] if moment == "ray imports" else []
+    if target is video:
+        result = CliRunner().invoke(cli.cli, ["video", str(tmp_path / "in"), "--frames", str(tmp_path / "out"),
+                                              "--fps", "10", "--model", str(model_path)], catch_exceptions=False)
+    else:
+        result = run(tmp_path / "in", "--out", tmp_path / "out", "--model", model_path, *flags)
+    name = signal.Signals(signum).name
+    assert result.exit_code == 128 + signum and "Aborted!" not in result.output, result.output
+    words = f"interrupted by {name}: no partial output" if target is video else f"interrupted by {name}: the 0 outputs"
+    assert words in result.output and (target is video or "done 0, skipped 0, failed 0" in result.output)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_signal_that_comes_back_as_another_error_is_still_the_signal(tmp_path, model_path, monkeypatch):
+    """Ctrl-C inside `import onnxruntime` came back as its ImportError: "onnxruntime is not installed", exit 1."""
+    import colorfuse.engine.colorizer as colorizer
+    from colorfuse.engine.errors import ColorfuseError
+
+    def importing(self, *args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:  # as a C extension's initialization turns it into an ImportError
+            raise ColorfuseError("onnxruntime is not installed") from None
+
+    monkeypatch.setattr(colorizer.Colorizer, "__init__", importing)
+    _save(tmp_path / "in" / "a.png", _photo())
+    result = run(tmp_path / "in", "--out", tmp_path / "out", "--model", model_path)
+    assert result.exit_code == 130 and "interrupted by SIGINT" in result.output, result.output
+    assert "not installed" not in result.output

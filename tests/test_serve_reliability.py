@@ -1,5 +1,6 @@
-"""#23.15: bodies that are not the JSON a route expects are 400s, not 500s; an upload the browser
-abandons is dropped quietly (it printed a ~46-line traceback). Each test failed before its fix."""
+"""#23.15: bodies that are not the JSON a route expects are 400s, not 500s; a body the browser abandons
+is dropped with one log line naming the request (it printed a ~46-line traceback, then nothing at all).
+Each test failed before its fix."""
 
 import asyncio
 import signal
@@ -18,30 +19,67 @@ def test_malformed_json_is_a_bad_request(client):  # noqa: F811
         assert "error" in response.json()
 
 
-def put_file(app, receive):
-    """The replies of ``app`` to an upload whose body parts come from ``receive``, straight through ASGI."""
+def put_file(app, receive, method="PUT", path="/api/files", query=b"name=a.png"):
+    """The replies of ``app`` to an upload (or another request) whose body parts come from ``receive``,
+    straight through ASGI."""
     sent = []
 
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PUT", "scheme": "http",
-             "path": "/api/files", "raw_path": b"/api/files", "query_string": b"name=a.png", "root_path": "",
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
              "headers": [(b"host", f"127.0.0.1:{PORT}".encode()), (b"x-colorfuse-token", TOKEN.encode())],
              "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", PORT)}
     asyncio.run(app(scope, receive, send))
     return sent
 
 
-def test_abandoned_upload_is_dropped_quietly(make_client, tmp_path):  # noqa: F811
-    messages = [{"type": "http.request", "body": png()[:40], "more_body": True}, {"type": "http.disconnect"}]
+def _abandoning(first_part: bytes):
+    """An ASGI ``receive`` whose client sends ``first_part`` of a longer body, then disconnects."""
+    messages = [{"type": "http.request", "body": first_part, "more_body": True}]
 
     async def receive():
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    sent = put_file(make_client().app, receive)
+    return receive
+
+
+def test_an_abandoned_body_is_one_log_line(make_client, tmp_path, caplog):  # noqa: F811
+    """An abandoned upload printed a ~46-line traceback; then it was dropped without a word."""
+    app = make_client().app
+    sent = put_file(app, _abandoning(png()[:40]), query=b"name=holiday%0A1.png")
     assert sent[0]["status"] == 400
     assert not any((tmp_path / "serve0" / "inputs").iterdir())
+    sent = put_file(app, _abandoning(b'{"model"'), method="POST", path="/api/command", query=b"")
+    assert sent[0]["status"] == 400
+    assert [record.getMessage() for record in caplog.records] == [
+        'PUT /api/files: the upload "holiday\\n1.png" was abandoned: the client disconnected before the body '
+        "was complete; nothing was kept",
+        "POST /api/command: the request body was abandoned: the client disconnected before the body was "
+        "complete; nothing was kept"]
+
+
+def test_an_abandoned_upload_is_one_line_in_the_servers_log():
+    """The real server: one line on stderr for an upload whose client went away mid-body, no traceback."""
+    import socket
+    import time
+    from urllib.parse import parse_qs, urlparse
+
+    from tests.test_serve_command import Served
+
+    served = Served()
+    address = urlparse(served.base)
+    token = parse_qs(urlparse(served.url).query)["token"][0]
+    with socket.create_connection((address.hostname, address.port), timeout=10) as client:
+        client.sendall(f"PUT /api/files?name=a.png HTTP/1.1\r\nHost: {address.netloc}\r\nX-Colorfuse-Token: {token}"
+                       "\r\nContent-Length: 100000\r\n\r\n".encode() + png()[:100])
+        time.sleep(0.5)
+    time.sleep(0.5)
+    lines = served.stop().splitlines()
+    assert [line for line in lines if "files stay in" not in line] == [
+        'WARNING: PUT /api/files: the upload "a.png" was abandoned: the client disconnected before the body was '
+        "complete; nothing was kept"], lines
 
 
 def test_a_stalled_request_body_times_out(make_client, tmp_path):  # noqa: F811

@@ -19,7 +19,7 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
     """``colorfuse colorize ... --ray``: the run of :func:`colorize_on_ray` with a progress bar."""
     from tqdm import tqdm
 
-    from colorfuse.commands.colorize import signal_status, signals_interrupt, unknown_type_line
+    from colorfuse.commands.colorize import interrupted_line, signal_status, signals_interrupt, unknown_type_line
     from colorfuse.engine.batch import Summary
     from colorfuse.engine.distributed import check_address, colorize_on_ray, import_ray
     from colorfuse.engine.errors import one_line
@@ -64,8 +64,7 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
         click.echo(f"failures: {failures or out_dir / 'failures.jsonl'}", err=True)
     if stop.received is not None:
         name, status = signal_status(stop.received)
-        click.echo(f"interrupted by {name}: the {summary.done} outputs written are complete, no partial file "
-                   "is left; run again with --skip-existing to go on", err=True)
+        click.echo(interrupted_line(name, summary.done), err=True)
         raise SystemExit(status)
     if summary.failed:
         raise SystemExit(1)

@@ -100,21 +100,27 @@ class StopSignals:
         self.armed = False
 
 
+_in_charge: list[StopSignals] = []  # the StopSignals of the outermost signals_interrupt, while inside it
+
+
 @contextmanager
 def signals_interrupt():
     """While inside, Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt) once; yields
-    the :class:`StopSignals`. A signal the process inherited as ignored (``nohup``) stays ignored."""
-    stop = StopSignals()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
+    the :class:`StopSignals` (inside another, that one's). A signal the process inherited as ignored
+    (``nohup``) stays ignored."""
+    if _in_charge or threading.current_thread() is not threading.main_thread():
+        yield _in_charge[0] if _in_charge else StopSignals()
         return
+    stop = StopSignals()
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:
             signal.signal(signum, stop.handle)
+    _in_charge.append(stop)
     try:
         yield stop
     finally:
+        _in_charge.clear()
         for signum, handler in previous.items():
             if handler is not None:
                 signal.signal(signum, handler)
@@ -123,6 +129,17 @@ def signals_interrupt():
 def signal_status(signum: int) -> tuple[str, int]:
     """The signal's name and the shell's exit status for it (128 + its number)."""
     return signal.Signals(signum).name, 128 + signum
+
+
+def interrupted_line(name: str, done: int) -> str:
+    return (f"interrupted by {name}: the {done} outputs written are complete, no partial file is left; "
+            "run again with --skip-existing to go on")
+
+
+def stopped_before_the_run(name: str) -> None:
+    """The words of a run stopped before its model loaded (imports under way: nothing more is imported)."""
+    click.echo(summary_line(0, 0, 0, 0.0, 0.0))
+    click.echo(interrupted_line(name, 0), err=True)
 
 
 @contextmanager
@@ -146,13 +163,17 @@ def unknown_type_line(count: int) -> str:
     return f"skipped: {count} file{'s' if count != 1 else ''} of unknown type (no reader plugin declares their extension)"
 
 
+def summary_line(done: int, skipped: int, failed: int, seconds: float, model_s: float) -> str:
+    rate = done / seconds if seconds else 0.0
+    return (f"done {done}, skipped {skipped}, failed {failed} in {seconds:.1f} s "
+            f"({rate:.1f} images/s; model {model_s:.1f} s)")
+
+
 def print_summary(summary, model_s: float) -> None:
     """The run's counts and speed, then each failure, then why it stopped early, if it did."""
     from colorfuse.engine.errors import one_line
 
-    rate = summary.done / summary.seconds if summary.seconds else 0.0
-    click.echo(f"done {summary.done}, skipped {summary.skipped}, failed {len(summary.failed)} "
-               f"in {summary.seconds:.1f} s ({rate:.1f} images/s; model {model_s:.1f} s)")
+    click.echo(summary_line(summary.done, summary.skipped, len(summary.failed), summary.seconds, model_s))
     if summary.unknown_type:
         click.echo(unknown_type_line(summary.unknown_type))
     existing = [outcome for outcome in summary.failed if outcome.exists]
@@ -315,8 +336,10 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         grid_failed = bool(grid and summary.previews and stop.received is None and not write_grid(summary, grid))
     if stop.received is not None:
         name, status = signal_status(stop.received)
-        click.echo(f"interrupted by {name}: the {summary.done} outputs written are complete, no partial file "
-                   "is left; run again with --skip-existing to go on", err=True)
+        click.echo(interrupted_line(name, summary.done), err=True)
         raise SystemExit(status)
     if summary.failed or summary.stopped or grid_failed:
         raise SystemExit(1)
+
+
+command.stopped_words = stopped_before_the_run  # a stop signal before the run: see colorfuse.cli

@@ -122,7 +122,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
             progress.close()
     if summary is None:  # stopped before the output was complete
         name, status = signal_status(stop.received)
-        click.echo(f"interrupted by {name}: no partial output is left", err=True)
+        stopped_without_output(name)
         raise SystemExit(status)
     stats = summary.stats
     width, height = stats.size or (0, 0)
@@ -140,3 +140,10 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     if summary.loss:
         click.echo(one_line(f"error: {summary.loss}"), err=True)
         raise SystemExit(1)
+
+
+def stopped_without_output(name: str) -> None:
+    click.echo(f"interrupted by {name}: no partial output is left", err=True)
+
+
+command.stopped_words = stopped_without_output  # a stop signal before the run: see colorfuse.cli

@@ -100,7 +100,8 @@ def data_context(ray):
 def connect(address: str = "local"):
     """Use the Ray runtime this process already has, or start (``local``) / join one; yield ``ray``.
 
-    The stop-signal handlers the caller set are kept (Ray's own would kill the driver without a summary)."""
+    The stop-signal handlers the caller set are kept (Ray's own would kill the driver without a summary);
+    a SIGTERM while Ray starts, which Ray's own handler turns into ``sys.exit(15)``, goes to the caller's."""
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
@@ -110,6 +111,10 @@ def connect(address: str = "local"):
                      logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
             raise ColorfuseError(f"cannot reach the Ray cluster at {address!r}: {exc}") from None
+        except SystemExit as exc:
+            if exc.code == signal.SIGTERM and callable(handlers[signal.SIGTERM]):
+                handlers[signal.SIGTERM](signal.SIGTERM, None)  # colorize's: Interrupted, the summary, 143
+            raise
         finally:
             if threading.current_thread() is threading.main_thread():
                 for signum, handler in handlers.items():

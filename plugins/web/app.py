@@ -3,7 +3,8 @@
 Every CPU-heavy call goes through the one :class:`Worker`; the handlers only stream bytes and
 wait. Errors come back as ``{"error": message}`` with the CLI's words for the same problem; a
 body that is not the JSON a route expects (too deeply nested, a wrong type) is a 400, one that stalls
-is a 408, and an upload the browser abandons is dropped quietly. Colour hints (:mod:`.hinting`) come with a photo's
+is a 408, and a body the browser abandons (an upload, say) is dropped with one log line naming the
+request and why, never a traceback. Colour hints (:mod:`.hinting`) come with a photo's
 render request, and ``/api/hints`` downloads them all as one hints file.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from colorfuse.engine.errors import one_line
 from colorfuse.engine.hints import HintError
 from colorfuse.plugins.web import hinting
 from colorfuse.plugins.web.bodies import BODY_IDLE_S, BodyStalled, BodyTimeout, stalled_response
@@ -30,6 +33,13 @@ from colorfuse.plugins.web.settings import SettingsError, command_line, parse_se
 from colorfuse.plugins.web.worker import Worker
 
 STATIC = Path(__file__).resolve().parent / "static"
+LOG = logging.getLogger("colorfuse.serve")
+
+
+def log_abandoned(request: Request, what: str) -> None:
+    """The server's one log line for a request body the client abandoned: the request, ``what`` it carried, why."""
+    LOG.warning(one_line(f"{request.method} {request.url.path}: {what} was abandoned: the client disconnected "
+                         "before the body was complete; nothing was kept"))
 
 
 def model_table(names=None) -> list[dict]:
@@ -90,6 +100,7 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
         except (ValueError, RecursionError):
             raise SettingsError("the request body must be JSON") from None
         except ClientDisconnect:  # nobody reads the reply
+            log_abandoned(request, "the request body")
             raise SettingsError("the request body was abandoned") from None
 
     def settings_of(data):
@@ -121,6 +132,7 @@ def create_app(library: Library, worker: Worker, token: str | None, port: int, m
         except UploadError as exc:
             return error(str(exc), exc.status)
         except ClientDisconnect:  # the browser went away mid-upload: nothing is kept, nobody reads a reply
+            log_abandoned(request, f'the upload "{name}"')
             return error("the upload was abandoned", 400)
         except asyncio.CancelledError:  # the server stops and its grace period is over: the upload ends quietly
             return error("the server is stopping", 503)
