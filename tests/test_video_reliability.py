@@ -44,6 +44,22 @@ def test_quietly_cut_video_is_a_loss(tmp_path, model_path):
         assert run(full, "--out", tmp_path / f"whole-{name}.mp4", "--model", model_path).exit_code == 0
 
 
+def test_cut_video_with_audio_is_a_loss_when_ffmpeg_reports_the_damage(tmp_path, model_path):
+    """#23.7: with an audio track the header states no duration of the video's own, so its frame count is an
+    estimate: a cut ffmpeg reports ("partial file", 210 of 221 frames, under the 10% margin) exited 0."""
+    from tests.test_video import ffmpeg
+
+    full = tmp_path / "full.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=8.84", "-f", "lavfi", "-i", "sine=duration=8.84",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", full)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.95)])
+    result = run(cut, "--out", tmp_path / "out.mp4", "--model", model_path)
+    assert result.exit_code == 1, result.output
+    assert f"error: {cut}: the input ended early" in result.output and "ffmpeg: " in result.output
+    assert run(full, "--out", tmp_path / "whole.mp4", "--model", model_path).exit_code == 0
+
+
 def test_a_file_name_is_not_damage(tmp_path):
     """A whole clip in a folder named "truncated" was said to be damaged: the name was searched for ffmpeg's words."""
     (tmp_path / "truncated").mkdir()
