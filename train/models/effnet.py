@@ -309,8 +309,8 @@ class EffnetModel(AbClassification, ColorizationModel):
 
     def training_loss(self, batch: dict) -> tuple[Tensor, dict[str, float]]:
         """Smooth L1 on ab/110 at stride 2, plus ``cls_weight`` x the rebalanced classification
-        loss at stride 4 (and with ``teacher``, the distillation terms). A global view the same size as the crop is the crop itself (one
-        encoder pass)."""
+        loss at stride 4, and with ``teacher`` the distillation terms. A global view the same size
+        as the crop is the crop itself (one encoder pass)."""
         l, ab = batch["l"].contiguous(memory_format=torch.channels_last), batch["ab"]  # noqa: E741
         l_global = batch.get("l_global")
         if l_global is not None and l_global.shape == l.shape:
@@ -328,7 +328,8 @@ class EffnetModel(AbClassification, ColorizationModel):
         if self.teacher:
             from colorfuse.train.models import distill
 
-            term, distill_logs = distill.loss(self, self.teacher, (taps, global_vector), l, l_global, ab2, logits, self.huber_beta)
+            term, distill_logs = distill.loss(self, self.teacher, (taps, global_vector), l, l_global, ab2, logits,
+                                              self.huber_beta)  # fmt: skip
             loss = loss + self.teacher_weight * term
             logs.update(distill_logs)
         logs["loss"] = loss.item()
