@@ -74,13 +74,15 @@ class CollectionRun:
     each output folder. On an interrupt (Ctrl-C, or SIGTERM raised as :class:`Interrupted`) the
     writes under way finish, nothing new starts, and ``summary`` counts what was done. ``hints``
     gives each job its colour hints (prepared with its image, so batching is unchanged).
+    ``check_stop``, called before each batch, may raise to stop the run as an interrupt does.
     """
 
     def __init__(self, colorizer: Colorizer, out_dir, fmt: str = "auto", skip_existing: bool = False,
                  overwrite: bool = False, workers: int = 2, previews: int = 0,
                  on_outcome: Callable[[Outcome], None] | None = None, inputs: Inputs | None = None,
-                 hints: HintPlan | None = None):
+                 hints: HintPlan | None = None, check_stop: Callable[[], None] | None = None):
         self.colorizer = colorizer
+        self.check_stop = check_stop or (lambda: None)
         self.hints = hints
         self.fmt, self.skip_existing = fmt, skip_existing
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="colorfuse-io")
@@ -121,6 +123,7 @@ class CollectionRun:
             self._report(self._writes.popleft().result())
 
     def _run_batch(self, loading: deque[Task]) -> None:
+        self.check_stop()
         batch = [loading.popleft() for _ in range(min(self.colorizer.batch_size, len(loading)))]
         ready = []
         for task in batch:

@@ -57,6 +57,28 @@ def test_signal_just_after_the_last_write(tmp_path, model_path, monkeypatch):
     assert "done 1, skipped 0, failed 0" in result.output and "interrupted by SIGHUP" in result.output
 
 
+def test_a_signal_whose_raise_was_lost_stops_colorize_at_the_next_batch(tmp_path, model_path, monkeypatch):
+    """Python drops what a signal handler raises inside a fork callback or a finalizer: the signal is
+    recorded but the run went on to the end. Each batch now checks for it."""
+    import colorfuse.commands.colorize as colorize
+    import colorfuse.engine.colorizer as colorizer
+
+    for name in "abcd":
+        _save(tmp_path / "in" / f"{name}.png", _photo())
+    predict = colorizer.Colorizer.predict
+
+    def signal_recorded_but_not_raised(self, items):
+        colorize._in_charge[0].received = colorize._in_charge[0].received or signal.SIGTERM
+        return predict(self, items)
+
+    monkeypatch.setattr(colorizer.Colorizer, "predict", signal_recorded_but_not_raised)
+    result = run(tmp_path / "in", "--out", tmp_path / "out", "--model", model_path, "--batch-size", "1")
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert "interrupted by SIGTERM" in result.output
+    written = sorted(p.name for p in (tmp_path / "out").iterdir()) if (tmp_path / "out").exists() else []
+    assert written in ([], ["a.png"]) and f"done {len(written)}, skipped 0, failed 0" in result.output
+
+
 def test_ctrl_c_during_video_model_loading(tmp_path, model_path, monkeypatch):
     for index in range(3):
         _save(tmp_path / "frames" / f"{index:03d}.png", _photo())

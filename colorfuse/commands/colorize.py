@@ -86,6 +86,7 @@ class StopSignals:
     def __init__(self):
         self.received: int | None = None
         self.armed = True
+        self.running = True  # until disarm()
 
     def handle(self, signum, frame):
         from colorfuse.engine.errors import Interrupted
@@ -96,8 +97,17 @@ class StopSignals:
             self.armed = False
             raise Interrupted(signum)
 
+    def check(self) -> None:
+        """Raise :class:`Interrupted` again if a signal came while the run goes on: Python drops an exception
+        raised inside a fork callback or a finalizer (a SIGTERM while ffmpeg starts). Call it only from the
+        run's own loop, never from its cleanup."""
+        from colorfuse.engine.errors import Interrupted
+
+        if self.running and self.received is not None:
+            raise Interrupted(self.received)
+
     def disarm(self) -> None:
-        self.armed = False
+        self.armed = self.running = False
 
 
 _in_charge: list[StopSignals] = []  # the StopSignals of the outermost signals_interrupt, while inside it
@@ -319,7 +329,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
                 progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
                 run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
                                     workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
-                                    inputs=sources, hints=hints)
+                                    inputs=sources, hints=hints, check_stop=stop.check)
                 run.run(sources.jobs())
             finally:
                 stop.disarm()  # later signals are only recorded

@@ -111,7 +111,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
                 click.echo(f"{describe(colorizer)}, temporal: {', '.join(temporal) or 'off'}", err=True)
                 progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")
                 summary = run_video(colorizer, settings, on_total=lambda total: setattr(progress, "total", total),
-                                    on_batch=progress.update)
+                                    on_batch=lambda frames: (stop.check(), progress.update(frames)))
                 progress.total = progress.n  # the header's frame count is an estimate
                 progress.refresh()
             finally:
