@@ -157,11 +157,19 @@ def _time_ms(sessions: dict, feeds, output_names, deadline: float = float("inf")
     return {key: round(1e3 * float(np.median(values)), 3) for key, values in times.items() if values}
 
 
+BF16_FLAGS, INT8_FLAGS = {"avx512_bf16", "amx_bf16"}, {"avx512_vnni", "avx_vnni", "amx_int8"}
+
+
+def computes_bf16(flags) -> bool:
+    """Whether a CPU with ``flags`` computes bf16 (elsewhere OpenVINO runs a bf16 request in fp32)."""
+    return bool(set(flags) & BF16_FLAGS)
+
+
 def predicted_order(variants: list[Variant], flags) -> list[Variant]:
     """``variants``, the one predicted fastest on a CPU with ``flags`` first: bf16 where the CPU computes it
     (AVX512-BF16, AMX), int8 where it has VNNI, then fp32; OpenVINO before onnxruntime at each precision."""
     flags = set(flags)
-    fast = {"bf16": bool(flags & {"avx512_bf16", "amx_bf16"}), "int8": bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})}
+    fast = {"bf16": computes_bf16(flags), "int8": bool(flags & INT8_FLAGS)}
     rank = {"bf16": 0, "int8": 1, "fp32": 2}
     return sorted(variants, key=lambda v: (rank[v.precision] if fast.get(v.precision, True) else 3,
                                            v.runtime != "openvino"))

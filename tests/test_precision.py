@@ -74,6 +74,25 @@ def test_build_writes_a_manifest_and_an_int8_file_with_its_quality(built):
 
 
 @needs_openvino
+@pytest.mark.parametrize("flags", [["avx2", "avx512f"], ["avx2", "avx512f", "avx512_bf16"]])
+def test_bf16_is_measured_only_where_the_cpu_computes_it(tmp_path, monkeypatch, flags):
+    """On a CPU without bf16, OpenVINO runs a bf16 request in fp32: the manifest recorded fp32's figures as
+    bf16's, and on a CPU with bf16 the real bf16 then failed its probe check (limit from the fake figure)."""
+    import colorfuse.engine.machine as machine
+    from colorfuse.train.variants import build_variants
+
+    monkeypatch.setattr(machine, "cpu_identity", lambda: {"cpu": "test", "cores": 2, "flags": flags})
+    path = tmp_path / "small.onnx"
+    make_model(path, global_size=16, multiple=4)
+    data = json.loads(build_variants(path, SAMPLES / "gray", SAMPLES / "imagenet", int8=False).read_text())
+    keys = {f"{v['precision']}@{v['runtime']}" for v in data["variants"]}
+    if "avx512_bf16" in flags:
+        assert keys == {"fp32@openvino", "bf16@openvino"} and "not_measured" not in data
+    else:
+        assert keys == {"fp32@openvino"} and "computes no bf16" in data["not_measured"]["bf16@openvino"]
+
+
+@needs_openvino
 def test_openvino_fp32_matches_onnxruntime_and_is_measured_so(built):
     card = read_card(built)
     feeds = precision_module.probe_feeds(card)

@@ -101,13 +101,16 @@ def needs_reduced_range() -> bool:
     (measured: a full-range int8 file then differs from fp32 by 22 RGB levels on average, not 1)."""
     from colorfuse.engine.machine import cpu_identity
 
-    return not {"avx512_vnni", "avx_vnni", "amx_int8"} & set(cpu_identity()["flags"])
+    from colorfuse.engine.precision import INT8_FLAGS
+
+    return not INT8_FLAGS & set(cpu_identity()["flags"])
 
 
 def build_variants(model_path, calibration_dir, photos_dir, max_images: int | None = None,
                    reduce_range: bool | None = None, on_photo=None, int8: bool = True) -> Path:
     """Quantize, measure and write ``variants/NAME.json`` (and ``NAME.int8.onnx``) beside the model.
-    Without ``int8`` only the runtimes' own precisions of the same file are measured (no int8 file).
+    Without ``int8`` only the runtimes' own precisions of the same file are measured (no int8 file); bf16
+    only on a CPU that computes it (elsewhere OpenVINO would run fp32 and the figures would be fp32's).
     ``reduce_range`` (7-bit weights) defaults to whether this CPU needs it to compute int8 right."""
     if reduce_range is None:
         reduce_range = needs_reduced_range()
@@ -116,7 +119,9 @@ def build_variants(model_path, calibration_dir, photos_dir, max_images: int | No
     from colorfuse.benchmarks.export import write_card
     from colorfuse.engine.card import read_card
     from colorfuse.engine.evaluation import machine_info
+    from colorfuse.engine.machine import cpu_identity
     from colorfuse.engine.openvino_runtime import openvino_problem, openvino_version
+    from colorfuse.engine.precision import computes_bf16
     from colorfuse.engine.variants import FORMAT, VERSION, Variant, manifest_path
 
     model_path = Path(model_path)
@@ -125,7 +130,9 @@ def build_variants(model_path, calibration_dir, photos_dir, max_images: int | No
     manifest.parent.mkdir(parents=True, exist_ok=True)
     int8_path = manifest.parent / f"{model_path.stem}.int8.onnx"
     settings = quantize_int8(model_path, int8_path, calibration_photos(calibration_dir), reduce_range) if int8 else None
-    runnable = [(p, r) for p, r in CANDIDATES if (r != "openvino" or not openvino_problem()) and (int8 or p != "int8")]
+    bf16 = computes_bf16(cpu_identity()["flags"])  # without it, "bf16" figures would be fp32's
+    runnable = [(p, r) for p, r in CANDIDATES if (r != "openvino" or not openvino_problem()) and (int8 or p != "int8")
+                and (bf16 or p != "bf16")]
     variants = [Variant("fp32", "onnxruntime", model_path)] + [
         Variant(p, r, int8_path if p == "int8" else model_path) for p, r in runnable]
     figures = measure_variants(model_path, variants, photos_dir, max_images, on_photo)
@@ -146,6 +153,7 @@ def build_variants(model_path, calibration_dir, photos_dir, max_images: int | No
         "measured_on": {"photos": figures["photos"], "folder": Path(photos_dir).name, "look": card.default_look,
                         "gray_psnr": figures["gray_psnr"], "truth_colourfulness": figures["truth_colourfulness"]},
         "int8": settings,
+        **({} if bf16 else {"not_measured": {"bf16@openvino": "this CPU computes no bf16 (AVX512-BF16, AMX)"}}),
         "variants": [{**value, "file": int8_path.name if value["precision"] == "int8" else None}
                      for key, value in figures["variants"].items() if key != "fp32@onnxruntime"],
         "fp32": figures["variants"]["fp32@onnxruntime"],
