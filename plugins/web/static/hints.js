@@ -64,6 +64,7 @@ function changeHints(item, hints) {
 
 function hintsChanged(item) {
   item.result = null;
+  item.hintsUnsaved = true; // until their render lands: the server's hints file lags the page
   drawHints();
   clearTimeout(item.hintTimer);
   item.hintTimer = setTimeout(() => renderHints(item), 60);
@@ -73,9 +74,24 @@ function hintsChanged(item) {
 async function renderHints(item) {
   if (item.rendering) { item.dirty = true; return; }
   item.rendering = true;
+  const sent = item.hints;
   await render(item).catch(() => {}); // a failure is shown on the tile and in the status line
   item.rendering = false;
+  item.hintsUnsaved = item.hints !== sent; // edited meanwhile: a render of them is due
   if (item.dirty) { item.dirty = false; renderHints(item); }
+}
+
+// the hints file once every edit has been rendered (a download straight after an edit got the one before)
+async function downloadHints(event) {
+  event.preventDefault();
+  const link = $("hints-download");
+  while (state.items.some((item) => item.hintsUnsaved)) await new Promise((done) => setTimeout(done, 50));
+  const blob = new Blob([JSON.stringify(await api(link.getAttribute("href")), null, 1)], { type: "application/json" });
+  const save = document.createElement("a");
+  save.href = URL.createObjectURL(blob);
+  save.download = link.getAttribute("download");
+  save.click();
+  setTimeout(() => URL.revokeObjectURL(save.href), 10000);
 }
 
 function pressHint(event, item, hint, dot) {
@@ -186,4 +202,5 @@ function startHints() {
   $("picker-close").addEventListener("click", closePicker);
   $("undo").addEventListener("click", undoHints);
   $("clear-hints").addEventListener("click", clearHints);
+  $("hints-download").addEventListener("click", downloadHints);
 }
