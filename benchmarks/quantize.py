@@ -110,7 +110,7 @@ def _save_variant(model_proto, path: Path, card, precision: str, extra: dict) ->
 def quantize_int8(source: Path, photos_dir: Path = DEFAULT_PHOTOS, count: int = 32,
                   reduce_range: bool = True, force: bool = False) -> Path:
     """Write (or reuse) the int8 QDQ variant of ``source`` calibrated on ``count`` photos of ``photos_dir``."""
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
     from colorfuse.train.variants import quantize_int8 as quantize_file
 
     source = Path(source)

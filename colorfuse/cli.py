@@ -16,7 +16,7 @@ import click
 
 from colorfuse import __version__
 from colorfuse import commands as _commands_package
-from colorfuse.engine.errors import ColorfuseError, PluginWarning, one_line
+from colorfuse.errors import ColorfuseError, PluginWarning, one_line
 
 _STOPPING = "colorfuse.stopping"  # ctx.meta: (signals_interrupt(), its StopSignals, the command's stopped_words)
 

@@ -24,7 +24,7 @@ def parse_key_values(pairs, param_hint: str = "--option") -> dict:
 
 def parse_plugin_options(pairs) -> dict:
     """``--option`` pairs, checked against the options plugins declare and converted to their types."""
-    from colorfuse.plugins.options import validate_options
+    from colorfuse.engine.options import validate_options
 
     return validate_options(parse_key_values(pairs))
 

@@ -164,7 +164,7 @@ def test_signal_while_the_command_starts(tmp_path, model_path, monkeypatch, sigt
 def test_a_signal_that_comes_back_as_another_error_is_still_the_signal(tmp_path, model_path, monkeypatch):
     """Ctrl-C inside `import onnxruntime` came back as its ImportError: "onnxruntime is not installed", exit 1."""
     import colorfuse.engine.colorizer as colorizer
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
 
     def importing(self, *args, **kwargs):
         try:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.video.errors import VideoReadError, VideoWriteError
+from colorfuse.errors import VideoReadError, VideoWriteError
 from colorfuse.engine.video.job import VideoSettings, run_video
 from colorfuse.engine.video.mkv import frame_prefix, stream_header
 from colorfuse.engine.video.pipeline import FrameColorizer

@@ -59,7 +59,7 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
 
 def calibration_photos(folder: Path, count: int = CALIBRATION_PHOTOS) -> list[Path]:
     """``count`` photos spread evenly over ``folder`` and its subfolders (sorted by path)."""
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
 
     photos = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff"))
     if not photos:

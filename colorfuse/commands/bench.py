@@ -50,7 +50,7 @@ def command():
 
 def _paper_base_model(model) -> tuple[Path, bool]:
     """(model path, whether it is the built-in paper model that PyTorch can rebuild)."""
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
     from colorfuse.engine.models import resolve_model
 
     if model is not None:

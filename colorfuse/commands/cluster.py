@@ -22,7 +22,7 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
     from colorfuse.commands.colorize import interrupted_line, signal_status, signals_interrupt, unknown_type_line
     from colorfuse.engine.batch import Summary
     from colorfuse.engine.distributed import check_address, colorize_on_ray, import_ray
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
 
     if grid:
         raise click.UsageError("--grid is not available with --ray")

@@ -48,7 +48,7 @@ def _parse_hints(ctx, param, values):
 
 def hint_plan(inputs, out_dir, hint, hints_file):
     """The run's :class:`HintPlan` (None without hints); every problem one line, before the model loads."""
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
     from colorfuse.engine.hint_jobs import HintPlan
     from colorfuse.engine.hints_file import read_hints
 
@@ -89,7 +89,7 @@ class StopSignals:
         self.running = True  # until disarm()
 
     def handle(self, signum, frame):
-        from colorfuse.engine.errors import Interrupted
+        from colorfuse.errors import Interrupted
 
         raise_now = self.armed and self.received is None
         self.received = self.received or signum
@@ -101,7 +101,7 @@ class StopSignals:
         """Raise :class:`Interrupted` again if a signal came while the run goes on: Python drops an exception
         raised inside a fork callback or a finalizer (a SIGTERM while ffmpeg starts). Call it only from the
         run's own loop, never from its cleanup."""
-        from colorfuse.engine.errors import Interrupted
+        from colorfuse.errors import Interrupted
 
         if self.running and self.received is not None:
             raise Interrupted(self.received)
@@ -155,7 +155,7 @@ def stopped_before_the_run(name: str) -> None:
 @contextmanager
 def warnings_as_lines(echo):
     """While inside, every warning is one line given to ``echo``, naming the file whose decoding raised it."""
-    from colorfuse.engine.errors import ColorfuseWarning, one_line
+    from colorfuse.errors import ColorfuseWarning, one_line
     from colorfuse.engine.imagefiles import file_being_read
 
     def show(message, category, filename, lineno, file=None, line=None):
@@ -181,7 +181,7 @@ def summary_line(done: int, skipped: int, failed: int, seconds: float, model_s: 
 
 def print_summary(summary, model_s: float) -> None:
     """The run's counts and speed, then each failure, then why it stopped early, if it did."""
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
 
     click.echo(summary_line(summary.done, summary.skipped, len(summary.failed), summary.seconds, model_s))
     if summary.unknown_type:
@@ -206,7 +206,7 @@ def existing_line(existing) -> str:
 
 def write_grid(summary, path: Path) -> bool:
     """Write the input | result picture; on failure say why and return False."""
-    from colorfuse.engine.errors import ColorfuseError, one_line
+    from colorfuse.errors import ColorfuseError, one_line
     from colorfuse.engine.grid import make_grid
     from colorfuse.engine.imagefiles import write_image_atomic
 
@@ -277,7 +277,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     from colorfuse.engine.batch import CollectionRun, Summary
     from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
     from colorfuse.engine.hints import require_hints
     from colorfuse.engine.imagefiles import memory_pixel_limit
 

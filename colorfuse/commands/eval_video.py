@@ -47,7 +47,7 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
     """
     from tqdm import tqdm
 
-    from colorfuse.engine.video.errors import VideoReadError
+    from colorfuse.errors import VideoReadError
     from colorfuse.engine.video.evaluate import evaluate_clip
     from colorfuse.engine.video.reports import machine_info, write_json_atomic
 

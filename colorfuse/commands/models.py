@@ -18,7 +18,7 @@ def command():
 def list_models(as_json):
     """Every registered model: name, architecture, precision, size and file."""
     from colorfuse.engine.card import read_card
-    from colorfuse.engine.errors import ModelCardError
+    from colorfuse.errors import ModelCardError
     from colorfuse.engine.models import default_model_name, registered_models
 
     default = default_model_name()
@@ -119,7 +119,7 @@ def summary(card, path) -> str:
 def info(name, as_json):
     """Describe NAME (a registered name or an .onnx path; default model if omitted)."""
     from colorfuse.engine.card import read_card
-    from colorfuse.engine.errors import ModelCardError
+    from colorfuse.errors import ModelCardError
     from colorfuse.engine.models import resolve_model
 
     path = resolve_model(name)

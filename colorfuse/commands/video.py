@@ -73,7 +73,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     from tqdm import tqdm
 
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
     from colorfuse.engine.hints import require_hints
     from colorfuse.engine.hints_file import read_hints
     from colorfuse.engine.video.ffmpeg import ffmpeg_exe

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from colorfuse.plugins.filetypes import file_types
-from colorfuse.engine.errors import ImageReadError
+from colorfuse.errors import ImageReadError
 from colorfuse.engine.imagefiles import read_image
-from colorfuse.engine.video.errors import VideoReadError
+from colorfuse.errors import VideoReadError
 from colorfuse.engine.video.ffmpeg import FfmpegProcess, VideoInfo, local_file, probe
 
 CHANNELS = {"gray": 1, "rgb24": 3}
