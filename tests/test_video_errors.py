@@ -165,7 +165,7 @@ def test_killed_command_leaves_nothing(tmp_path, model_path):
 
 LOST_RAISE = SLOW_FRAMES.replace("from colorfuse.cli import main", """
 import os, signal
-from colorfuse.commands.colorize import StopSignals
+from colorfuse.engine.signals import StopSignals
 
 def stop_inside_a_fork_callback():  # Python drops what a signal handler raises in here
     handler = signal.getsignal(signal.SIGTERM)

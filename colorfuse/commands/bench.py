@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.colorize import precision_option, runtime_option
+from colorfuse.commands.shared import precision_option, runtime_option
 
 OUT_FILE = click.Path(dir_okay=False, path_type=Path)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.colorize import (describe, signal_status, look_option, precision_option, runtime_option,
-                                         signals_interrupt, style_option, style_strength_option, warnings_as_lines)
+from colorfuse.commands.shared import (describe, look_option, precision_option, runtime_option, style_option,
+                                       style_strength_option, warnings_as_lines)
+from colorfuse.engine.signals import signal_status, signals_interrupt
 from colorfuse.engine.session import DEVICES
 from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
 

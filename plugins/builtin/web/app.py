@@ -45,7 +45,7 @@ def log_abandoned(request: Request, what: str) -> None:
 def model_table(names=None) -> list[dict]:
     """The models the page offers (the default first), each with its card in words, looks, global input
     and hint inputs; ``names`` are registered names or ``.onnx`` paths (default: every registered model)."""
-    from colorfuse.commands.models import summary
+    from colorfuse.engine.card_summary import summary
     from colorfuse.engine.card import read_card
     from colorfuse.errors import ModelCardError
     from colorfuse.engine.models import default_model_name, registered_models

@@ -81,7 +81,7 @@ def command(host, port, open_browser, no_token, max_upload_mb, max_pixels, model
         import colorfuse.plugins.builtin.web.app  # noqa: F401 (starlette)
     except ImportError:
         raise click.ClickException(INSTALL) from None
-    from colorfuse.commands.colorize import signals_interrupt
+    from colorfuse.engine.signals import signals_interrupt
     from colorfuse.errors import ColorfuseError
     from colorfuse.engine.models import resolve_model
 
