@@ -14,7 +14,7 @@ from colorfuse.commands.shared import (describe, interrupted_line, look_option, 
                                        style_option, style_strength_option, unknown_type_line, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
 from colorfuse.engine.signals import signal_status, signals_interrupt
-from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
+from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
 
 
 def _parse_hints(ctx, param, values):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from colorfuse.options import parse_plugin_options
+from colorfuse.commands.parameters import parse_plugin_options
 from colorfuse.engine.session import DEVICES
 
 LOW_SATURATION = 10.0  # mean HSV saturation (0..255) under which a clip is effectively gray

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from colorfuse.commands.shared import NEEDS_TORCH, TRAIN_DEPS
-from colorfuse.options import parse_key_values
+from colorfuse.commands.parameters import parse_key_values
 
 
 class _EchoHandler(logging.Handler):

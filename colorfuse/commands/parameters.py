@@ -1,4 +1,4 @@
-"""Parsing of repeatable ``KEY=VALUE`` command-line options (``--option``, ``--set``)."""
+"""Command-line parameters the commands share: click types (finite floats, output formats) and ``KEY=VALUE`` options."""
 
 from __future__ import annotations
 
