@@ -19,6 +19,8 @@ PACKAGES = {  # the longest prefix of a module's name gives its package
     "colorfuse.benchmarks": "benchmarks", "colorfuse.exports": "exports",
 }
 RUNTIME = {"engine", "contract", "builtin"}
+LAYERS = ["cli", "commands", "benchmarks", "train", "api", "builtin", "engine", "exports", "contract", "errors"]
+"""Top to bottom, as the README's table: each imports only those after it."""
 
 
 def package_of(module: str) -> str | None:
@@ -116,6 +118,11 @@ def test_no_command_module_imports_another():
 def test_the_runtime_never_imports_torch():
     found = _forbidden(RUNTIME, {"torch"})
     assert not found, "the runtime imports torch:\n" + _lines(found)
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    found = [edge for edge in edges() if edge[1] != "torch" and LAYERS.index(edge[1]) < LAYERS.index(edge[0])]
+    assert not found, "a layer imports one above it (README, the layers' table):\n" + _lines(found)
 
 
 def test_no_cycles_between_packages():
