@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
+from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
 from colorfuse.commands.shared import (describe, interrupted_line, look_option, precision_option, runtime_option,
                                        style_option, style_strength_option, unknown_type_line, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
 from colorfuse.engine.signals import signal_status, signals_interrupt
-from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
 
 
 def _parse_hints(ctx, param, values):

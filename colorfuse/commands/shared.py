@@ -14,25 +14,17 @@ from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES
 look_option = click.option(
     "--look", default=None,
     help="One of the model's looks, e.g. natural or vivid (default: the model's; see `colorfuse models info`).")
-
-
 precision_option = click.option(
     "--precision", type=click.Choice(CHOICES), default="auto", show_default=True,
     help="Variant to run: auto takes the fastest one here whose measured quality loss is within 0.05 dB PSNR and "
          "2% colourfulness (see `colorfuse variants list`).")
-
-
 runtime_option = click.option(
     "--runtime", type=click.Choice(RUNTIME_CHOICES), default="auto", show_default=True,
     help="onnxruntime, or OpenVINO on the CPU (pip install -e '.[openvino]' in the clone); auto: the fastest here.")
-
-
 style_option = click.option(
     "--style", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
     help="Reference image whose global features (palette, mood) every image gets, and its palette as a colour hint "
          "for a model that takes hints; needs a model with a global input.")
-
-
 style_strength_option = click.option(
     "--style-strength", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
     help="How far --style moves the colours: from a touch (0.2) to following the reference (1).")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
+from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
 from colorfuse.commands.shared import (describe, look_option, precision_option, runtime_option, style_option,
                                        style_strength_option, warnings_as_lines)
-from colorfuse.engine.signals import signal_status, signals_interrupt
 from colorfuse.engine.session import DEVICES
-from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
+from colorfuse.engine.signals import signal_status, signals_interrupt
 
 
 def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bool) -> dict:
