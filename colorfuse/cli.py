@@ -1,6 +1,7 @@
 """The ``colorfuse`` command line: a click group whose commands live one per module.
 
-Built-in commands are the modules of :mod:`colorfuse.commands` (each exposes ``command``);
+Built-in commands are the modules of :mod:`colorfuse.commands` that expose ``command`` (the others hold what
+commands share);
 plugins add more through the ``register_commands`` hook. Heavy imports happen inside the
 commands, so ``colorfuse --version`` answers instantly.
 """
