@@ -1,9 +1,8 @@
 """The ``colorfuse`` command line: a click group whose commands live one per module.
 
-Built-in commands are the modules of :mod:`colorfuse.commands` that expose ``command`` (the others hold what
-commands share);
-plugins add more through the ``register_commands`` hook. Heavy imports happen inside the
-commands, so ``colorfuse --version`` answers instantly.
+Built-in commands are the modules of :mod:`colorfuse.commands` that expose ``command`` (the others hold
+what commands share); plugins add more through the ``register_commands`` hook. Heavy imports happen
+inside the commands, so ``colorfuse --version`` answers instantly.
 """
 
 from __future__ import annotations
