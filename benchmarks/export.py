@@ -39,22 +39,6 @@ def paper_model(seed: int = 0):
     return model.eval()
 
 
-def write_card(onnx_model, path: Path, card) -> None:
-    """Save ``onnx_model`` to ``path`` with ``card`` embedded (hash taken after the graph is saved)."""
-    import onnx
-
-    from colorfuse.engine.card import embed_card
-    from colorfuse.engine.onnxfile import read_onnx
-
-    del onnx_model.metadata_props[:]
-    onnx.save(onnx_model, path)
-    card.weights_sha256 = read_onnx(path).graph_sha256
-    for key, value in embed_card({}, card).items():
-        entry = onnx_model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(onnx_model, path)
-
-
 def paper_model_path(cache_dir: Path = CACHE_DIR) -> Path:
     """Where the export of the current architecture source is cached."""
     return cache_dir / f"iizuka-paper-{_source_digest()}.onnx"
@@ -66,6 +50,7 @@ def export_paper_model(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path
     import torch
 
     from colorfuse.engine.card import ModelCard, TensorSpec, read_card
+    from colorfuse.train.onnx_card import write_card
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = paper_model_path(cache_dir)

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 
 
 def summarize(seconds: list[float], cpu_seconds: list[float] | None = None) -> dict:

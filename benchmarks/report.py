@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 
 
 def _atomic(path: Path, write) -> Path:

@@ -37,7 +37,7 @@ def run_throughput(folder, device: str = "auto", model=None, max_side: int | Non
     from colorfuse.benchmarks.buckets import BucketedColorizer
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
 
     jobs = [job for job in iter_jobs([str(folder)]) if not job.error]
     jobs = jobs[:limit] if limit else jobs
@@ -99,7 +99,7 @@ def _gray_pngs(jobs, folder: Path):
 
 def _colorfuse_pass(colorizer, jobs, workers: int, timing: dict):
     from colorfuse.engine.batch import colorize_collection
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
 
     def run_pass() -> dict:
         timing.clear()

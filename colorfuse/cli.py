@@ -1,8 +1,8 @@
 """The ``colorfuse`` command line: a click group whose commands live one per module.
 
-Built-in commands are the modules of :mod:`colorfuse.commands` (each exposes ``command``);
-plugins add more through the ``register_commands`` hook. Heavy imports happen inside the
-commands, so ``colorfuse --version`` answers instantly.
+Built-in commands are the modules of :mod:`colorfuse.commands` that expose ``command`` (the others hold
+what commands share); plugins add more through the ``register_commands`` hook. Heavy imports happen
+inside the commands, so ``colorfuse --version`` answers instantly.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import click
 
 from colorfuse import __version__
 from colorfuse import commands as _commands_package
-from colorfuse.engine.errors import ColorfuseError, PluginWarning, one_line
+from colorfuse.errors import ColorfuseError, PluginWarning, one_line
 
 _STOPPING = "colorfuse.stopping"  # ctx.meta: (signals_interrupt(), its StopSignals, the command's stopped_words)
 
@@ -62,7 +62,7 @@ class ColorfuseGroup(click.Group):
         """The command to run. A built-in one with ``stopped_words`` (colorize, video) takes the stop signals
         from here on, while the plugins load, its options are parsed and its engine imports (half a second,
         Ray's two more), until its run takes over."""
-        from colorfuse.commands.colorize import signals_interrupt
+        from colorfuse.engine.signals import signals_interrupt
 
         words = getattr(self.commands.get(args[0]) if args else None, "stopped_words", None)
         if words is not None and _STOPPING not in ctx.meta:
@@ -88,7 +88,7 @@ class ColorfuseGroup(click.Group):
 def _stopped(stop, words) -> None:
     """End a command stopped by a signal with its words and 128 + N: also where the signal, raised inside an
     import, came back as another error (onnxruntime's "initialization failed")."""
-    from colorfuse.commands.colorize import signal_status
+    from colorfuse.engine.signals import signal_status
 
     stop.disarm()  # later signals are only recorded
     name, status = signal_status(stop.received or signal.SIGINT)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from colorfuse.engine.card import ModelCard
-from colorfuse.engine.errors import ModelCardError
+from colorfuse.errors import ModelCardError
 
 
 def provided_model(model, device: str, threads: int | None):

@@ -27,7 +27,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from colorfuse.engine.errors import ModelCardError
+from colorfuse.errors import ModelCardError
 from colorfuse.engine.onnxfile import OnnxFormatError, read_onnx
 
 CARD_KEY = "colorfuse.card"

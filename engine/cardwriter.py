@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from colorfuse.engine.card import CARD_KEY, CARD_VERSION, ModelCard, read_card
-from colorfuse.engine.errors import ModelCardError
+from colorfuse.errors import ModelCardError
 from colorfuse.engine.onnxfile import OnnxFormatError, read_onnx
 
 

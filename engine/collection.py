@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
-from colorfuse.engine.errors import InputError
+from colorfuse.errors import InputError
 from colorfuse.engine.paths import identity, inside, path_key
 from colorfuse.plugins.filetypes import FileTypes, auto_format, file_types, output_formats
 

@@ -32,7 +32,7 @@ import numpy as np
 from colorfuse.engine import lab, tiling
 from colorfuse.engine import style as styles
 from colorfuse.engine.card import ModelCard, read_card
-from colorfuse.engine.errors import ColourInputWarning, ModelCardError  # noqa: F401  (ColourInputWarning: its old home)
+from colorfuse.errors import ColourInputWarning, ModelCardError  # noqa: F401  (ColourInputWarning: its old home)
 from colorfuse.engine import hint_spread
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine.card import HINT_ROLES
@@ -101,7 +101,7 @@ class Colorizer:
                  look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto",
                  saturation: float | None = None, chroma_upsample: str | None = None, max_pixels: int | None = None,
                  tile: int | None = None, tile_overlap: int | None = None, style_strength: float = 1.0):
-        from colorfuse.plugins.options import check_applied
+        from colorfuse.engine.options import check_applied
 
         named = dict(zip(KEYWORD_OPTIONS, (saturation, chroma_upsample, max_pixels, tile, tile_overlap)))
         self.options = {**DEFAULT_OPTIONS, **(options or {}), **{k: v for k, v in named.items() if v is not None}}

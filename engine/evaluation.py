@@ -23,7 +23,7 @@ import numpy as np
 
 from colorfuse.engine import lab, quality
 from colorfuse.engine.collection import Job
-from colorfuse.engine.errors import ColorfuseError, ImageReadError, ModelNotFoundError
+from colorfuse.errors import ColorfuseError, ImageReadError, ModelNotFoundError
 from colorfuse.engine.imagefiles import read_image
 
 BASELINE = "gray (a=b=0)"

@@ -17,7 +17,7 @@ import numpy as np
 
 from colorfuse.engine import quality
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 from colorfuse.engine.evaluation import gray_version, read_colour_photo
 from colorfuse.engine.hints import complete_feeds
 

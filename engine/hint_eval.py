@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from colorfuse.engine import hint_spread, quality
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 from colorfuse.engine.evaluation import gray_version, read_colour_photo
 from colorfuse.engine.hints import palette_input, require_hints
 

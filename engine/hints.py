@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from colorfuse.engine.card import ModelCard
-from colorfuse.engine.errors import HintError  # noqa: F401  (its old home)
+from colorfuse.errors import HintError  # noqa: F401  (its old home)
 
 
 @dataclass(frozen=True)

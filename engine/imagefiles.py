@@ -35,7 +35,7 @@ except ImportError:  # Windows: no locks, the host and process id decide
 
 import numpy as np
 
-from colorfuse.engine.errors import (ColorfuseError, DiskFullError, ImageReadError, ImageWriteError,
+from colorfuse.errors import (ColorfuseError, DiskFullError, ImageReadError, ImageWriteError,
                                      OutputExistsError, PluginError)
 from colorfuse.plugins.manager import call_first
 

@@ -7,7 +7,7 @@ import os
 import warnings
 from pathlib import Path
 
-from colorfuse.engine.errors import ModelNotFoundError, PluginWarning
+from colorfuse.errors import ModelNotFoundError, PluginWarning
 
 def _exports_dir() -> Path:
     import colorfuse.exports
@@ -71,7 +71,7 @@ def resolve_model(spec: str | os.PathLike | None) -> Path:
 def style_models() -> list[str]:
     """The registered models with a global input (those ``--style`` works with)."""
     from colorfuse.engine.card import read_card
-    from colorfuse.engine.errors import ModelCardError
+    from colorfuse.errors import ModelCardError
 
     names = []
     for name, path in sorted(registered_models().items()):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colorfuse.engine.collection import Inputs, Job, output_format, output_path
-from colorfuse.engine.errors import ColorfuseError, DiskFullError, ImageReadError, ImageWriteError, OutputExistsError
+from colorfuse.errors import ColorfuseError, DiskFullError, ImageReadError, ImageWriteError, OutputExistsError
 from colorfuse.engine.imagefiles import remove_stale_temporaries, write_image_atomic
 from colorfuse.engine.paths import identity, path_key, same_file
 

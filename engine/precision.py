@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 from colorfuse.engine.hints import complete_feeds
 from colorfuse.engine.session import CUDA, available_providers, get_session
 from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES, Variant, VariantWarning, load_variants

@@ -14,7 +14,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 
-from colorfuse.engine.errors import ColorfuseError, ProviderFallbackWarning  # noqa: F401  (its old home)
+from colorfuse.errors import ColorfuseError, ProviderFallbackWarning  # noqa: F401  (its old home)
 
 DEVICES = ("auto", "cuda", "cpu")
 RUNTIMES = ("onnxruntime", "openvino")

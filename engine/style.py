@@ -16,7 +16,7 @@ import numpy as np
 
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine import lab
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorfuse.engine.errors import ColorfuseError, VariantWarning  # noqa: F401  (VariantWarning: its old home)
+from colorfuse.errors import ColorfuseError, VariantWarning  # noqa: F401  (VariantWarning: its old home)
 
 FORMAT, VERSION = "colorfuse-variants", 1
 PRECISIONS = ("fp32", "int8", "bf16")

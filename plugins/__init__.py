@@ -1,4 +1,7 @@
-"""colorfuse's plugins: the hook specifications, the manager, and the built-in plugins.
+"""colorfuse's plugin contract: the hook specifications, the manager, the option and file-type declarations.
+
+The built-in plugins are in :mod:`colorfuse.plugins.builtin`, on top of the engine; this package imports
+no engine module.
 
 Write a plugin with ``from colorfuse.plugins import hookimpl`` and register it under the
 ``colorfuse`` entry-point group (see README, "Plugins").

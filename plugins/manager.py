@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 
 import pluggy
 
-from colorfuse.engine.errors import ColorfuseError, PluginError, PluginWarning
+from colorfuse.errors import ColorfuseError, PluginError, PluginWarning
 from colorfuse.plugins import hookspecs
 
 BUILTIN_PLUGINS = (
@@ -21,7 +21,7 @@ BUILTIN_PLUGINS = (
     "colorfuse.plugins.timing",
     "colorfuse.plugins.temporal",
     "colorfuse.plugins.web",
-)
+)  # their plugin names; each is the module colorfuse.plugins.builtin.<last part> (loaded by name, not imported)
 ENTRY_POINT_GROUP = "colorfuse"
 DISABLE_ENVIRONMENT = "COLORFUSE_DISABLE_PLUGINS"
 
@@ -58,7 +58,7 @@ def _build() -> pluggy.PluginManager:
         if _is_disabled(module_name):
             _switched_off.add(module_name)
         else:
-            manager.register(importlib.import_module(module_name), name=module_name)
+            manager.register(importlib.import_module(_builtin_module(module_name)), name=module_name)
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         if _is_disabled(entry_point.name):
             _switched_off.add(entry_point.name)
@@ -74,6 +74,11 @@ def _build() -> pluggy.PluginManager:
             continue
         _versions[entry_point.name] = getattr(entry_point.dist, "version", None)
     return manager
+
+
+def _builtin_module(name: str) -> str:
+    """The module of the built-in plugin named ``name``: ``colorfuse.plugins.timing`` is ``colorfuse.plugins.builtin.timing``."""
+    return "colorfuse.plugins.builtin." + name.rsplit(".", 1)[-1]
 
 
 def _register_checked(manager: PluginManager, plugin, name: str) -> None:

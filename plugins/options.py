@@ -1,12 +1,11 @@
-"""Declared options: what ``--option KEY=VALUE`` may set, with type, default and help, and their checking."""
+"""Option declarations: what ``--option KEY=VALUE`` may set (type, default, help), collected from the plugins."""
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from dataclasses import dataclass
 
-from colorfuse.engine.errors import OptionError, PluginWarning
+from colorfuse.errors import OptionError, PluginWarning
 
 ENGINE = "colorfuse"  # the owner of the options the engine itself reads
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -49,20 +48,8 @@ def _convert(kind, value):
     return value if isinstance(value, str) else str(value)
 
 
-def _engine_options(declare) -> None:
-    from colorfuse.engine.hint_spread import LOCALITY, REACH
-    from colorfuse.engine.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-
-    declare("tile", int, DEFAULT_TILE, "Tile side (px) over which the model runs in overlapping tiles; 0 never tiles.")
-    declare("tile_overlap", int, DEFAULT_OVERLAP, "Overlap of neighbouring tiles (px), at most a quarter of the tile.")
-    declare("hint_spread", float, REACH, "Reach (working-size px) of the edge-aware spread of colour hints after "
-            "the model; 0: off.")
-    declare("hint_locality", float, LOCALITY, "Reach (working-size px) of the model's response to local hints, "
-            "beyond which the automatic colours stay; 0: the model's own response (one run fewer).")
-
-
-def declared_options() -> dict[str, OptionSpec]:
-    """Every declared option by name: the engine's, then the built-ins', then the other plugins'.
+def collect_options(own) -> dict[str, OptionSpec]:
+    """Every declared option by name: ``own(declare)``'s (the engine's), then the built-ins', then the other plugins'.
 
     A name declared again with another type keeps the first declaration, with a :class:`PluginWarning`.
     """
@@ -80,38 +67,7 @@ def declared_options() -> dict[str, OptionSpec]:
             warnings.warn(f"plugin {plugin!r} declares option {name!r} as {spec.type_name}, but {first.plugin!r} "
                           f"declares it as {first.type_name}; the first is kept", PluginWarning, stacklevel=2)
 
-    _engine_options(declare)
+    own(declare)
     for plugin in call_each_in_turn("declare_options", declare=declare):
         pass
     return found
-
-
-def validate_options(values: dict) -> dict:
-    """``values`` (from ``--option``) converted to their declared types; :class:`OptionError` for an unknown key."""
-    declared = declared_options()
-    checked = {}
-    for name, value in values.items():
-        if name not in declared:
-            close = difflib.get_close_matches(name, declared, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise OptionError(f"--option {name}: no plugin declares this option{hint} "
-                              "(`colorfuse plugins --options` lists them)")
-        checked[name] = declared[name].convert(value)
-    return checked
-
-
-def check_applied(values: dict, defaults: dict) -> None:
-    """Refuse an option of ``defaults`` set away from its default when no enabled plugin declares it
-    (its plugin is switched off, say): it would be silently ignored. :class:`OptionError` says which."""
-    from colorfuse.plugins.manager import plugin_table
-
-    declared = None
-    for name, default in defaults.items():
-        if values.get(name, default) == default:
-            continue
-        declared = declared_options() if declared is None else declared
-        if name not in declared:
-            off = [row["name"] for row in plugin_table() if row["status"] == "disabled"]
-            hint = f"; disabled plugins: {', '.join(off)}" if off else ""
-            raise OptionError(f"{name}={values[name]!r} (--{name.replace('_', '-')}) would be ignored: "
-                              f"no enabled plugin applies it{hint}")

@@ -6,7 +6,7 @@ import pytest
 
 from colorfuse.engine.card import CARD_KEY, CARD_VERSION, ModelCard, read_card
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.errors import ModelCardError
+from colorfuse.errors import ModelCardError
 from colorfuse.engine.onnxfile import OnnxFormatError, parse_onnx
 from tests.modelfactory import make_model
 

@@ -154,7 +154,7 @@ def test_unwritable_output_folder(tmp_path, model_path):
 
 
 def test_crash_while_writing_leaves_no_partial_file(tmp_path, model_path, monkeypatch):
-    import colorfuse.plugins.image_io as image_io
+    import colorfuse.plugins.builtin.image_io as image_io
 
     _save(tmp_path / "in" / "a.png", _photo())
 

@@ -63,7 +63,7 @@ class _Racing:
 
 def test_concurrent_run_never_replaces_the_other_runs_output(tmp_path, model_path, monkeypatch):
     """#13.3: the existence check comes before the write; the final rename itself must refuse to replace."""
-    import colorfuse.plugins.image_io as image_io
+    import colorfuse.plugins.builtin.image_io as image_io
 
     _save(tmp_path / "in" / "a.png", _photo())
     out = tmp_path / "out"
@@ -184,7 +184,7 @@ def test_sigterm_stops_like_ctrl_c(tmp_path, model_path):
 
 def test_full_disk_stops_at_the_first_error_with_one_line_naming_the_file(tmp_path, model_path, monkeypatch):
     """#13.7: a full disk gave one unnamed 'plugin ... failed in hook write_image' line per image."""
-    import colorfuse.plugins.image_io as image_io
+    import colorfuse.plugins.builtin.image_io as image_io
 
     for index in range(6):
         _save(tmp_path / "in" / f"{index}.png", _photo())

@@ -16,7 +16,7 @@ from PIL import Image
 
 from colorfuse.cli import cli
 from colorfuse.engine.distributed import INSTALL_HINT, check_address, connect, import_ray, plan_workers
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 
 ray = pytest.importorskip("ray")
 

@@ -7,7 +7,7 @@ import pytest
 
 from colorfuse.engine import lab
 from colorfuse.engine.colorizer import Colorizer, working_size
-from colorfuse.engine.errors import ColorfuseError, ModelNotFoundError
+from colorfuse.errors import ColorfuseError, ModelNotFoundError
 from colorfuse.engine.session import ProviderFallbackWarning, get_session, requested_providers
 
 

@@ -7,7 +7,7 @@ import pkgutil
 
 import colorfuse
 from colorfuse import errors
-from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning
+from colorfuse.errors import ColorfuseError, ColorfuseWarning
 
 
 def _runtime_modules():

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from colorfuse.cli import cli
 from colorfuse.engine import evaluation, grid, lab
 from colorfuse.engine.collection import iter_jobs
-from colorfuse.engine.errors import ModelNotFoundError
+from colorfuse.errors import ModelNotFoundError
 
 pytest.importorskip("skimage")
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from colorfuse.cli import cli
 from colorfuse.engine.colorizer import Colorizer, ColourInputWarning
-from colorfuse.engine.errors import OptionError
+from colorfuse.errors import OptionError
 from colorfuse.plugins.manager import get_plugin_manager
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_float_images_with_nan_or_infinity_are_refused(model_path, bad):
 @pytest.mark.parametrize("saturation", [np.nan, np.inf, -1.0])
 def test_saturation_that_is_not_a_finite_factor_is_refused_in_the_api(model_path, saturation):
     """#23.10: Colorizer(saturation=nan) wrote all-white pictures, inf garbage, without a word."""
-    from colorfuse.engine.errors import PluginError
+    from colorfuse.errors import PluginError
 
     with pytest.raises(PluginError, match="saturation must be a finite number >= 0"):
         Colorizer(model_path, saturation=saturation).colorize(_gray() / 255.0)

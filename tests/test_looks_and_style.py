@@ -10,7 +10,7 @@ from PIL import Image
 from colorfuse.cli import cli
 from colorfuse.engine.card import ModelCard, read_card
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.errors import ColorfuseError, ModelCardError
+from colorfuse.errors import ColorfuseError, ModelCardError
 from tests.modelfactory import make_model
 from tests.test_card import _rewrite_card
 

@@ -15,7 +15,7 @@ from PIL import Image
 from colorfuse.cli import cli
 from colorfuse.engine.card import ModelCard, TensorSpec
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.errors import ModelCardError
+from colorfuse.errors import ModelCardError
 from colorfuse.plugins import hookimpl
 from colorfuse.plugins.manager import get_plugin_manager
 from tests.plugin_packages.colorfuse_foreign import ForeignModel

@@ -7,7 +7,7 @@ from PIL import Image
 
 from colorfuse.cli import cli
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.errors import ColorfuseError, ImageReadError
+from colorfuse.errors import ColorfuseError, ImageReadError
 from colorfuse.engine.imagefiles import read_image
 
 

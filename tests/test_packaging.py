@@ -1,5 +1,6 @@
 """Packaging: the runtime works without torch or onnx, and --version answers fast."""
 
+import shutil
 import subprocess
 import sys
 import time
@@ -61,20 +62,56 @@ def test_version_is_fast():
     assert probe.stdout.strip() == "[]", probe.stdout
 
 
+FOLDERS = {"colorfuse": "colorfuse", "engine": "colorfuse/engine", "train": "colorfuse/train",
+           "plugins": "colorfuse/plugins", "exports": "colorfuse/exports", "benchmarks": "colorfuse/benchmarks"}
+
+
+def _tree_packages(root):
+    """Every package folder of the checkout, as its path inside the installed ``colorfuse``."""
+    return {"/".join((FOLDERS[folder], *init.parent.relative_to(root / folder).parts))
+            for folder in FOLDERS for init in (root / folder).rglob("__init__.py")}
+
+
 @pytest.mark.slow
-def test_wheel_contains_the_default_model(tmp_path):
+def test_wheel_holds_every_package_and_the_package_data(tmp_path):
     import json
     import zipfile
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
     index = json.loads((root / "exports" / "index.json").read_text())
+    source = tmp_path / "source"  # a copy without build/: setuptools would add a stale build/lib to the wheel
+    source.mkdir()
+    for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(root / name, source / name)
+    for folder in FOLDERS:
+        shutil.copytree(root / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "results"))
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                             "-w", str(tmp_path), str(root)], capture_output=True, text=True)
+                             "-w", str(tmp_path), str(source)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     wheel = next(tmp_path.glob("colorfuse-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = sorted(package for package in _tree_packages(root) if f"{package}/__init__.py" not in names)
+    assert not missing, f"package folders missing from the wheel: {missing}"
     assert f"colorfuse/exports/{index['default']}.onnx" in names
     assert "colorfuse/exports/index.json" in names
-    assert {f"colorfuse/plugins/web/static/{name}" for name in ("index.html", "app.js", "style.css")} <= set(names)
+    data = [path.relative_to(root) for pattern in ("exports/*.onnx", "exports/variants/*", "plugins/builtin/web/static/*")
+            for path in root.glob(pattern)]
+    missing = sorted(str(path) for path in data if f"colorfuse/{path.as_posix()}" not in names)
+    assert not missing, f"package data missing from the wheel: {missing}"
     assert not any(name.startswith(("engine/", "train/", "plugins/")) for name in names)
+
+
+def test_editable_install_serves_the_web_app_files():
+    """Every package of the checkout is found from the editable install, and the web app finds its static files."""
+    import importlib.util
+    from pathlib import Path
+
+    import colorfuse.plugins.builtin.web as web
+
+    root = Path(__file__).resolve().parent.parent
+    static = Path(web.__file__).parent / "static"
+    assert {"index.html", "app.js", "style.css"} <= {path.name for path in static.iterdir()}
+    for package in _tree_packages(root):
+        spec = importlib.util.find_spec(package.replace("/", "."))  # imports its parents only (no torch)
+        assert spec is not None and Path(spec.origin).is_relative_to(root), package

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from colorfuse.cli import cli
-from colorfuse.engine.errors import OptionError
+from colorfuse.errors import OptionError
 from colorfuse.plugins import hookimpl
 from colorfuse.plugins.manager import get_plugin_manager
-from colorfuse.plugins.options import declared_options, validate_options
+from colorfuse.engine.options import declared_options, validate_options
 
 
 @pytest.fixture

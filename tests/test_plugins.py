@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.errors import ImageReadError, PluginError
+from colorfuse.errors import ImageReadError, PluginError
 from colorfuse.engine.imagefiles import read_image, write_image_atomic
 from colorfuse.plugins import hookimpl
 from colorfuse.plugins.manager import get_plugin_manager
@@ -302,7 +302,7 @@ def test_a_plugin_command_does_not_replace_an_existing_one(register):
 
 
 def test_a_plugin_model_does_not_replace_a_built_in_one(register, model_path):
-    from colorfuse.engine.errors import PluginWarning
+    from colorfuse.errors import PluginWarning
     from colorfuse.engine.models import default_model_name, registered_models, shipped_models
 
     name = default_model_name()

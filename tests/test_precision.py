@@ -15,7 +15,7 @@ from colorfuse.cli import cli
 from colorfuse.engine import precision as precision_module
 from colorfuse.engine.card import read_card
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 from colorfuse.engine.openvino_runtime import openvino_problem
 from colorfuse.engine.precision import choose_variant
 from colorfuse.engine.session import clear_cache, get_session

@@ -86,7 +86,7 @@ def test_premature_end_is_never_said_of_a_whole_jpeg(tmp_path):
     """The bound is a floor: flat pictures at their smallest (optimized, progressive, subsampled) pass."""
     from PIL import Image
 
-    from colorfuse.plugins.jpeg_scans import premature_end
+    from colorfuse.plugins.builtin.jpeg_scans import premature_end
 
     for mode, options in (("L", {"optimize": True}), ("RGB", {"optimize": True, "progressive": True}),
                           ("RGB", {"subsampling": 2, "restart_marker_blocks": 1}), ("RGB", {"subsampling": 0})):

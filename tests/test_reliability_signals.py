@@ -60,15 +60,15 @@ def test_signal_just_after_the_last_write(tmp_path, model_path, monkeypatch):
 def test_a_signal_whose_raise_was_lost_stops_colorize_at_the_next_batch(tmp_path, model_path, monkeypatch):
     """Python drops what a signal handler raises inside a fork callback or a finalizer: the signal is
     recorded but the run went on to the end. Each batch now checks for it."""
-    import colorfuse.commands.colorize as colorize
     import colorfuse.engine.colorizer as colorizer
+    import colorfuse.engine.signals as signals
 
     for name in "abcd":
         _save(tmp_path / "in" / f"{name}.png", _photo())
     predict = colorizer.Colorizer.predict
 
     def signal_recorded_but_not_raised(self, items):
-        colorize._in_charge[0].received = colorize._in_charge[0].received or signal.SIGTERM
+        signals._in_charge[0].received = signals._in_charge[0].received or signal.SIGTERM
         return predict(self, items)
 
     monkeypatch.setattr(colorizer.Colorizer, "predict", signal_recorded_but_not_raised)
@@ -164,7 +164,7 @@ def test_signal_while_the_command_starts(tmp_path, model_path, monkeypatch, sigt
 def test_a_signal_that_comes_back_as_another_error_is_still_the_signal(tmp_path, model_path, monkeypatch):
     """Ctrl-C inside `import onnxruntime` came back as its ImportError: "onnxruntime is not installed", exit 1."""
     import colorfuse.engine.colorizer as colorizer
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
 
     def importing(self, *args, **kwargs):
         try:

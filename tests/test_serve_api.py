@@ -11,9 +11,9 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from colorfuse.cli import cli
-from colorfuse.plugins.web.app import create_app, offered_devices
-from colorfuse.plugins.web.library import PREVIEW_SECONDS, Library
-from colorfuse.plugins.web.worker import Worker
+from colorfuse.plugins.builtin.web.app import create_app, offered_devices
+from colorfuse.plugins.builtin.web.library import PREVIEW_SECONDS, Library
+from colorfuse.plugins.builtin.web.worker import Worker
 
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"

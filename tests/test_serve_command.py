@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from colorfuse.cli import cli
-from colorfuse.plugins.web.worker import Worker
+from colorfuse.plugins.builtin.web.worker import Worker
 
 
 class Served:

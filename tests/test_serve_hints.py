@@ -15,9 +15,9 @@ from starlette.testclient import TestClient
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.hints import Hint
 from colorfuse.engine.hints_file import read_hints
-from colorfuse.plugins.web.app import create_app
-from colorfuse.plugins.web.library import Library
-from colorfuse.plugins.web.worker import Worker
+from colorfuse.plugins.builtin.web.app import create_app
+from colorfuse.plugins.builtin.web.library import Library
+from colorfuse.plugins.builtin.web.worker import Worker
 from tests.helpers_serve import shared_hint_model
 from tests.test_serve_api import BASE, PORT, TOKEN, png, upload
 
@@ -177,7 +177,7 @@ def test_the_reference_steers_the_palette_more_as_the_strength_rises(served, hin
 
 
 def test_status_tells_the_page_how_far_a_render_is(served, hint_model, monkeypatch):
-    from colorfuse.plugins.web import hinting
+    from colorfuse.plugins.builtin.web import hinting
 
     client, _ = served
     photo = upload(client, "photo.png", png()).json()

@@ -3,10 +3,10 @@
 import pytest
 from starlette.testclient import TestClient
 
-from colorfuse.plugins.web.app import create_app
-from colorfuse.plugins.web.library import Library
-from colorfuse.plugins.web.security import host_allowed
-from colorfuse.plugins.web.worker import Worker
+from colorfuse.plugins.builtin.web.app import create_app
+from colorfuse.plugins.builtin.web.library import Library
+from colorfuse.plugins.builtin.web.security import host_allowed
+from colorfuse.plugins.builtin.web.worker import Worker
 
 PORT = 8765
 TOKEN = "s3cret-token"

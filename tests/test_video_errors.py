@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.video.errors import VideoReadError, VideoWriteError
+from colorfuse.errors import VideoReadError, VideoWriteError
 from colorfuse.engine.video.job import VideoSettings, run_video
 from colorfuse.engine.video.mkv import frame_prefix, stream_header
 from colorfuse.engine.video.pipeline import FrameColorizer
@@ -165,7 +165,7 @@ def test_killed_command_leaves_nothing(tmp_path, model_path):
 
 LOST_RAISE = SLOW_FRAMES.replace("from colorfuse.cli import main", """
 import os, signal
-from colorfuse.commands.colorize import StopSignals
+from colorfuse.engine.signals import StopSignals
 
 def stop_inside_a_fork_callback():  # Python drops what a signal handler raises in here
     handler = signal.getsignal(signal.SIGTERM)

@@ -13,7 +13,8 @@ from colorfuse.engine.video.flow import FlowEstimator, warp
 from colorfuse.engine.video.metrics import ClipMetrics, psnr
 from colorfuse.engine.video.reader import VideoFrame
 from colorfuse.engine.video.shots import ShotDetector
-from colorfuse.plugins import hookimpl, temporal
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.builtin import temporal
 from colorfuse.plugins.manager import get_plugin_manager
 from tests.test_video import ffmpeg
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorfuse.engine.card import HINT_ROLES, Look, ModelCard, TensorSpec, embed_card, read_card
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 from colorfuse.engine.onnxfile import read_onnx
 from colorfuse.train import runs
 from colorfuse.train.compact_weights import constants_to_initializers, store_weights_fp16, store_weights_int8

@@ -29,8 +29,8 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from colorfuse.benchmarks.export import write_card
-    from colorfuse.benchmarks.quantize import CALIBRATION_SIDE, photo_reader
+    from colorfuse.train.onnx_card import write_card
+    from colorfuse.train.calibration import CALIBRATION_SIDE, photo_reader
     from colorfuse.engine.card import read_card
     from colorfuse.train.compact_weights import restore_weights_fp32
 
@@ -59,7 +59,7 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
 
 def calibration_photos(folder: Path, count: int = CALIBRATION_PHOTOS) -> list[Path]:
     """``count`` photos spread evenly over ``folder`` and its subfolders (sorted by path)."""
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
 
     photos = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff"))
     if not photos:
@@ -116,7 +116,7 @@ def build_variants(model_path, calibration_dir, photos_dir, max_images: int | No
         reduce_range = needs_reduced_range()
     import onnx
 
-    from colorfuse.benchmarks.export import write_card
+    from colorfuse.train.onnx_card import write_card
     from colorfuse.engine.card import read_card
     from colorfuse.engine.evaluation import machine_info
     from colorfuse.engine.machine import cpu_identity

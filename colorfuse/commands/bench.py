@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.colorize import precision_option, runtime_option
+from colorfuse.commands.shared import precision_option, runtime_option
 
 OUT_FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -50,7 +50,7 @@ def command():
 
 def _paper_base_model(model) -> tuple[Path, bool]:
     """(model path, whether it is the built-in paper model that PyTorch can rebuild)."""
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.errors import ColorfuseError
     from colorfuse.engine.models import resolve_model
 
     if model is not None:

@@ -5,35 +5,16 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import warnings
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 import click
 
-from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES
+from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
+from colorfuse.commands.shared import (describe, interrupted_line, look_option, precision_option, runtime_option,
+                                       style_option, style_strength_option, unknown_type_line, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
-
-
-look_option = click.option(
-    "--look", default=None,
-    help="One of the model's looks, e.g. natural or vivid (default: the model's; see `colorfuse models info`).")
-precision_option = click.option(
-    "--precision", type=click.Choice(CHOICES), default="auto", show_default=True,
-    help="Variant to run: auto takes the fastest one here whose measured quality loss is within 0.05 dB PSNR and "
-         "2% colourfulness (see `colorfuse variants list`).")
-runtime_option = click.option(
-    "--runtime", type=click.Choice(RUNTIME_CHOICES), default="auto", show_default=True,
-    help="onnxruntime, or OpenVINO on the CPU (pip install -e '.[openvino]' in the clone); auto: the fastest here.")
-style_option = click.option(
-    "--style", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="Reference image whose global features (palette, mood) every image gets, and its palette as a colour hint "
-         "for a model that takes hints; needs a model with a global input.")
-style_strength_option = click.option(
-    "--style-strength", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
-    help="How far --style moves the colours: from a touch (0.2) to following the reference (1).")
+from colorfuse.engine.signals import signal_status, signals_interrupt
 
 
 def _parse_hints(ctx, param, values):
@@ -48,7 +29,7 @@ def _parse_hints(ctx, param, values):
 
 def hint_plan(inputs, out_dir, hint, hints_file):
     """The run's :class:`HintPlan` (None without hints); every problem one line, before the model loads."""
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
     from colorfuse.engine.hint_jobs import HintPlan
     from colorfuse.engine.hints_file import read_hints
 
@@ -67,110 +48,10 @@ def hint_plan(inputs, out_dir, hint, hints_file):
     return plan
 
 
-def describe(colorizer) -> str:
-    """The run's first line: model, look, style, device, precision and runtime, working size."""
-    style = "" if colorizer.style is None else \
-        f", with a style image{f' at strength {colorizer.style.strength:g}' if colorizer.style.strength < 1 else ''}"
-    choice = colorizer.precision_choice
-    variant = f" ({choice.variant.precision} on {choice.variant.runtime})" if choice else ""
-    return (f"model {colorizer.card.name} {colorizer.card.version} ({colorizer.look_name} look{style}) on "
-            f"{colorizer.device}{variant}, working size {colorizer.max_side or 'full'}")
-
-
-class StopSignals:
-    """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) that arrived; while armed it raises :class:`Interrupted`.
-
-    Only the first raises: later ones, and any after :meth:`disarm`, are recorded, so the summary and
-    the cleanup after an interrupt are never cut short."""
-
-    def __init__(self):
-        self.received: int | None = None
-        self.armed = True
-        self.running = True  # until disarm()
-
-    def handle(self, signum, frame):
-        from colorfuse.engine.errors import Interrupted
-
-        raise_now = self.armed and self.received is None
-        self.received = self.received or signum
-        if raise_now:
-            self.armed = False
-            raise Interrupted(signum)
-
-    def check(self) -> None:
-        """Raise :class:`Interrupted` again if a signal came while the run goes on: Python drops an exception
-        raised inside a fork callback or a finalizer (a SIGTERM while ffmpeg starts). Call it only from the
-        run's own loop, never from its cleanup."""
-        from colorfuse.engine.errors import Interrupted
-
-        if self.running and self.received is not None:
-            raise Interrupted(self.received)
-
-    def disarm(self) -> None:
-        self.armed = self.running = False
-
-
-_in_charge: list[StopSignals] = []  # the StopSignals of the outermost signals_interrupt, while inside it
-
-
-@contextmanager
-def signals_interrupt():
-    """While inside, Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt) once; yields
-    the :class:`StopSignals` (inside another, that one's). A signal the process inherited as ignored
-    (``nohup``) stays ignored."""
-    if _in_charge or threading.current_thread() is not threading.main_thread():
-        yield _in_charge[0] if _in_charge else StopSignals()
-        return
-    stop = StopSignals()
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    for signum, handler in previous.items():
-        if handler is not signal.SIG_IGN:
-            signal.signal(signum, stop.handle)
-    _in_charge.append(stop)
-    try:
-        yield stop
-    finally:
-        _in_charge.clear()
-        for signum, handler in previous.items():
-            if handler is not None:
-                signal.signal(signum, handler)
-
-
-def signal_status(signum: int) -> tuple[str, int]:
-    """The signal's name and the shell's exit status for it (128 + its number)."""
-    return signal.Signals(signum).name, 128 + signum
-
-
-def interrupted_line(name: str, done: int) -> str:
-    return (f"interrupted by {name}: the {done} outputs written are complete, no partial file is left; "
-            "run again with --skip-existing to go on")
-
-
 def stopped_before_the_run(name: str) -> None:
     """The words of a run stopped before its model loaded (imports under way: nothing more is imported)."""
     click.echo(summary_line(0, 0, 0, 0.0, 0.0))
     click.echo(interrupted_line(name, 0), err=True)
-
-
-@contextmanager
-def warnings_as_lines(echo):
-    """While inside, every warning is one line given to ``echo``, naming the file whose decoding raised it."""
-    from colorfuse.engine.errors import ColorfuseWarning, one_line
-    from colorfuse.engine.imagefiles import file_being_read
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        text, path = str(message), file_being_read()
-        echo(one_line(f"warning: {path}: {text}" if path and path not in text else f"warning: {text}"))
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("always", module=r"PIL\.")  # each file's own, not only the first
-        warnings.filterwarnings("always", category=ColorfuseWarning)
-        warnings.showwarning = show
-        yield
-
-
-def unknown_type_line(count: int) -> str:
-    return f"skipped: {count} file{'s' if count != 1 else ''} of unknown type (no reader plugin declares their extension)"
 
 
 def summary_line(done: int, skipped: int, failed: int, seconds: float, model_s: float) -> str:
@@ -181,7 +62,7 @@ def summary_line(done: int, skipped: int, failed: int, seconds: float, model_s: 
 
 def print_summary(summary, model_s: float) -> None:
     """The run's counts and speed, then each failure, then why it stopped early, if it did."""
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
 
     click.echo(summary_line(summary.done, summary.skipped, len(summary.failed), summary.seconds, model_s))
     if summary.unknown_type:
@@ -206,7 +87,7 @@ def existing_line(existing) -> str:
 
 def write_grid(summary, path: Path) -> bool:
     """Write the input | result picture; on failure say why and return False."""
-    from colorfuse.engine.errors import ColorfuseError, one_line
+    from colorfuse.errors import ColorfuseError, one_line
     from colorfuse.engine.grid import make_grid
     from colorfuse.engine.imagefiles import write_image_atomic
 
@@ -277,7 +158,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     from colorfuse.engine.batch import CollectionRun, Summary
     from colorfuse.engine.collection import Inputs
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
     from colorfuse.engine.hints import require_hints
     from colorfuse.engine.imagefiles import memory_pixel_limit
 
@@ -286,7 +167,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
     options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "quality": quality,
                "max_pixels": max_pixels, "timing": {}, **parse_plugin_options(extra)}
     if cluster["ray_address"] is not None:  # ---- cluster mode: the same run through Ray Data ----
-        from colorfuse.commands.cluster import run_colorize
+        from colorfuse.commands.ray_colorize import run_colorize
         from colorfuse.engine.imagefiles import read_image
 
         return run_colorize(inputs, out_dir, cluster["ray_address"], workers=cluster["ray_workers"],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from colorfuse.options import parse_plugin_options
+from colorfuse.commands.parameters import parse_plugin_options
 from colorfuse.engine.session import DEVICES
 
 LOW_SATURATION = 10.0  # mean HSV saturation (0..255) under which a clip is effectively gray
@@ -47,7 +47,7 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
     """
     from tqdm import tqdm
 
-    from colorfuse.engine.video.errors import VideoReadError
+    from colorfuse.errors import VideoReadError
     from colorfuse.engine.video.evaluate import evaluate_clip
     from colorfuse.engine.video.reports import machine_info, write_json_atomic
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.train import NEEDS_TORCH, TRAIN_DEPS
+from colorfuse.commands.shared import NEEDS_TORCH, TRAIN_DEPS
 
 
 @click.command("export")

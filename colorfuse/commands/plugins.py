@@ -13,7 +13,7 @@ import click
 def command(list_options, as_json):
     """List plugins (built-in and from the `colorfuse` entry-point group), loaded, broken or disabled."""
     from colorfuse.plugins.manager import plugin_table
-    from colorfuse.plugins.options import declared_options
+    from colorfuse.engine.options import declared_options
 
     options = declared_options()
     if list_options:

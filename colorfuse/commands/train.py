@@ -8,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from colorfuse.options import parse_key_values
-
-NEEDS_TORCH = "training and export need torch and onnx: install them with pip install -e '.[train]' in the clone"
-TRAIN_DEPS = {"torch", "onnx", "onnxruntime", "matplotlib"}
+from colorfuse.commands.shared import NEEDS_TORCH, TRAIN_DEPS
+from colorfuse.commands.parameters import parse_key_values
 
 
 class _EchoHandler(logging.Handler):

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.colorize import (describe, signal_status, look_option, precision_option, runtime_option,
-                                         signals_interrupt, style_option, style_strength_option, warnings_as_lines)
+from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
+from colorfuse.commands.shared import (describe, look_option, precision_option, runtime_option, style_option,
+                                       style_strength_option, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
-from colorfuse.options import FiniteFloat, OutputFormatChoice, parse_plugin_options
+from colorfuse.engine.signals import signal_status, signals_interrupt
 
 
 def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bool) -> dict:
@@ -73,7 +74,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     from tqdm import tqdm
 
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.errors import one_line
+    from colorfuse.errors import one_line
     from colorfuse.engine.hints import require_hints
     from colorfuse.engine.hints_file import read_hints
     from colorfuse.engine.video.ffmpeg import ffmpeg_exe

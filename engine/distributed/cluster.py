@@ -9,7 +9,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from colorfuse.engine.errors import ColorfuseError
+from colorfuse.errors import ColorfuseError
 
 INSTALL_HINT = "cluster mode needs Ray: pip install -e '.[distributed]' in the clone (installs ray[data])"
 MIN_RAY = (2, 48)  # older Ray Data fuses the row split into the next stage: one actor per listing block

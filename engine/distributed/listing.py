@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from colorfuse.engine.collection import Inputs, Job
-from colorfuse.engine.errors import ImageReadError
+from colorfuse.errors import ImageReadError
 from colorfuse.engine.planning import Outcome, Planner
 from colorfuse.plugins.filetypes import file_types
 

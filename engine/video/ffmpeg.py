@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from colorfuse.engine.video.errors import FfmpegNotFoundError, VideoReadError
+from colorfuse.errors import FfmpegNotFoundError, VideoReadError
 
 PROBE_TIMEOUT_S = 60
 _STREAM = re.compile(r"^\s*Stream #\d+:(\d+)\S*: (Video|Audio|Subtitle|Data|Attachment): (.*)$")

@@ -19,7 +19,7 @@ from typing import Callable
 
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.hints import Hint
-from colorfuse.engine.video.errors import VideoReadError, VideoWriteError
+from colorfuse.errors import VideoReadError, VideoWriteError
 from colorfuse.engine.video.hint_track import frame_hint_problems
 from colorfuse.engine.video.pipeline import StreamStats, colorize_stream
 from colorfuse.engine.video.ffmpeg import probe

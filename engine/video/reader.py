@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from colorfuse.plugins.filetypes import file_types
-from colorfuse.engine.errors import ImageReadError
 from colorfuse.engine.imagefiles import read_image
-from colorfuse.engine.video.errors import VideoReadError
 from colorfuse.engine.video.ffmpeg import FfmpegProcess, VideoInfo, local_file, probe
+from colorfuse.errors import ImageReadError, VideoReadError
+from colorfuse.plugins.filetypes import file_types
 
 CHANNELS = {"gray": 1, "rgb24": 3}
 _FRAME = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s.*?duration:\s*(-?\d+).*?\bs:(\d+)x(\d+)")

@@ -23,7 +23,7 @@ import numpy as np
 
 from colorfuse.engine.imagefiles import locked_temporary, remove_stale_temporaries, write_image_atomic
 from colorfuse.engine.video import mkv
-from colorfuse.engine.video.errors import VideoWriteError
+from colorfuse.errors import VideoWriteError
 from colorfuse.engine.video.ffmpeg import FfmpegProcess, ffmpeg_exe, local_file, reason, tied_to_this_process
 
 CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"}

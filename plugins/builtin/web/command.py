@@ -78,11 +78,11 @@ def command(host, port, open_browser, no_token, max_upload_mb, max_pixels, model
     try:
         import uvicorn  # noqa: F401
 
-        import colorfuse.plugins.web.app  # noqa: F401 (starlette)
+        import colorfuse.plugins.builtin.web.app  # noqa: F401 (starlette)
     except ImportError:
         raise click.ClickException(INSTALL) from None
-    from colorfuse.commands.colorize import signals_interrupt
-    from colorfuse.engine.errors import ColorfuseError
+    from colorfuse.engine.signals import signals_interrupt
+    from colorfuse.errors import ColorfuseError
     from colorfuse.engine.models import resolve_model
 
     for spec in models:
@@ -108,10 +108,10 @@ def serve(sock: socket.socket, host: str, token: str | None, open_browser: bool,
     import uvicorn
 
     from colorfuse.engine.imagefiles import owned_folder, remove_stale_folders
-    from colorfuse.plugins.web.app import create_app
-    from colorfuse.plugins.web.library import Library
-    from colorfuse.plugins.web.logs import background_logging
-    from colorfuse.plugins.web.worker import Worker
+    from colorfuse.plugins.builtin.web.app import create_app
+    from colorfuse.plugins.builtin.web.library import Library
+    from colorfuse.plugins.builtin.web.logs import background_logging
+    from colorfuse.plugins.builtin.web.worker import Worker
 
     port = sock.getsockname()[1]
     remove_stale_folders(tempfile.gettempdir(), FOLDER_PREFIX)

@@ -19,10 +19,11 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorfuse.engine.errors import DecoderWarning, IgnoredFramesWarning, ImageReadError, ImageWriteError
+from colorfuse.errors import DecoderWarning, IgnoredFramesWarning, ImageReadError, ImageWriteError
 from colorfuse.engine.imagefiles import BYTES_PER_PIXEL, memory_pixel_limit
 from colorfuse.engine.lab import strips
-from colorfuse.plugins import hookimpl, jpeg_scans, tiff_messages
+from colorfuse.plugins import hookimpl
+from colorfuse.plugins.builtin import jpeg_scans, tiff_messages
 
 Image.MAX_IMAGE_PIXELS = None  # colorfuse checks the size itself, with a clearer message
 tiff_messages.install()  # libtiff's messages become the file's warnings instead of raw lines on stderr

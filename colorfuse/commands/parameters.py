@@ -1,4 +1,4 @@
-"""Parsing of repeatable ``KEY=VALUE`` command-line options (``--option``, ``--set``)."""
+"""Command-line parameters the commands share: click types (finite floats, output formats) and ``KEY=VALUE`` options."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def parse_key_values(pairs, param_hint: str = "--option") -> dict:
 
 def parse_plugin_options(pairs) -> dict:
     """``--option`` pairs, checked against the options plugins declare and converted to their types."""
-    from colorfuse.plugins.options import validate_options
+    from colorfuse.engine.options import validate_options
 
     return validate_options(parse_key_values(pairs))
 

@@ -21,9 +21,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from colorfuse.engine.errors import ColorfuseError, ColorfuseWarning
-from colorfuse.plugins.web import hinting
-from colorfuse.plugins.web.settings import Settings, SettingsError
+from colorfuse.errors import ColorfuseError, ColorfuseWarning
+from colorfuse.plugins.builtin.web import hinting
+from colorfuse.plugins.builtin.web.settings import Settings, SettingsError
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".ogv"}
 PREVIEW_SECONDS = 3.0
@@ -156,7 +156,7 @@ class Library:
         upload.image, upload.size = image, (image.shape[1], image.shape[0])
 
     def _probe(self, upload: Upload) -> None:
-        from colorfuse.engine.video.errors import VideoReadError
+        from colorfuse.errors import VideoReadError
         from colorfuse.engine.video.ffmpeg import probe
 
         info = probe(upload.path)

@@ -9,6 +9,6 @@ from colorfuse.plugins import hookimpl
 
 @hookimpl
 def register_commands(cli):
-    from colorfuse.plugins.web.command import command
+    from colorfuse.plugins.builtin.web.command import command
 
     cli.add_command(command)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 import warnings
 
-from colorfuse.engine.errors import DecoderWarning
+from colorfuse.errors import DecoderWarning
 
 _HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)  # module, format, va_list
 _MESSAGE_BYTES = 1024

@@ -23,14 +23,14 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from colorfuse.engine.errors import one_line
+from colorfuse.errors import one_line
 from colorfuse.engine.hints import HintError
-from colorfuse.plugins.web import hinting
-from colorfuse.plugins.web.bodies import BODY_IDLE_S, BodyStalled, BodyTimeout, stalled_response
-from colorfuse.plugins.web.library import PREVIEW_SECONDS, Library, Upload, UploadError
-from colorfuse.plugins.web.security import Gate
-from colorfuse.plugins.web.settings import SettingsError, command_line, parse_settings
-from colorfuse.plugins.web.worker import Worker
+from colorfuse.plugins.builtin.web import hinting
+from colorfuse.plugins.builtin.web.bodies import BODY_IDLE_S, BodyStalled, BodyTimeout, stalled_response
+from colorfuse.plugins.builtin.web.library import PREVIEW_SECONDS, Library, Upload, UploadError
+from colorfuse.plugins.builtin.web.security import Gate
+from colorfuse.plugins.builtin.web.settings import SettingsError, command_line, parse_settings
+from colorfuse.plugins.builtin.web.worker import Worker
 
 STATIC = Path(__file__).resolve().parent / "static"
 LOG = logging.getLogger("colorfuse.serve")
@@ -45,9 +45,9 @@ def log_abandoned(request: Request, what: str) -> None:
 def model_table(names=None) -> list[dict]:
     """The models the page offers (the default first), each with its card in words, looks, global input
     and hint inputs; ``names`` are registered names or ``.onnx`` paths (default: every registered model)."""
-    from colorfuse.commands.models import summary
+    from colorfuse.engine.card_summary import summary
     from colorfuse.engine.card import read_card
-    from colorfuse.engine.errors import ModelCardError
+    from colorfuse.errors import ModelCardError
     from colorfuse.engine.models import default_model_name, registered_models
 
     default = default_model_name()
