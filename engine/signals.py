@@ -39,6 +39,18 @@ class StopSignals:
     def disarm(self) -> None:
         self.armed = self.running = False
 
+    @contextmanager
+    def until_stopped(self):
+        """Run the block until it ends or a stop signal (or Ctrl-C) ends it, recorded in :attr:`received`;
+        from its end on, signals are only recorded."""
+        try:
+            try:
+                yield self
+            finally:
+                self.disarm()
+        except KeyboardInterrupt:
+            self.received = self.received or signal.SIGINT
+
 
 _in_charge: list[StopSignals] = []  # the StopSignals of the outermost signals_interrupt, while inside it
 

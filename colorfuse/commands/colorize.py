@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from functools import partial
@@ -199,23 +198,18 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
             echo(one_line(f"error: {outcome.error}"))
 
     with signals_interrupt() as stop, warnings_as_lines(echo):
-        try:
-            try:  # a signal from here on ends in the summary and 128 + N, during model loading too
-                colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                                      look=look, style=style, precision=precision, runtime=runtime,
-                                      style_strength=style_strength)
-                if hints is not None:
-                    require_hints(colorizer.card)
-                click.echo(describe(colorizer), err=True)
-                progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
-                run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
-                                    workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
-                                    inputs=sources, hints=hints, check_stop=stop.check)
-                run.run(sources.jobs())
-            finally:
-                stop.disarm()  # later signals are only recorded
-        except KeyboardInterrupt:  # the writes under way have ended; nothing partial is left
-            stop.received = stop.received or signal.SIGINT
+        with stop.until_stopped():  # a signal from here on ends in the summary and 128 + N, during model loading too
+            colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
+                                  look=look, style=style, precision=precision, runtime=runtime,
+                                  style_strength=style_strength)
+            if hints is not None:
+                require_hints(colorizer.card)
+            click.echo(describe(colorizer), err=True)
+            progress = tqdm(unit="img", disable=quiet, dynamic_ncols=True, desc="colorize")
+            run = CollectionRun(colorizer, out_dir, fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
+                                workers=workers, previews=grid_count if grid else 0, on_outcome=on_outcome,
+                                inputs=sources, hints=hints, check_stop=stop.check)
+            run.run(sources.jobs())
         summary = run.summary if run is not None else Summary()
         show_total()
         progress.close()

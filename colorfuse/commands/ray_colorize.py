@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 
@@ -39,13 +38,9 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
     summary = None
     with signals_interrupt() as stop:
         try:
-            try:
+            with stop.until_stopped():
                 summary = colorize_on_ray(inputs, out_dir, address=address, workers=workers, threads=threads,
                                           failures=failures, on_outcome=on_outcome, on_start=on_start, **settings)
-            finally:
-                stop.disarm()
-        except KeyboardInterrupt:
-            stop.received = stop.received or signal.SIGINT
         finally:
             progress.close()
     if summary is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from functools import partial
 from pathlib import Path
 
@@ -101,7 +100,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     summary = None
     with signals_interrupt() as stop:  # SIGTERM too, during model loading as well: no partial output is left
         try:
-            try:
+            with stop.until_stopped():
                 with warnings_as_lines(partial(click.echo, err=True)):
                     colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
                                           options=options, look=look, style=style, precision=precision,
@@ -115,10 +114,6 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
                                     on_batch=lambda frames: (stop.check(), progress.update(frames)))
                 progress.total = progress.n  # the header's frame count is an estimate
                 progress.refresh()
-            finally:
-                stop.disarm()
-        except KeyboardInterrupt:
-            stop.received = stop.received or signal.SIGINT
         finally:
             progress.close()
     if summary is None:  # stopped before the output was complete
