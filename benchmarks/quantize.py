@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import os
 from pathlib import Path
 
+from colorfuse.engine.atomic import write_atomic
 from colorfuse.benchmarks.export import CACHE_DIR
 from colorfuse.train.calibration import CALIBRATION_SIDE
 
@@ -41,9 +41,7 @@ def _save_variant(model_proto, path: Path, card, precision: str, extra: dict) ->
 
     variant = dataclasses.replace(card, name=f"{card.name}-{precision}", precision=precision,
                                   training={**card.training, "precision_variant": extra})
-    temporary = path.with_name(path.name + ".tmp")
-    write_card(model_proto, temporary, variant)
-    os.replace(temporary, path)
+    write_atomic(path, lambda temporary: write_card(model_proto, temporary, variant))
 
 
 def quantize_int8(source: Path, photos_dir: Path = DEFAULT_PHOTOS, count: int = 32,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from colorfuse.engine.atomic import write_json_atomic
 from colorfuse.engine.machine import describe_machine, load_average
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "val" / "imagenet_samples"
@@ -155,10 +155,7 @@ def main(argv=None) -> None:
                                                    args.max_side, args.batch_size, scratch))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = args.out.with_name(f".{args.out.name}.partial")
-    temporary.write_text(json.dumps(results, indent=1) + "\n")
-    os.replace(temporary, args.out)
+    write_json_atomic(results, args.out)
     print(f"wrote {args.out}")
 
 

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import datetime
-import json
-import os
-import tempfile
 from pathlib import Path
 
+from colorfuse.engine.atomic import write_atomic, write_json_atomic, write_text_atomic
 from colorfuse.errors import ColorfuseError
 
 
-def _atomic(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return path
-
-
 def write_json(data: dict, path) -> Path:
-    def write(temporary):
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, default=str)
-            handle.write("\n")
-
-    return _atomic(path, write)
+    return write_json_atomic(data, path)
 
 
 def write_text(text: str, path) -> Path:
-    def write(temporary):
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-
-    return _atomic(path, write)
+    return write_text_atomic(text, path)
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:
@@ -82,6 +56,6 @@ def save_figure(fig, path) -> Path:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    saved = _atomic(path, lambda temporary: fig.savefig(temporary, dpi=80, format="png"))
+    saved = write_atomic(path, lambda temporary: fig.savefig(temporary, dpi=80, format="png"))
     plt.close(fig)
     return saved

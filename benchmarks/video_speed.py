@@ -28,7 +28,8 @@ from colorfuse.engine.video.ffmpeg import ffmpeg_exe
 from colorfuse.engine.video.job import VideoSettings, run_video
 from colorfuse.engine.video.pipeline import FrameColorizer, batches
 from colorfuse.engine.video.reader import FfmpegReader
-from colorfuse.engine.video.reports import machine_info, write_json_atomic
+from colorfuse.engine.atomic import write_json_atomic
+from colorfuse.engine.machine import machine_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "video" / "solidWhiteRight.mp4"
@@ -142,7 +143,7 @@ def run_video_bench(models, source: Path = DEFAULT_SOURCE, heights=(360, 480, 72
                     echo(f"{run['size']:>10} {run['model']:<12} {run['variant']} temporal={temporal!s:<5} "
                          f"{run['frames_per_s']:6.1f} frames/s  cpu/frame {run['cpu_ms_per_frame_python']} ms python + "
                          f"{run['cpu_ms_per_frame_ffmpeg']} ms ffmpeg  load {run['load_average_1min']}")
-    return {"benchmark": f"colorfuse video, file to file, {device.upper()}", "device": device, "machine": machine_info(),
+    return {"benchmark": f"colorfuse video, file to file, {device.upper()}", "device": device, "machine": machine_summary(),
             "source": str(source) if source.exists() else "lavfi testsrc2", "precision": precision, "runtime": runtime,
             "ffmpeg": ffmpeg_exe(), "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs}
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from colorfuse.engine.atomic import write_atomic
 from colorfuse.engine.card import CARD_KEY, CARD_VERSION, ModelCard, read_card
 from colorfuse.errors import ModelCardError
 from colorfuse.engine.onnxfile import OnnxFormatError, read_onnx
@@ -42,15 +41,12 @@ def write_card(model_path, card_text: str, out_path=None) -> ModelCard:
     del proto.metadata_props[:]
     for key, value in [*kept, (CARD_KEY, card.to_json())]:
         proto.metadata_props.add(key=key, value=value)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent)
-    os.close(handle)
-    try:
+
+    def save(temporary):
         onnx.save(proto, temporary)
         read_card(temporary)  # the graph hash survived re-serialisation
-        os.replace(temporary, out_path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+
+    write_atomic(out_path, save)
     return card
 
 

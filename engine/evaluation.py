@@ -9,11 +9,7 @@ gray image itself is scored too, as the baseline row. The figures and their mean
 from __future__ import annotations
 
 import datetime
-import json
 import math
-import os
-import platform
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +21,10 @@ from colorfuse.engine import lab, quality
 from colorfuse.engine.collection import Job
 from colorfuse.errors import ColorfuseError, ImageReadError, ModelNotFoundError
 from colorfuse.engine.imagefiles import read_image
+from colorfuse.engine.machine import machine_summary
 
 BASELINE = "gray (a=b=0)"
 GRID_CELL = 256
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 @dataclass
@@ -171,17 +166,6 @@ def means(contestant: Contestant) -> dict[str, float]:
     return summary
 
 
-def machine_info() -> dict:
-    """CPU model, core count, OS and Python of the machine running the evaluation."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(), "python": platform.python_version()}
-
-
 def _finite(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -212,7 +196,7 @@ def summarise(run: Evaluation, settings: dict | None = None) -> dict:
         })
     return _finite({
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine_info(), "settings": settings or {}, "seconds": run.seconds,
+        "machine": machine_summary(), "settings": settings or {}, "seconds": run.seconds,
         "evaluated": len(run.photos), "skipped": len(run.failed),
         "photos": run.photos, "failed": run.failed, "models": models,
     })
@@ -293,26 +277,3 @@ def render_grid(run: Evaluation, cell: int = GRID_CELL) -> np.ndarray:
     titles = ["gray input" if c.colorizer is None else c.name for c in run.contestants] + ["truth"]
     return make_grid(rows, titles, cell=cell, captions=captions)
 
-
-def write_text_atomic(text: str, path) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
-    path = Path(path)
-    temporary = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would stick to the output
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise ColorfuseError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        if temporary and os.path.exists(temporary):
-            os.unlink(temporary)
-    return path
-
-
-def write_json(doc: dict, path) -> Path:
-    """Write the summary as JSON (atomically)."""
-    return write_text_atomic(json.dumps(doc, indent=1) + "\n", path)

@@ -14,10 +14,9 @@ pixels of the input; ``radius`` (pixels, default 3) is optional.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from colorfuse.engine.atomic import write_json_atomic
 from colorfuse.engine.hints import Hint, HintError, color_ab
 
 VERSION = 1
@@ -90,13 +89,4 @@ def hints_document(images: dict[str, list[Hint]] | None = None, frames: dict[int
 def write_hints(doc: dict, path) -> Path:
     """Write a hints document to ``path`` atomically (temporary file, then rename)."""
     parse_hints(doc, str(path))
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent or ".")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(doc, out, indent=1)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_json_atomic(doc, path)

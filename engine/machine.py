@@ -13,14 +13,19 @@ import subprocess
 from importlib import metadata
 
 
-def _cpu_model() -> str:
+def _cpuinfo() -> list[str]:
+    """The lines of /proc/cpuinfo (none where there is no such file): the one place it is read."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            return handle.read().splitlines()
     except OSError:
-        pass
+        return []
+
+
+def _cpu_model() -> str:
+    for line in _cpuinfo():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
 
 
@@ -28,23 +33,19 @@ def physical_cores() -> int:
     """Physical cores available to this process (logical CPUs when the topology is unknown)."""
     logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     cores = set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+    physical = core = None
+    for line in _cpuinfo():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            physical = value.strip()
+        elif key == "core id":
+            core = value.strip()
+        elif not line.strip() and core is not None:
+            cores.add((physical, core))
             physical = core = None
-            for line in handle:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    physical = value.strip()
-                elif key == "core id":
-                    core = value.strip()
-                elif not line.strip() and core is not None:
-                    cores.add((physical, core))
-                    physical = core = None
-            if core is not None:
-                cores.add((physical, core))
-    except OSError:
-        pass
+    if core is not None:
+        cores.add((physical, core))
     return max(1, min(logical, len(cores))) if cores else logical
 
 
@@ -148,6 +149,12 @@ def load_average() -> list[float] | None:
         return None
 
 
+def machine_summary() -> dict:
+    """CPU model, logical CPUs, OS and Python: the short form evaluation reports record."""
+    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "os": platform.platform(),
+            "python": platform.python_version()}
+
+
 def describe_machine() -> dict:
     """Everything a benchmark result should record about where it ran."""
     try:
@@ -177,15 +184,7 @@ def describe_machine() -> dict:
 
 def cpu_identity() -> dict:
     """What decides which kernels run fastest here: the CPU model and its wide-vector and matrix extensions."""
-    flags: set[str] = set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
+    flags = next((set(line.split(":", 1)[1].split()) for line in _cpuinfo() if line.startswith("flags")), set())
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni")
     found = {"cpu": _cpu_model(), "cores": physical_cores(), "flags": [flag for flag in wanted if flag in flags]}
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()  # OpenVINO's (oneDNN's) ISA limit: AVX2, AVX2_VNNI, ...

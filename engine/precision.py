@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from colorfuse.errors import ColorfuseError
+from colorfuse.engine.atomic import write_json_atomic
 from colorfuse.engine.hints import complete_feeds
 from colorfuse.engine.session import CUDA, available_providers, get_session
 from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES, Variant, VariantWarning, load_variants
@@ -116,13 +116,8 @@ def _read_cache() -> dict:
 def _write_cache(key: str, entry: dict) -> None:
     path = _cache_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = _read_cache()
-        data[key] = entry
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".precision-", delete=False) as handle:
-            json.dump(data, handle, indent=1)
-        os.replace(handle.name, path)  # the cache is ours alone: replacing it loses nothing
-    except OSError:
+        write_json_atomic({**_read_cache(), key: entry}, path)  # the cache is ours alone: replacing loses nothing
+    except ColorfuseError:
         pass  # an unwritable cache only means measuring again next time
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
+
+from colorfuse.engine.atomic import write_atomic, write_json_atomic
 
 RUN_JSON = "run.json"
 METRICS = "metrics.jsonl"
@@ -16,9 +17,8 @@ BEST = "best.pt"
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    """``run.json`` and the like: sorted keys, written atomically."""
+    write_json_atomic(data, path, sort_keys=True)
 
 
 def read_json(path: Path) -> dict:
@@ -43,9 +43,7 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 def save_checkpoint(state: dict, path: Path) -> None:
     """``torch.save`` to a temporary name, then rename (a crash never leaves half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda temporary: torch.save(state, temporary))
 
 
 def repository_path(path: str | Path) -> Path:

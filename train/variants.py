@@ -13,11 +13,11 @@ written beside the model, each under a temporary name first.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import tempfile
 import time
 from pathlib import Path
+
+from colorfuse.engine.atomic import write_atomic, write_json_atomic
 
 CANDIDATES = (("int8", "onnxruntime"), ("int8", "openvino"), ("fp32", "openvino"), ("bf16", "openvino"))
 CALIBRATION_PHOTOS = 32
@@ -51,9 +51,7 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
                     "base_weights_sha256": card.weights_sha256}
         variant = dataclasses.replace(card, name=f"{card.name}-int8", precision="int8", weights_precision="int8",
                                       training={**card.training, "precision_variant": settings})
-        temporary = target.with_name(f".{target.name}.tmp")
-        write_card(onnx.load(str(quantized)), temporary, variant)
-        os.replace(temporary, target)
+        write_atomic(target, lambda temporary: write_card(onnx.load(str(quantized)), temporary, variant))
     return settings
 
 
@@ -118,7 +116,7 @@ def build_variants(model_path, calibration_dir, photos_dir, max_images: int | No
 
     from colorfuse.train.onnx_card import write_card
     from colorfuse.engine.card import read_card
-    from colorfuse.engine.evaluation import machine_info
+    from colorfuse.engine.machine import machine_summary
     from colorfuse.engine.machine import cpu_identity
     from colorfuse.engine.openvino_runtime import openvino_problem, openvino_version
     from colorfuse.engine.precision import computes_bf16
@@ -141,14 +139,12 @@ def build_variants(model_path, calibration_dir, photos_dir, max_images: int | No
         proto = onnx.load(str(int8_path))
         int8_card = read_card(int8_path)
         int8_card.training["precision_variant"] = {**settings, "quality": int8_figures, "photos": figures["photos"]}
-        temporary = int8_path.with_name(f".{int8_path.name}.tmp")
-        write_card(proto, temporary, int8_card)
-        os.replace(temporary, int8_path)
+        write_atomic(int8_path, lambda temporary: write_card(proto, temporary, int8_card))
     import onnxruntime
 
     doc = {
         "format": FORMAT, "version": VERSION, "model": card.name, "base_weights_sha256": card.weights_sha256,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_summary(),
         "runtimes": {"onnxruntime": onnxruntime.__version__, "openvino": openvino_version()},
         "measured_on": {"photos": figures["photos"], "folder": Path(photos_dir).name, "look": card.default_look,
                         "gray_psnr": figures["gray_psnr"], "truth_colourfulness": figures["truth_colourfulness"]},
@@ -158,7 +154,5 @@ def build_variants(model_path, calibration_dir, photos_dir, max_images: int | No
                      for key, value in figures["variants"].items() if key != "fp32@onnxruntime"],
         "fp32": figures["variants"]["fp32@onnxruntime"],
     }
-    temporary = manifest.with_name(f".{manifest.name}.tmp")
-    temporary.write_text(json.dumps(doc, indent=1) + "\n")
-    os.replace(temporary, manifest)
+    write_json_atomic(doc, manifest)
     return manifest

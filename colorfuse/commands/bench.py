@@ -1,4 +1,5 @@
-"""``colorfuse bench``: speed and memory benchmarks (paper table, throughput, scaling, profile, settings).
+"""``colorfuse bench``: speed and memory benchmarks (paper table, throughput, scaling, profile, settings,
+video, the web page's re-render).
 
 Every subcommand prints a Markdown summary and can write ``--json``, ``--md`` and ``--plot``
 (PNG) files; the JSON records the machine (CPU, cores, GPU and driver, library versions,
@@ -213,9 +214,26 @@ def settings(model, precision, size, repeats, json_file, md_file, plot_file):
 def video(models, source, heights, frames, preset, max_side, device, precision, runtime, json_file):
     """`colorfuse video` file to file at each height: frames/s, CPU per frame, and at 480p the time of each step."""
     from colorfuse.benchmarks.video_speed import DEFAULT_SOURCE, run_video_bench
-    from colorfuse.engine.video.reports import write_json_atomic
+    from colorfuse.engine.atomic import write_json_atomic
 
     report = run_video_bench(list(models), source or DEFAULT_SOURCE, _numbers(int, heights, "--heights"), frames, preset,
                              max_side, precision, runtime, echo=click.echo, device=device)
     if json_file is not None:
         write_json_atomic(report, json_file)
+
+
+@command.command("web")
+@click.option("--model", default=None, help="A model that takes hints (default: the default model).")
+@click.option("--photo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("samples/imagenet/n11939491_daisy.jpg"), show_default=True, help="Photo to scale and gray.")
+@click.option("--megapixels", type=click.FloatRange(0.01), default=1.0, show_default=True)
+@click.option("--renders", type=click.IntRange(1), default=10, show_default=True, help="Re-renders to time.")
+@click.option("--hints", "hint_count", type=click.IntRange(1), default=5, show_default=True, help="Hints per re-render.")
+@click.option("--json", "json_file", type=OUT_FILE, default=None, help="Write the full result as JSON.")
+@click.option("--md", "md_file", type=OUT_FILE, default=None, help="Write the Markdown summary.")
+def web(model, photo, megapixels, renders, hint_count, json_file, md_file):
+    """`colorfuse serve`'s re-render time as a photo's hints change (its app behind a test client)."""
+    from colorfuse.benchmarks.web_render import run_web_render, web_render_markdown
+
+    data = run_web_render(model, photo, megapixels, renders, hint_count)
+    _emit(data, web_render_markdown(data), json_file, md_file)

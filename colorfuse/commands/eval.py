@@ -32,6 +32,7 @@ def command(photos, models, json_path, grid, grid_count, report, max_images, dev
     from tqdm import tqdm
 
     from colorfuse.engine import evaluation
+    from colorfuse.engine.atomic import write_json_atomic, write_text_atomic
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.imagefiles import write_image_atomic
 
@@ -54,14 +55,14 @@ def command(photos, models, json_path, grid, grid_count, report, max_images, dev
         raise click.ClickException(f"no photo could be evaluated ({len(run.failed)} skipped)")
     settings = {"inputs": list(photos), "device": device, "max_side": max_side}
     doc = evaluation.summarise(run, settings)
-    evaluation.write_json(doc, json_path)
+    write_json_atomic(doc, json_path)
     click.echo(f"figures: {json_path}", err=True)
     if grid:
         fmt = "jpeg" if grid.suffix.lower() in (".jpg", ".jpeg") else "png"
         write_image_atomic(evaluation.render_grid(run), grid, fmt)
         click.echo(f"grid: {grid}", err=True)
     if report:
-        evaluation.write_text_atomic(evaluation.render_report(doc), report)
+        write_text_atomic(evaluation.render_report(doc), report)
         click.echo(f"report: {report}", err=True)
     click.echo(evaluation.format_table(doc))
     click.echo(evaluation.truth_line(doc))

@@ -49,7 +49,8 @@ def command(photos, models, json_path, plot, scales, mixes, looks_out, look_marg
     from colorfuse.engine import front
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.evaluation import machine_info, write_json
+    from colorfuse.engine.atomic import write_json_atomic
+    from colorfuse.engine.machine import machine_summary
 
     colorizers, points = {}, {}
     for spec in models:
@@ -70,17 +71,17 @@ def command(photos, models, json_path, plot, scales, mixes, looks_out, look_marg
 
     doc = front.measure(colorizers, sources, points, on_photo=on_photo)
     progress.close()
-    doc.update(machine=machine_info(), settings={"inputs": list(photos), "device": device,
+    doc.update(machine=machine_summary(), settings={"inputs": list(photos), "device": device,
                "models": {n: {"path": str(c.model_path), "max_side": c.max_side} for n, c in colorizers.items()}})
     for kept in kept_files:
         try:
             front.keep_points(doc, json.loads(kept.read_text()))
         except (ValueError, KeyError) as exc:
             raise click.ClickException(f"--keep {kept}: {exc}") from exc
-    write_json(doc, json_path)
+    write_json_atomic(doc, json_path)
     if looks_out:
         chosen = front.choose_looks(doc, next(iter(colorizers)), margin=look_margin)
-        write_json(chosen, looks_out)
+        write_json_atomic(chosen, looks_out)
         for look, figures in chosen["evaluation"]["looks"].items():
             click.echo(f"look {look}: {chosen['looks'][look]['description']} -> PSNR {figures['psnr_gain']:+.2f} dB, "
                        f"colourfulness {100 * figures['colorfulness_ratio']:.0f}%")

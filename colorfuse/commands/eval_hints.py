@@ -43,7 +43,9 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     from colorfuse.engine import hint_eval
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.evaluation import machine_info, split_look, write_json
+    from colorfuse.engine.atomic import write_json_atomic
+    from colorfuse.engine.evaluation import split_look
+    from colorfuse.engine.machine import machine_summary
     from colorfuse.engine.hint_spread import LOCALITY, reach_of
 
     try:
@@ -73,8 +75,8 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
            "hint_spread": reach_of(colorizer.options),
            "hint_locality": reach_of(colorizer.options, "hint_locality", LOCALITY),
            "protocol": f"{hint_eval.SIDE}x{hint_eval.SIDE}, random {hint_eval.PATCH}x{hint_eval.PATCH} truth patches",
-           "inputs": list(photos), "machine": machine_info(), **summary}  # fmt: skip
-    write_json(doc, json_path)
+           "inputs": list(photos), "machine": machine_summary(), **summary}  # fmt: skip
+    write_json_atomic(doc, json_path)
     click.echo(f"figures: {json_path}", err=True)
     if plot:
         others = [] if baseline is None else [json.loads(baseline.read_text())]

@@ -49,7 +49,8 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
 
     from colorfuse.errors import VideoReadError
     from colorfuse.engine.video.evaluate import evaluate_clip
-    from colorfuse.engine.video.reports import machine_info, write_json_atomic
+    from colorfuse.engine.atomic import write_json_atomic
+    from colorfuse.engine.machine import machine_summary
 
     if end is not None and end <= (start or 0.0):
         raise click.BadParameter("--end must be after --start", param_hint="--end")
@@ -61,7 +62,7 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
         progress.close()
     if report["frames"] < 2:
         raise VideoReadError(f"{clip}: {report['frames']} frame(s); flicker needs at least two")
-    report["machine"] = machine_info()
+    report["machine"] = machine_summary()
     report["warning"] = None
     if report["mean_hsv_saturation"] is not None and report["mean_hsv_saturation"] < LOW_SATURATION:
         report["warning"] = (f"the clip is nearly gray (mean HSV saturation {report['mean_hsv_saturation']:.1f}/255): "

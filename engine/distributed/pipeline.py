@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from colorfuse.engine.atomic import write_text_atomic
 from colorfuse.engine.batch import Summary
 from colorfuse.engine.distributed.cluster import WorkerPlan, connect, data_context, import_ray, plan_workers
 from colorfuse.engine.distributed.listing import is_uri, iter_planned, read_input
@@ -192,13 +192,8 @@ def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None
 
 def write_failures(path: Path, failed: list[Outcome]) -> None:
     """The failure report: one JSON object per failed input, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    with os.fdopen(handle, "w") as report:
-        for outcome in failed:
-            report.write(json.dumps({"source": str(outcome.source), "output": str(outcome.output or ""),
-                                     "error": outcome.error}) + "\n")
-    os.replace(temporary, path)
+    write_text_atomic("".join(json.dumps({"source": str(outcome.source), "output": str(outcome.output or ""),
+                                           "error": outcome.error}) + "\n" for outcome in failed), path)
 
 
 def colorize_on_ray(inputs, out_dir, *, address: str = "local", workers: int | None = None, threads: int = 1,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 
-import cv2
 import numpy as np
 
 from colorfuse.engine.hints import Hint, HintError
