@@ -72,6 +72,8 @@ def run_web_render(model: str | None, photo: Path, megapixels: float, renders: i
                     raise RuntimeError(f"render failed: {answer.status_code} {answer.text}")
                 client.get(answer.json()["url"]).raise_for_status()
                 timings.append((answer.json()["seconds"], time.perf_counter() - began))
+            variants = sorted({c.precision_choice.variant.key for c in library._colorizers.values()
+                               if c.precision_choice is not None})
         finally:
             client.close()
             worker.close()
@@ -80,7 +82,8 @@ def run_web_render(model: str | None, photo: Path, megapixels: float, renders: i
     return {"benchmark": "colorfuse serve: re-render as hints change", "created": report.timestamp(),
             "machine": describe_machine(), "load_before": load_before, "load_after": load_average(),
             "model": model, "photo": str(photo), "size": list(size), "megapixels": size[0] * size[1] / 1e6,
-            "hints": hints, "first_render_s": timings[0][0], "first_render_wall_s": timings[0][1],
+            "variant": ", ".join(variants) or "the model file as it is", "hints": hints,
+            "first_render_s": timings[0][0], "first_render_wall_s": timings[0][1],
             "rerender_server_s": summarize(server), "rerender_wall_s": summarize(wall)}
 
 
@@ -91,7 +94,7 @@ def web_render_markdown(data: dict) -> str:
              f"{server['median_s']:.3f}", f"{wall['median_s']:.3f}"],
             ["re-render, fastest", f"{server['min_s']:.3f}", f"{wall['min_s']:.3f}"]]
     return (f"# Web page re-render, {data['created']}\n\nMachine: {report.machine_line(data['machine'])}; "
-            f"load before/after {data['load_before']} / {data['load_after']}.\n\nModel {data['model']}; "
+            f"load before/after {data['load_before']} / {data['load_after']}.\n\nModel {data['model']} ({data['variant']}: --precision auto, as the page runs it); "
             f"{Path(data['photo']).name} as gray, {data['size'][0]}x{data['size'][1]} "
             f"({data['megapixels']:.2f} MP).\n\n"
             + report.markdown_table(["render", "server s", "client wall s"], rows))
