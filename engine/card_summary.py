@@ -27,11 +27,13 @@ def _variant_lines(card, path) -> list[str]:
     return [f"  variant {variant.describe()}" for variant in variants]
 
 
-def summary(card, path) -> str:
-    """A model card in words: what it is, its size, looks, quality, training and licence."""
+def summary(card, path, provider: str | None = None) -> str:
+    """A model card in words: what it is, its size, looks, quality, training and licence; ``path`` None
+    for a model a plugin provides (``provider``: its name), which has no file and no variants."""
     training = card.training or {}
     lines = [f"{card.name} {card.version}: {card.description or card.architecture}",
-             f"  architecture {card.architecture}, {card.parameters:,} parameters, {path.stat().st_size / 1e6:.1f} MB "
+             f"  architecture {card.architecture}, {card.parameters or 0:,} parameters, "
+             + (f"{path.stat().st_size / 1e6:.1f} MB " if path is not None else "no file ") +
              f"({card.precision} arithmetic, {card.weights_precision} weights)",
              f"  working size {card.default_max_side or 'full'} px (longest side), size multiple {card.size_multiple}",
              "  global input: " + (f"{card.global_input_size} px view of the whole image (--style works)"
@@ -67,6 +69,9 @@ def summary(card, path) -> str:
             lines.append(f"  started from a checkpoint trained {training['init']['elapsed_s'] / 60:.0f} min "
                          f"({training.get('time_s_total', 0) / 60:.0f} min in all)")
         lines.append(f"  training data licence: {training.get('licence', 'not stated')}")
-    lines += _variant_lines(card, path)
-    lines.append(f"  file: {path}")
+    if path is None:
+        lines.append(f"  provided by plugin {provider}")
+    else:
+        lines += _variant_lines(card, path)
+        lines.append(f"  file: {path}")
     return "\n".join(lines)

@@ -52,6 +52,19 @@ def registered_models() -> dict[str, Path]:
     return found
 
 
+def provided_model_names() -> dict[str, str]:
+    """Model name -> plugin, for the names plugins say their ``provide_model`` answers to
+    (``list_provided_models``); registered file names are left out, and the first plugin keeps a name."""
+    from colorfuse.plugins.manager import call_each_named
+
+    registered, found = registered_models(), {}
+    for plugin, listed in call_each_named("list_provided_models"):
+        for name in listed:
+            if str(name) not in registered:
+                found.setdefault(str(name), plugin)
+    return found
+
+
 def resolve_model(spec: str | os.PathLike | None) -> Path:
     """Turn a model name, a path, or None (the default model) into a model file path."""
     if spec is None:
@@ -64,7 +77,7 @@ def resolve_model(spec: str | os.PathLike | None) -> Path:
         return models[str(spec)]
     if path.suffix == ".onnx":
         raise ModelNotFoundError(f"{spec}: model file does not exist")
-    known = ", ".join(sorted(models)) or "none"
+    known = ", ".join(sorted([*models, *provided_model_names()])) or "none"
     raise ModelNotFoundError(f"unknown model {str(spec)!r} (known: {known}; or give a path to an .onnx file)")
 
 

@@ -48,6 +48,16 @@ def provide_model(name, device, threads):
 
 
 @hookspec
+def list_provided_models():
+    """Name the models this plugin provides through ``provide_model``: return a list of names.
+
+    ``colorfuse models list`` and ``models info`` then show them (each is provided once, on the CPU,
+    for its card) and an unknown ``--model`` name lists them among the known ones. A name that is
+    also a registered file's name is listed once, as the file.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``colorfuse`` CLI.
 

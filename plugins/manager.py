@@ -140,6 +140,13 @@ def call_each(hook_name: str, **kwargs) -> list:
     return results
 
 
+def call_each_named(hook_name: str, **kwargs) -> list[tuple[str, object]]:
+    """Call every implementation, built-ins first; return (plugin name, result) for each non-None result."""
+    implementations = sorted(_implementations(hook_name), key=lambda impl: impl.plugin_name not in BUILTIN_PLUGINS)
+    return [(impl.plugin_name, result) for impl in implementations
+            if (result := _call(impl, hook_name, kwargs)) is not None]
+
+
 def call_each_in_turn(hook_name: str, **kwargs):
     """Call every implementation, built-ins first; yield each plugin's name just before calling it.
 

@@ -3,6 +3,7 @@
 The plugin is ``tests/plugin_packages/colorfuse_foreign.py``; here it is registered directly, and once
 through its entry point in a fresh process."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,10 @@ def foreign():
                 return None
             provided.append(ForeignModel(device, threads))
             return provided[-1]
+
+        @hookimpl
+        def list_provided_models(self):
+            return ["foreign-nhwc"]
 
     get_plugin_manager().register(Provider(), name="foreign-provider")
     yield provided
@@ -67,6 +72,27 @@ def test_a_provided_model_colorizes_through_the_cli(foreign, tmp_path):
     assert Image.open(tmp_path / "out" / "b.png").size == (90, 60)
 
 
+def test_models_list_and_info_show_a_provided_model_with_its_plugin(foreign):
+    listing = CliRunner().invoke(cli, ["models", "list"])
+    assert listing.exit_code == 0, listing.output
+    line = next(line for line in listing.output.splitlines() if "foreign-nhwc" in line)
+    assert "foreign" in line and "provided by plugin foreign-provider" in line
+    rows = {row["name"]: row for row in json.loads(CliRunner().invoke(cli, ["models", "list", "--json"]).output)}
+    assert rows["foreign-nhwc"]["architecture"] == "foreign" and rows["foreign-nhwc"]["size_mb"] is None
+    info = CliRunner().invoke(cli, ["models", "info", "foreign-nhwc"])
+    assert info.exit_code == 0, info.output
+    assert "foreign-nhwc 1: foreign" in info.output and "provided by plugin foreign-provider" in info.output
+    assert "no file" in info.output
+    card = CliRunner().invoke(cli, ["models", "info", "foreign-nhwc", "--json"])
+    assert '"name": "foreign-nhwc"' in card.output
+
+
+def test_an_unknown_model_name_lists_the_provided_ones(foreign):
+    result = CliRunner().invoke(cli, ["models", "info", "no-such-model"])
+    assert result.exit_code != 0
+    assert "unknown model 'no-such-model'" in result.output and "foreign-nhwc" in result.output
+
+
 def test_a_provided_model_with_a_bad_card_is_refused(foreign, monkeypatch):
     monkeypatch.setattr(ForeignModel, "card", ModelCard(name="x", architecture="y", version="1",
                                                         inputs=[TensorSpec("L")], l_scale=0))
@@ -97,3 +123,6 @@ def test_the_installed_plugin_package_colorizes_through_the_cli(tmp_path):
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)
     assert Image.open(tmp_path / "out" / "b.jpg").size == (50, 70)
+    listing = subprocess.run([sys.executable, "-m", "colorfuse", "models", "list"], capture_output=True, text=True,
+                             env=env)
+    assert listing.returncode == 0 and "provided by plugin foreign" in listing.stdout, listing.stderr

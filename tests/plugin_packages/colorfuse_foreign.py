@@ -53,3 +53,8 @@ class ForeignModel:
 @hookimpl
 def provide_model(name, device, threads):
     return ForeignModel(device, threads) if name == "foreign-nhwc" else None
+
+
+@hookimpl
+def list_provided_models():
+    return ["foreign-nhwc"]
