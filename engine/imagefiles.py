@@ -96,9 +96,12 @@ def read_image(path, options: dict | None = None) -> np.ndarray:
     kind = not_regular(path)
     if kind:
         raise ImageReadError(f"{path}: {kind}, not a regular file; only regular files are read")
+    options = dict(options or {})
+    if options.get("max_pixels") is None:  # readers always get the limit in force
+        options["max_pixels"] = memory_pixel_limit()[0]
     _reading.path = str(path)
     try:
-        image = call_first("read_image", path=str(path), options=options or {})
+        image = call_first("read_image", path=str(path), options=options)
     except PluginError as exc:
         raise ImageReadError(f"{path}: {exc}") from None
     finally:

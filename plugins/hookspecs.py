@@ -93,7 +93,9 @@ def read_image(path, options):
 
     Return an upright gray or RGB array, or None to let another reader try. Raise
     ``ImageReadError`` (``from colorfuse.errors import ImageReadError``) naming the file and the
-    reason when the file is bad.
+    reason when the file is bad. ``options["max_pixels"]`` is always set, to the limit in force
+    (``--max-pixels``, or by default what the available memory holds): refuse an image over it
+    before decoding it, with an ``ImageReadError`` that says so.
     """
 
 

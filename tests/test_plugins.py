@@ -83,6 +83,25 @@ def test_read_image_and_write_image(register, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.fake"]  # no temporary file left
 
 
+def test_a_reader_plugin_always_gets_the_pixel_limit_in_force(register, tmp_path):
+    from colorfuse.engine.imagefiles import memory_pixel_limit
+
+    seen = []
+
+    class Reader:
+        @hookimpl
+        def read_image(self, path, options):
+            seen.append(options["max_pixels"])
+            return np.zeros((2, 2), np.uint8)
+
+    register(Reader(), "limit-reader")
+    caller_options = {"saturation": 1.0}
+    read_image(tmp_path / "a.pgmz", caller_options)
+    read_image(tmp_path / "b.pgmz", {"max_pixels": 1234})
+    assert seen == [memory_pixel_limit()[0], 1234]
+    assert caller_options == {"saturation": 1.0}  # the caller's options are not written to
+
+
 def test_processing_hooks_are_chained_in_order(register, model_path, photo):
     calls = []
 

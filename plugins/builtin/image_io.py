@@ -64,10 +64,12 @@ def _to_array(image: Image.Image) -> np.ndarray:
 
 
 def _check_size(path, width: int, height: int, limit: int | None) -> None:
-    """Refuse, before decoding, an image over ``limit`` pixels (None: what the available memory holds)."""
+    """Refuse, before decoding, an image over ``limit`` pixels (None, or the default: what the available
+    memory holds, which the message then says)."""
     why = ""
-    if limit is None:
-        limit, available = memory_pixel_limit()
+    memory_limit, available = memory_pixel_limit()
+    if limit is None or limit == memory_limit:
+        limit = memory_limit
         if available is not None:
             why = f" that {available / 2**30:.1f} GiB of available memory holds at {BYTES_PER_PIXEL} bytes per pixel"
     if width * height > limit:
