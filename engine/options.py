@@ -12,12 +12,14 @@ from colorfuse.plugins.options import OptionSpec, collect_options
 
 
 def _engine_options(declare) -> None:
-    declare("tile", int, DEFAULT_TILE, "Tile side (px) over which the model runs in overlapping tiles; 0 never tiles.")
-    declare("tile_overlap", int, DEFAULT_OVERLAP, "Overlap of neighbouring tiles (px), at most a quarter of the tile.")
+    declare("tile", int, DEFAULT_TILE, "Tile side (px) over which the model runs in overlapping tiles; 0 never tiles.",
+            min=0)
+    declare("tile_overlap", int, DEFAULT_OVERLAP, "Overlap of neighbouring tiles (px), at most a quarter of the tile.",
+            min=0)
     declare("hint_spread", float, REACH, "Reach (working-size px) of the edge-aware spread of colour hints after "
-            "the model; 0: off.")
+            "the model; 0: off.", min=0)
     declare("hint_locality", float, LOCALITY, "Reach (working-size px) of the model's response to local hints, "
-            "beyond which the automatic colours stay; 0: the model's own response (one run fewer).")
+            "beyond which the automatic colours stay; 0: the model's own response (one run fewer).", min=0)
 
 
 def declared_options() -> dict[str, OptionSpec]:

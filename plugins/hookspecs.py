@@ -70,8 +70,10 @@ def declare_options(declare):
     """Declare the ``options`` keys the plugin reads, so ``--option`` can check them before a run.
 
     Call ``declare(name, type, default, help)`` for each: ``type`` is ``bool``, ``int``, ``float``,
-    ``str`` or a tuple of the allowed strings. ``--option`` values are converted to that type; an
-    undeclared key is an error (with the nearest declared name as a suggestion).
+    ``str`` or a tuple of the allowed strings; an ``int`` or ``float`` option may add an inclusive
+    range, ``min=`` and/or ``max=``. ``--option`` values are converted to that type and checked
+    against the choices or range before the run; an undeclared key is an error (with the nearest
+    declared name as a suggestion).
     """
 
 

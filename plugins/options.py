@@ -13,22 +13,32 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 @dataclass(frozen=True)
 class OptionSpec:
-    """One declared option; ``type`` is bool, int, float, str or a tuple of the allowed strings."""
+    """One declared option; ``type`` is bool, int, float, str or a tuple of the allowed strings; an int
+    or float option may have an inclusive range (``min``, ``max``; None: unbounded)."""
 
     name: str
     type: type | tuple
     default: object
     help: str
     plugin: str
+    min: float | None = None
+    max: float | None = None
 
     @property
     def type_name(self) -> str:
-        return "|".join(self.type) if isinstance(self.type, tuple) else self.type.__name__
+        if isinstance(self.type, tuple):
+            return "|".join(self.type)
+        if self.min is None and self.max is None:
+            return self.type.__name__
+        low, high = ("" if bound is None else f"{bound:g}" for bound in (self.min, self.max))
+        return f"{self.type.__name__} in [{low or '-inf'}, {high or 'inf'}]"
 
     def convert(self, value):
-        """``value`` (as parsed from the command line) as this option's type; :class:`OptionError` if it is not one."""
+        """``value`` (as parsed from the command line) as this option's type, in its range; :class:`OptionError`
+        if it is not one."""
         converted = _convert(self.type, value)
-        if converted is None:
+        if converted is None or (self.min is not None and converted < self.min) \
+                or (self.max is not None and converted > self.max):
             raise OptionError(f"--option {self.name}={value!r}: expected {self.type_name} (declared by {self.plugin!r})")
         return converted
 
@@ -58,10 +68,13 @@ def collect_options(own) -> dict[str, OptionSpec]:
     found: dict[str, OptionSpec] = {}
     plugin = ENGINE
 
-    def declare(name: str, type, default=None, help: str = "") -> None:
-        spec = OptionSpec(name, tuple(type) if isinstance(type, list) else type, default, help, plugin)
+    def declare(name: str, type, default=None, help: str = "", min: float | None = None,
+                max: float | None = None) -> None:
+        spec = OptionSpec(name, tuple(type) if isinstance(type, list) else type, default, help, plugin, min, max)
         if not (isinstance(spec.type, tuple) or spec.type in (bool, int, float, str)):
             raise TypeError(f"option {name!r}: type must be bool, int, float, str or a tuple of strings")
+        if (min is not None or max is not None) and spec.type not in (int, float):
+            raise TypeError(f"option {name!r}: only int and float options take a range")
         first = found.setdefault(name, spec)
         if first.type != spec.type:
             warnings.warn(f"plugin {plugin!r} declares option {name!r} as {spec.type_name}, but {first.plugin!r} "

@@ -21,6 +21,7 @@ def sharpen_plugin():
         def declare_options(self, declare):
             declare("sharpen_amount", float, 0.0, "How much to sharpen.")
             declare("sharpen_mode", ("soft", "hard"), "soft", "Kernel.")
+            declare("sharpen_radius", int, 2, "Kernel radius (px).", min=1, max=9)
 
     get_plugin_manager().register(Sharpen(), name="sharpen")
     yield
@@ -46,6 +47,26 @@ def test_values_are_converted_to_the_declared_type(sharpen_plugin):
         validate_options({"flow_side": "wide"})
 
 
+def test_a_value_outside_the_declared_range_is_refused_before_the_run(sharpen_plugin, tmp_path):
+    assert validate_options({"sharpen_radius": 9, "quality": 1}) == {"sharpen_radius": 9, "quality": 1}
+    with pytest.raises(OptionError, match=r"sharpen_radius=0: expected int in \[1, 9\] \(declared by 'sharpen'\)"):
+        validate_options({"sharpen_radius": 0})
+    with pytest.raises(OptionError, match=r"quality=101: expected int in \[1, 100\]"):
+        validate_options({"quality": 101})
+    with pytest.raises(OptionError, match=r"flow_side=4: expected int in \[16, inf\]"):
+        validate_options({"flow_side": 4})
+    with pytest.raises(TypeError, match="only int and float options take a range"):
+        from colorfuse.plugins.options import collect_options
+
+        collect_options(lambda declare: declare("mode", str, "a", "A mode.", min=1))
+    source = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(source)
+    result = CliRunner().invoke(cli, ["colorize", str(source), "--out", str(tmp_path / "out"), "--model", "tiny",
+                                      "--option", "sharpen_radius=12"])
+    assert result.exit_code != 0 and not (tmp_path / "out").exists()
+    assert "sharpen_radius=12: expected int in [1, 9]" in result.output
+
+
 def test_a_misspelt_option_stops_the_run_before_it_starts_with_a_suggestion(tmp_path):
     source = tmp_path / "a.png"
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(source)
@@ -62,6 +83,6 @@ def test_plugins_options_lists_declared_options(sharpen_plugin):
     assert rows["sharpen_mode"] == {"name": "sharpen_mode", "type": "soft|hard", "default": "soft",
                                     "help": "Kernel.", "plugin": "sharpen"}
     text = CliRunner().invoke(cli, ["plugins"]).output
-    assert "sharpen  (entry point)\n    declare_options\n    options: sharpen_amount, sharpen_mode\n" in text
-    assert "flow_alpha=float (default 0.95; colorfuse.plugins.temporal)" in \
+    assert "sharpen  (entry point)\n    declare_options\n    options: sharpen_amount, sharpen_mode, sharpen_radius\n" in text
+    assert "flow_alpha=float in [0, inf] (default 0.95; colorfuse.plugins.temporal)" in \
         CliRunner().invoke(cli, ["plugins", "--options"]).output

@@ -94,9 +94,12 @@ def video_process_ab(ab, lum, frame, options):
 def declare_options(declare):
     declare("temporal_global", bool, True, "Video: keep a shot's global view steady (models with a global branch).")
     declare("temporal_global_mode", GLOBAL_MODES, "ema", "How a shot's global view is kept: mean, first frame or EMA.")
-    declare("temporal_global_rate", float, 0.5, "EMA rate of the global view (temporal_global_mode=ema).")
+    declare("temporal_global_rate", float, 0.5, "EMA rate of the global view (temporal_global_mode=ema).",
+            min=0, max=1)
     declare("temporal_flow", bool, True, "Video: blend each frame's chroma with the previous one along optical flow.")
-    declare("flow_alpha", float, 0.95, "Weight of the warped previous chroma, in [0, 1).")
-    declare("flow_fb_tolerance", float, 5.0, "Forward-backward flow error (px) at which a pixel stops being trusted.")
-    declare("flow_lum_sigma", float, 20.0, "Luminance change (L units) over which the previous chroma fades out.")
-    declare("flow_side", int, 320, "Longest side (px) at which optical flow is computed.")
+    declare("flow_alpha", float, 0.95, "Weight of the warped previous chroma, in [0, 1).", min=0)
+    declare("flow_fb_tolerance", float, 5.0, "Forward-backward flow error (px) at which a pixel stops being trusted.",
+            min=0)
+    declare("flow_lum_sigma", float, 20.0, "Luminance change (L units) over which the previous chroma fades out.",
+            min=0.001)
+    declare("flow_side", int, 320, "Longest side (px) at which optical flow is computed.", min=16)
