@@ -60,6 +60,7 @@ def _build() -> pluggy.PluginManager:
         else:
             manager.register(importlib.import_module(_builtin_module(module_name)), name=module_name)
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        _versions.setdefault(entry_point.name, getattr(entry_point.dist, "version", None))
         if _is_disabled(entry_point.name):
             _switched_off.add(entry_point.name)
             continue
@@ -72,7 +73,6 @@ def _build() -> pluggy.PluginManager:
             warnings.warn(f"plugin {entry_point.name!r} could not be loaded and is left out: "
                           f"{type(exc).__name__}: {exc}", PluginWarning, stacklevel=2)
             continue
-        _versions[entry_point.name] = getattr(entry_point.dist, "version", None)
     return manager
 
 
@@ -223,6 +223,16 @@ def has_implementations(hook_name: str) -> bool:
     return bool(_implementations(hook_name))
 
 
+def _version_of(name: str) -> str | None:
+    """A built-in's version is colorfuse's; an entry point's, its distribution's (also when broken or
+    switched off); a plugin registered from code has none."""
+    if name in BUILTIN_PLUGINS:
+        from colorfuse import __version__
+
+        return __version__
+    return _versions.get(name)
+
+
 def plugin_table() -> list[dict]:
     """Every plugin with the hooks it implements and its status (for ``colorfuse plugins``).
 
@@ -234,11 +244,11 @@ def plugin_table() -> list[dict]:
         name = manager.get_name(plugin)
         hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])
         rows.append({"name": name, "hooks": hooks, "builtin": name in BUILTIN_PLUGINS,
-                     "version": _versions.get(name), "status": "loaded"})
+                     "version": _version_of(name), "status": "loaded"})
     for name, error in _broken.items():
-        rows.append({"name": name, "hooks": [], "builtin": False, "version": None, "status": "broken",
+        rows.append({"name": name, "hooks": [], "builtin": False, "version": _version_of(name), "status": "broken",
                      "error": error})
     for name in _switched_off:
-        rows.append({"name": name, "hooks": [], "builtin": name in BUILTIN_PLUGINS, "version": None,
+        rows.append({"name": name, "hooks": [], "builtin": name in BUILTIN_PLUGINS, "version": _version_of(name),
                      "status": "disabled"})
     return sorted(rows, key=lambda row: (not row["builtin"], row["name"]))

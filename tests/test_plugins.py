@@ -203,7 +203,7 @@ def test_entry_point_plugins_are_loaded_and_listed(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["demo"]["hooks"] == ["postprocess_image"] and rows["demo"]["version"] == "1.2.3"
-    assert rows["colorfuse.plugins.image_io"]["builtin"]
+    assert rows["colorfuse.plugins.image_io"]["builtin"] and rows["colorfuse.plugins.image_io"]["version"] == "0.1.0"
 
 
 def test_entry_point_plugin_that_fails_to_load_is_named_once_and_the_rest_works(tmp_path):
@@ -213,7 +213,7 @@ def test_entry_point_plugin_that_fails_to_load_is_named_once_and_the_rest_works(
     warnings = [line for line in result.stderr.splitlines() if "demo" in line]
     assert warnings == ["Warning: plugin 'demo' could not be loaded and is left out: "
                         "ImportError: missing dependency xyz"]
-    assert "demo  (entry point, broken: ImportError: missing dependency xyz)" in result.stdout
+    assert "demo  (entry point 1.2.3, broken: ImportError: missing dependency xyz)" in result.stdout
     assert "colorfuse.plugins.image_io  (built-in)" in result.stdout
 
 
@@ -227,6 +227,7 @@ def test_entry_point_plugin_that_fails_to_register_is_broken(tmp_path):
     """)
     rows = {row["name"]: row for row in json.loads(_run_cli(["plugins", "--json"], path).stdout)}
     assert rows["demo"]["status"] == "broken" and "no_such_hook" in rows["demo"]["error"]
+    assert rows["demo"]["version"] == "1.2.3"  # the distribution's, broken or not
 
 
 _QUIET_PLUGIN = """
@@ -242,7 +243,7 @@ def test_disable_plugin_option_and_environment(tmp_path):
     path = _fake_distribution(tmp_path, _QUIET_PLUGIN)
     result = _run_cli(["--disable-plugin", "demo", "plugins", "--json"], path)
     rows = {row["name"]: row for row in json.loads(result.stdout)}
-    assert rows["demo"]["status"] == "disabled" and rows["demo"]["hooks"] == []
+    assert rows["demo"]["status"] == "disabled" and rows["demo"]["hooks"] == [] and rows["demo"]["version"] == "1.2.3"
     assert rows["colorfuse.plugins.timing"]["status"] == "loaded"
     result = _run_cli(["plugins", "--json"], path, COLORFUSE_DISABLE_PLUGINS="demo, timing")
     status = {row["name"]: row["status"] for row in json.loads(result.stdout)}
