@@ -32,7 +32,7 @@ import numpy as np
 from colorfuse.engine import lab, tiling
 from colorfuse.engine import style as styles
 from colorfuse.engine.card import ModelCard, read_card
-from colorfuse.errors import ColourInputWarning, ModelCardError  # noqa: F401  (ColourInputWarning: its old home)
+from colorfuse.errors import ColourInputWarning, ModelCardError, OptionError  # noqa: F401  (ColourInputWarning: its old home)
 from colorfuse.engine import hint_spread
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine.card import HINT_ROLES
@@ -114,6 +114,10 @@ class Colorizer:
             self.card: ModelCard = read_card(self.model_path)
         else:  # a plugin's model (provide_model): no file, the plugin runs it
             self.model_path, self.card, self.model_session = None, adapter.card, adapter
+            for flag, value in (("--precision", precision), ("--runtime", runtime)):
+                if value not in ("auto", None):
+                    raise OptionError(f"{flag} {value} would be ignored: model {str(model)!r} is provided by a "
+                                      "plugin, which runs it its own way (leave it at auto)")
         self.max_side = self.card.default_max_side if max_side is None else int(max_side)
         if self.max_side < 0:
             raise ValueError("max_side must be >= 0 (0 runs the model at full resolution)")

@@ -16,7 +16,7 @@ from PIL import Image
 from colorfuse.cli import cli
 from colorfuse.engine.card import ModelCard, TensorSpec
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.errors import ModelCardError
+from colorfuse.errors import ModelCardError, OptionError
 from colorfuse.plugins import hookimpl
 from colorfuse.plugins.manager import get_plugin_manager
 from tests.plugin_packages.colorfuse_foreign import ForeignModel
@@ -91,6 +91,12 @@ def test_an_unknown_model_name_lists_the_provided_ones(foreign):
     result = CliRunner().invoke(cli, ["models", "info", "no-such-model"])
     assert result.exit_code != 0
     assert "unknown model 'no-such-model'" in result.output and "foreign-nhwc" in result.output
+
+
+@pytest.mark.parametrize("keyword, value", [("precision", "int8"), ("precision", "fp32"), ("runtime", "openvino")])
+def test_a_precision_or_runtime_a_provided_model_cannot_take_is_an_error(foreign, keyword, value):
+    with pytest.raises(OptionError, match=f"--{keyword} {value} would be ignored: model 'foreign-nhwc' is provided"):
+        Colorizer("foreign-nhwc", device="cpu", **{keyword: value})
 
 
 def test_a_provided_model_with_a_bad_card_is_refused(foreign, monkeypatch):
