@@ -40,9 +40,12 @@ class Planned:
 
 
 def failure_message(source, exc: BaseException) -> str:
-    """One line naming the file: read and write errors name theirs; others get the input's path."""
-    if isinstance(exc, (ImageReadError, ImageWriteError)):
+    """One line naming the file: a read error names it already; a write error (which names the output)
+    and every other error are prefixed with the input's path."""
+    if isinstance(exc, ImageReadError):
         return str(exc)
+    if isinstance(exc, ImageWriteError):
+        return f"{source} -> {exc}"
     if isinstance(exc, ColorfuseError):
         return f"{source}: {exc}"
     if isinstance(exc, MemoryError):

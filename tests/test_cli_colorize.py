@@ -151,6 +151,7 @@ def test_unwritable_output_folder(tmp_path, model_path):
     assert result.exit_code == 1
     failures = [line for line in result.output.splitlines() if line.startswith("  failed:")]
     assert len(failures) == 2 and all("cannot write" in line for line in failures)
+    assert all(f"{tmp_path / 'in'}{os.sep}" in line and f"-> {blocker / 'out'}" in line for line in failures)
 
 
 def test_crash_while_writing_leaves_no_partial_file(tmp_path, model_path, monkeypatch):
