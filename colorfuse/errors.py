@@ -114,6 +114,15 @@ class VideoWriteError(ColorfuseError):
     """An output video cannot be written: bad codec or size, full disk, ffmpeg failure."""
 
 
+class VideoFrameError(ColorfuseError):
+    """Colorizing a video frame failed; the message names the frame (numbered from 1, as ``--frames``
+    names its files) and the error (``error``), which is also the ``__cause__``."""
+
+    def __init__(self, frames: str, error: BaseException):
+        self.frames, self.error = frames, error
+        super().__init__(f"{frames}: {error}")
+
+
 class FfmpegNotFoundError(ColorfuseError):
     """The ffmpeg binary of the ``imageio-ffmpeg`` wheel is not installed."""
 
@@ -123,5 +132,5 @@ __all__ = [
     "FfmpegNotFoundError", "HintError", "IgnoredFramesWarning", "ImageReadError", "ImageWriteError",
     "InputError", "Interrupted", "ModelCardError", "ModelNotFoundError", "OptionError",
     "OutputExistsError", "PluginError", "PluginWarning", "ProviderFallbackWarning", "VariantWarning",
-    "VideoReadError", "VideoWriteError",
+    "VideoFrameError", "VideoReadError", "VideoWriteError",
 ]  # fmt: skip

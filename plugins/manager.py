@@ -6,6 +6,7 @@ import importlib
 import os
 import threading
 import warnings
+from importlib import metadata
 from importlib.metadata import entry_points
 
 import pluggy
@@ -227,9 +228,10 @@ def _version_of(name: str) -> str | None:
     """A built-in's version is colorfuse's; an entry point's, its distribution's (also when broken or
     switched off); a plugin registered from code has none."""
     if name in BUILTIN_PLUGINS:
-        from colorfuse import __version__
-
-        return __version__
+        try:
+            return metadata.version("colorfuse")
+        except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+            return None
     return _versions.get(name)
 
 

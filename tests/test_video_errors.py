@@ -267,3 +267,25 @@ def test_cheap_checks_come_before_the_model(tmp_path):
     result = fails(run(tmp_path / "missing.mp4", "--out", tmp_path / "o.mp4", "--model", "no-such-model"),
                    "missing.mp4", "no such file")
     assert "no-such-model" not in result.output
+
+
+def test_a_plugin_failing_on_a_frame_names_the_frame_and_leaves_nothing(tmp_path, model_path):
+    from colorfuse.plugins import hookimpl
+    from colorfuse.plugins.manager import get_plugin_manager
+
+    class FailsOnFrame7:
+        @hookimpl
+        def video_process_ab(self, ab, lum, frame, options):
+            if frame.index + 1 == 7:
+                raise ValueError("no good")
+            return None
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.5)
+    out = tmp_path / "out.mp4"
+    get_plugin_manager().register(FailsOnFrame7(), name="fails-on-frame-7")
+    try:
+        fails(run(clip, "--out", out, "--model", model_path),
+              "frame 7: plugin 'fails-on-frame-7' failed in hook 'video_process_ab': ValueError: no good")
+    finally:
+        get_plugin_manager().unregister(name="fails-on-frame-7")
+    assert not out.exists() and leftovers(tmp_path) == []

@@ -12,6 +12,7 @@ frames are decoded ahead, colorized and handed to the encoder a batch at a time.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -23,6 +24,7 @@ from colorfuse.engine.hints import Hint
 from colorfuse.engine.video.hint_track import HintTracker
 from colorfuse.engine.video.reader import VideoFrame
 from colorfuse.engine.video.shots import ShotDetector
+from colorfuse.errors import ColorfuseError, VideoFrameError
 from colorfuse.plugins.manager import call_chain, call_each, has_implementations
 
 
@@ -70,16 +72,34 @@ class FrameColorizer:
             item.ab = raw
 
     def process(self, frames: list[VideoFrame]) -> list[np.ndarray]:
-        """Colorize frames that follow the previous call's; returns RGB uint8 arrays."""
-        prepared = [self._prepare(frame) for frame in frames]
-        self.colorizer.predict(prepared)
+        """Colorize frames that follow the previous call's; returns RGB uint8 arrays. A colorfuse error
+        (a plugin's included) comes back as :class:`VideoFrameError` naming the frame or batch."""
+        prepared = []
+        for frame in frames:
+            with _naming(f"frame {frame.index + 1}"):
+                prepared.append(self._prepare(frame))
+        with _naming(f"frames {frames[0].index + 1}-{frames[-1].index + 1}" if len(frames) > 1
+                     else f"frame {frames[0].index + 1}"):
+            self.colorizer.predict(prepared)
         smoothing = has_implementations("video_process_ab")
         results = []
         for frame, item in zip(frames, prepared):
-            if smoothing and isinstance(item, Prepared) and item.ab is not None:
-                self._process_ab(item, frame)
-            results.append(self.colorizer.finish(item))
+            with _naming(f"frame {frame.index + 1}"):
+                if smoothing and isinstance(item, Prepared) and item.ab is not None:
+                    self._process_ab(item, frame)
+                results.append(self.colorizer.finish(item))
         return results
+
+
+@contextmanager
+def _naming(frames: str):
+    """Re-raise a colorfuse error inside as :class:`VideoFrameError` naming ``frames``."""
+    try:
+        yield
+    except VideoFrameError:
+        raise
+    except ColorfuseError as exc:
+        raise VideoFrameError(frames, exc) from exc
 
 
 @dataclass
