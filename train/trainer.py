@@ -100,12 +100,26 @@ def _new_model(name: str, kwargs: dict, classes: list[str]):
         raise ValueError(f"model {name!r}: bad settings {kwargs} ({exc})") from exc
 
 
-def _setup_model(settings: dict, state: dict | None, split, device: torch.device, workers: int):
+def _load_init_weights(model, weights: dict) -> None:
+    """``--init``'s weights into a freshly built model: weights the checkpoint lacks are allowed
+    only where the build already holds real ones (``built_weight``: an encoder block that this run
+    opens to training keeps its pretrained weights)."""
+    result = model.load_state_dict(weights, strict=False)
+    built = getattr(model, "built_weight", lambda key: False)
+    missing = [k for k in result.missing_keys if not built(k)]
+    if missing or result.unexpected_keys:
+        raise RuntimeError(f"--init: state_dict mismatch: missing {missing}, unexpected {result.unexpected_keys}")
+
+
+def _setup_model(settings: dict, state: dict | None, split, device: torch.device, workers: int, initialising: bool):
     """A new model (with the data's classes and, for zhang, its ab prior) or the checkpoint's, with
-    the run's settings over the checkpoint's (``--init`` with ``--set``)."""
+    the run's settings over the checkpoint's (``--init`` with ``--set``, ``initialising``)."""
     if state:
         model = build_model(state["model_name"], **{**state["model_config"], **settings["model_kwargs"]})
-        model.load_state_dict(state["model_state"])
+        if initialising:
+            _load_init_weights(model, state["model_state"])
+        else:
+            model.load_state_dict(state["model_state"])
     else:
         model = _new_model(settings["model"], settings["model_kwargs"], split.classes)
     split.train.global_size = split.val.global_size = model.global_input_size
@@ -244,7 +258,7 @@ def train(
     d = split.description
     log.info("data: %d training and %d validation images (%d near-gray dropped, %d unreadable), %d classes",
              d["train_images"], d["val_images"], d["dropped_gray"], d["unreadable"], d["classes"])  # fmt: skip
-    model = _setup_model(settings, state or init_state, split, dev, workers)
+    model = _setup_model(settings, state or init_state, split, dev, workers, initialising=state is None)
     autocast, scaler, precision = precision_tools(dev, model, precision)
     optimizers = model.configure_optimizers(settings["lr"])
     average = _moving_average(model, settings["ema"], state)

@@ -223,6 +223,11 @@ class EffnetModel(AbClassification, ColorizationModel):
         """Whether ``key`` is a pretrained encoder weight that stays as its package has it."""
         return self._config["pretrained"] and key.startswith("encoder.") and not key.startswith(self._opened)
 
+    def built_weight(self, key: str) -> bool:
+        """Whether building the model already gave ``key`` real weights (the pretrained encoder's,
+        opened to training or not), so that ``--init`` from a run that kept it frozen may lack it."""
+        return self._config["pretrained"] and key.startswith("encoder.")
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """As usual; with a pretrained encoder its packaged (frozen) weights are neither needed nor
         taken from ``state_dict``."""
