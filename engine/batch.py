@@ -22,6 +22,7 @@ from colorfuse.engine.colorizer import Colorizer, Prepared
 from colorfuse.engine.hint_jobs import HintPlan
 from colorfuse.engine.imagefiles import output_is_complete, read_image
 from colorfuse.engine.planning import Outcome, Planned, Planner, failure_message, write_output
+from colorfuse.plugins.context import ImageContext
 
 PREVIEW_SIDE = 256
 
@@ -63,6 +64,7 @@ class Task:
 
     job: Job
     planned: Planned
+    context: ImageContext
     loading: Future | None = None
 
 
@@ -98,11 +100,12 @@ class CollectionRun:
         if self.on_outcome:
             self.on_outcome(outcome)
 
-    def _load(self, job: Job, planned: Planned) -> Prepared | None:
-        image = read_image(job.source, self.colorizer.options)
+    def _load(self, task: Task) -> Prepared | None:
+        job, planned = task.job, task.planned
+        image = read_image(job.source, self.colorizer.options, task.context)
         if planned.existing and output_is_complete(planned.target, image.shape[:2], self.colorizer.options):
             return None
-        return self.colorizer.prepare(image, hints=self.hints.for_job(job) if self.hints else ())
+        return self.colorizer.prepare(image, hints=self.hints.for_job(job) if self.hints else (), context=task.context)
 
     def _finish_and_write(self, task: Task, item: Prepared, preview: bool) -> Outcome:
         job, target = task.job, task.planned.target
@@ -112,7 +115,8 @@ class CollectionRun:
         except Exception as exc:  # an unexpected bug, or an allocation failure, still only fails this file
             return Outcome(job.source, "failed", target, failure_message(job.source, exc))
         item.image = None  # the decoded input goes before the output is encoded
-        outcome = write_output(rgb, job.source, task.planned, self.fmt, self.colorizer.options, self.skip_existing)
+        outcome = write_output(rgb, job.source, task.planned, self.fmt, self.colorizer.options, self.skip_existing,
+                               task.context)
         if preview and outcome.status == "done":
             gray = lab.lab_to_rgb8(lab.luminance(small_input), np.zeros(small_input.shape[:2] + (2,), np.float32))
             self.summary.previews.append((job.relative.as_posix(), gray, _thumbnail(rgb)))
@@ -153,24 +157,25 @@ class CollectionRun:
             self._writes.append(self.pool.submit(self._finish_and_write, task, item, preview))
         self._drain_writes(keep=self.window)
 
-    def _plan(self, job: Job) -> Task | None:
-        """The job's task, or None once its outcome (skipped or failed) is reported."""
+    def _plan(self, job: Job, index: int) -> Task | None:
+        """The job's task (``index``: its place in the run), or None once its outcome (skipped or
+        failed) is reported."""
         planned = self.planner.plan(job)
         if isinstance(planned, Outcome):
             self._report(planned)
             return None
-        task = Task(job, planned)
-        task.loading = self.pool.submit(self._load, job, planned)
+        task = Task(job, planned, self.colorizer.context(job.source, planned.target, index))
+        task.loading = self.pool.submit(self._load, task)
         return task
 
     def run(self, jobs: Iterable[Job]) -> Summary:
         start = time.perf_counter()
         loading: deque[Task] = deque()
         try:
-            for job in jobs:
+            for index, job in enumerate(jobs):
                 if self.summary.stopped:
                     break
-                task = self._plan(job)
+                task = self._plan(job, index)
                 if task is not None:
                     loading.append(task)
                 if len(loading) >= self.window:

@@ -40,6 +40,7 @@ from colorfuse.engine.hints import complete_feeds
 from colorfuse.engine.models import resolve_model
 from colorfuse.engine.adapter import provided_model
 from colorfuse.engine.precision import choose_variant, open_variant
+from colorfuse.plugins.context import ImageContext
 from colorfuse.plugins.manager import all_accept, call_chain, call_first, wrap_chain
 
 DEFAULT_OPTIONS = {"saturation": 1.0, "chroma_upsample": "guided"}
@@ -60,6 +61,7 @@ class Prepared:
     strength: float = 1.0  # the style's strength: predict() blends ab with unstyled.ab
     unhinted: Prepared | None = field(default=None, repr=False)  # without local hints: predict() gates their reach
     hints_spread: bool = False  # the hints were already carried along L (video does it before its smoothing)
+    context: ImageContext = field(default_factory=ImageContext, repr=False)  # which image: the per-image hooks get it
 
     @property
     def shape_key(self) -> tuple[int, int]:
@@ -166,16 +168,19 @@ class Colorizer:
         return types
 
     # ---- the three steps -----------------------------------------------------------------------
-    def prepare(self, image: np.ndarray, hints=(), palette: np.ndarray | None = None, style=None) -> Prepared:
+    def prepare(self, image: np.ndarray, hints=(), palette: np.ndarray | None = None, style=None,
+                context: ImageContext | None = None) -> Prepared:
         """Take L at full size and build the model's inputs for one image array; ``hints``
         (:class:`~colorfuse.engine.hints.Hint`, in the image's pixels) and ``palette`` (a
         reference's ab, (H, W, 2) in ab units) steer a model that takes colour hints; ``style`` (a
-        reference path or array, or a :class:`~colorfuse.engine.style.Style`) replaces the colorizer's."""
+        reference path or array, or a :class:`~colorfuse.engine.style.Style`) replaces the colorizer's.
+        ``context`` says which image this is to the per-image hooks (default: an array of the API)."""
         image = lab.as_image(image)
         if lab.is_colour(image):
             with self._count_lock:
                 self.colour_inputs += 1
-        image = call_chain("preprocess_image", "image", image=image, options=self.options)
+        context = context or self.context()
+        image = call_chain("preprocess_image", "image", image=image, options=self.options, context=context)
         style = self._style_of(style)
         chosen = hint_inputs.palette_input(self.card, palette) if palette is not None else \
             style.palette if style is not None else None
@@ -184,14 +189,14 @@ class Colorizer:
                 hint_inputs.require_hints(self.card)
                 hint_inputs.check_points(hints, image.shape[:2])
             given = hint_inputs.palette_input(self.card, palette) if palette is not None else None
-            return tiling.StreamedImage(image, tuple(hints), given, style)
+            return tiling.StreamedImage(image, tuple(hints), given, style, context)
         height, width = image.shape[:2]
         small_h, small_w, pad_h, pad_w = working_size(height, width, self.max_side, self.card.size_multiple)
         small_l = lab.luminance_resized(image, small_w, small_h)
         normalised = (small_l - np.float32(self.card.l_offset)) * np.float32(1.0 / self.card.l_scale)
         if (pad_h, pad_w) != (small_h, small_w):
             normalised = cv2.copyMakeBorder(normalised, 0, pad_h - small_h, 0, pad_w - small_w, cv2.BORDER_REPLICATE)
-        prepared = Prepared(image, small_l, normalised[None])
+        prepared = Prepared(image, small_l, normalised[None], context=context)
         if hints or chosen is not None:
             hint_ab, mask = hint_inputs.local_inputs(self.card, hints, (height, width), (small_h, small_w), (pad_h, pad_w))
             prepared.hints = {"hint_ab": hint_ab, "hint_mask": mask,
@@ -332,31 +337,42 @@ class Colorizer:
         for start, stop in lab.strips(height, width) if in_strips else [(0, height)]:
             lum = lab.luminance(item.image[start:stop])
             strip = call_first("upsample_chroma", ab=ab, small_l=item.small_l, full_l=lum, options=self.options,
-                               rows=(start, stop, height))
-            strip = call_chain("postprocess_ab", "ab", lum=lum, ab=strip, options=self.options)
+                               rows=(start, stop, height), context=item.context)
+            strip = call_chain("postprocess_ab", "ab", lum=lum, ab=strip, options=self.options, context=item.context)
             rgb[start:stop] = lab.lab_to_rgb8(lum, strip)
-        return call_chain("postprocess_image", "image", image=rgb, options=self.options)
+        return call_chain("postprocess_image", "image", image=rgb, options=self.options, context=item.context)
 
     # ---- conveniences ---------------------------------------------------------------------------
-    def read(self, path) -> np.ndarray:
+    def context(self, input=None, output=None, index: int | None = None, frame: int | None = None) -> ImageContext:
+        """The per-image hooks' context for one image of this colorizer's run."""
+        return ImageContext.of(self.options, input, output, index, frame)
+
+    def read(self, path, context: ImageContext | None = None) -> np.ndarray:
         """Read an image file through the reader plugins."""
         from colorfuse.engine.imagefiles import read_image
 
-        return read_image(path, self.options)
+        return read_image(path, self.options, context or self.context(path))
+
+    def _prepared(self, image, index: int | None = None, **steering) -> Prepared:
+        """``image`` (an array, or a path: read first) prepared, with its context."""
+        if isinstance(image, (str, os.PathLike)):
+            context = self.context(image, index=index)
+            return self.prepare(self.read(image, context), context=context, **steering)
+        return self.prepare(image, context=self.context(index=index), **steering)
 
     def colorize(self, image, hints=(), palette: np.ndarray | None = None, style=None) -> np.ndarray:
         """Colorize one image (array or path); returns RGB uint8 at the input's exact size.
         ``hints``, ``palette`` and ``style`` as in :meth:`prepare`."""
         if not hints and palette is None and style is None:
             return self.colorize_batch([image])[0]
-        item = self.prepare(self.read(image) if isinstance(image, (str, os.PathLike)) else image, hints, palette, style)
+        item = self._prepared(image, hints=hints, palette=palette, style=style)
         self.predict([item])
         return self.finish(item)
 
     def colorize_batch(self, images) -> list[np.ndarray]:
         """Colorize several images (arrays or paths) in batches; returns RGB uint8 arrays."""
         before = self.colour_inputs
-        prepared = [self.prepare(self.read(im) if isinstance(im, (str, os.PathLike)) else im) for im in images]
+        prepared = [self._prepared(image, index) for index, image in enumerate(images)]
         if self.colour_inputs > before:
             warnings.warn(colour_inputs_line(self.colour_inputs - before, len(prepared)), ColourInputWarning, stacklevel=2)
         self.predict(prepared)

@@ -37,6 +37,7 @@ import numpy as np
 
 from colorfuse.errors import (ColorfuseError, DiskFullError, ImageReadError, ImageWriteError,
                                      OutputExistsError, PluginError)
+from colorfuse.plugins.context import ImageContext
 from colorfuse.plugins.manager import call_first
 
 BYTES_PER_PIXEL = 12  # an image's peak at default settings: decoding, finishing in strips, encoding
@@ -91,8 +92,9 @@ def not_regular(path) -> str | None:
     return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
-def read_image(path, options: dict | None = None) -> np.ndarray:
-    """Decode ``path`` with the first reader plugin that takes it; only regular files are read."""
+def read_image(path, options: dict | None = None, context: ImageContext | None = None) -> np.ndarray:
+    """Decode ``path`` with the first reader plugin that takes it; only regular files are read.
+    Readers get ``context`` (default: one naming ``path`` as the input)."""
     kind = not_regular(path)
     if kind:
         raise ImageReadError(f"{path}: {kind}, not a regular file; only regular files are read")
@@ -101,7 +103,8 @@ def read_image(path, options: dict | None = None) -> np.ndarray:
         options["max_pixels"] = memory_pixel_limit()[0]
     _reading.path = str(path)
     try:
-        image = call_first("read_image", path=str(path), options=options)
+        image = call_first("read_image", path=str(path), options=options,
+                           context=context or ImageContext.of(options, input=path))
     except PluginError as exc:
         raise ImageReadError(f"{path}: {exc}") from None
     finally:
@@ -302,10 +305,11 @@ def _write_error(path: Path, error: BaseException, doing: str = "cannot write") 
 
 
 def write_image_atomic(image: np.ndarray, path, format: str, options: dict | None = None,
-                       replace: bool = True) -> Path:
+                       replace: bool = True, context: ImageContext | None = None) -> Path:
     """Encode ``image`` to ``path`` via a locked temporary file in the same folder, then rename.
 
     With ``replace`` False an existing ``path`` is never replaced: :class:`OutputExistsError`.
+    Writers get ``context`` (default: one naming ``path`` as the output).
     """
     path = Path(path)
     doing = f"cannot write to {path.parent}"
@@ -313,7 +317,8 @@ def write_image_atomic(image: np.ndarray, path, format: str, options: dict | Non
         path.parent.mkdir(parents=True, exist_ok=True)
         with locked_temporary(path) as temporary:
             doing = "cannot write"
-            written = call_first("write_image", image=image, path=temporary, format=format, options=options or {})
+            written = call_first("write_image", image=image, path=temporary, format=format, options=options or {},
+                                 context=context or ImageContext.of(options, output=path))
             if not written:
                 raise ImageWriteError(f"{path}: no writer plugin handles format {format!r}")
             _publish(temporary, path, replace)

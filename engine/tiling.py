@@ -207,10 +207,10 @@ class StreamedImage:
     :func:`finish_streamed`, tile by tile, into one preallocated output (``predict`` skips it), with
     its colour hints (in its pixels), a palette input given with them (or None) and its style."""
 
-    def __init__(self, image: np.ndarray, hints=(), palette: np.ndarray | None = None, style=None):
+    def __init__(self, image: np.ndarray, hints=(), palette: np.ndarray | None = None, style=None, context=None):
         self.image = image
         self.ab = None
-        self.hints, self.palette, self.style = tuple(hints), palette, style
+        self.hints, self.palette, self.style, self.context = tuple(hints), palette, style, context
 
     @property
     def shape_key(self) -> tuple[int, int]:
@@ -295,6 +295,6 @@ def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
             stop = min(y1, start + ROW_CHUNK)
             lum = lab.luminance(image[start:stop])
             rows_ab = cv2.merge([ab[0, start - y0 : stop - y0], ab[1, start - y0 : stop - y0]])
-            rows_ab = call_chain("postprocess_ab", "ab", lum=lum, ab=rows_ab, options=options)
+            rows_ab = call_chain("postprocess_ab", "ab", lum=lum, ab=rows_ab, options=options, context=item.context)
             output[start:stop] = lab.lab_to_rgb8(lum, rows_ab)
-    return call_chain("postprocess_image", "image", image=output, options=options)
+    return call_chain("postprocess_image", "image", image=output, options=options, context=item.context)

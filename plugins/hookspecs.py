@@ -6,7 +6,16 @@ group; colorfuse's own behaviour is written as plugins too (``colorfuse plugins`
 
 Images passed to hooks are NumPy arrays: gray (H, W) or RGB (H, W, 3), uint8 (uint16 for 16-bit
 files); L is float32 (H, W) in 0..100; ab is float32 (H, W, 2) in Lab units. ``options`` is the
-run's dict of settings (``saturation``, ``chroma_upsample``, plus any ``--option key=value``).
+run's dict of settings (``saturation``, ``chroma_upsample``, plus any ``--option key=value``),
+one dict for the whole run and shared by its threads: read it, never write to it.
+
+Per-image hooks (``read_image``, ``write_image``, ``preprocess_image``, ``upsample_chroma``,
+``postprocess_ab``, ``postprocess_image``, ``video_prepare``, ``video_process_ab``) also get
+``context``, a read-only ``colorfuse.plugins.context.ImageContext`` built for that image:
+``input`` (the input file's path, None for an array given through the API), ``output`` (the final
+output path, None when nothing is written), ``index`` (its position in the run), ``frame`` (the
+video frame number, else None) and ``settings`` (a read-only copy of ``options``). A hook takes
+only the arguments it names, so one written before ``context`` existed still works.
 
 Call order: colorfuse calls the implementations of a hook one by one (``plugins/manager.py``):
 ``@hookimpl(tryfirst=True)`` ones first, then the others, the last registered first (entry-point
@@ -90,7 +99,7 @@ def declare_file_types(declare):
 
 
 @hookspec(firstresult=True)
-def read_image(path, options):
+def read_image(path, options, context):
     """Decode the image file at ``path``.
 
     Return an upright gray or RGB array, or None to let another reader try. Raise
@@ -113,7 +122,7 @@ def declare_output_formats(declare):
 
 
 @hookspec(firstresult=True)
-def write_image(image, path, format, options):
+def write_image(image, path, format, options, context):
     """Encode RGB uint8 ``image`` as ``format`` (a name from ``declare_output_formats``) to ``path``.
 
     Return True when written, or None to let another writer try. ``path`` is a temporary name:
@@ -123,7 +132,7 @@ def write_image(image, path, format, options):
 
 # ---- Per-image processing ------------------------------------------------------------------------
 @hookspec
-def preprocess_image(image, options):
+def preprocess_image(image, options, context):
     """Change an input image before its L channel is taken.
 
     Return a new array (same kind as ``image``) or None to leave it. Plugins are chained: each
@@ -132,7 +141,7 @@ def preprocess_image(image, options):
 
 
 @hookspec(firstresult=True)
-def upsample_chroma(ab, small_l, full_l, options, rows):
+def upsample_chroma(ab, small_l, full_l, options, rows, context):
     """Bring ab predicted at the working size up to the full resolution, one strip of rows at a time.
 
     ``ab`` (h, w, 2) and ``small_l`` (h, w) are at the working size (the same arrays for every
@@ -144,7 +153,7 @@ def upsample_chroma(ab, small_l, full_l, options, rows):
 
 
 @hookspec
-def postprocess_ab(lum, ab, options):
+def postprocess_ab(lum, ab, options, context):
     """Change the full-resolution chroma before it is merged with L (e.g. saturation).
 
     Called per strip of rows (``lum`` and ``ab`` hold the same rows), so work pixel by pixel.
@@ -153,7 +162,7 @@ def postprocess_ab(lum, ab, options):
 
 
 @hookspec
-def postprocess_image(image, options):
+def postprocess_image(image, options, context):
     """Change the colorized RGB uint8 image before it is returned or written.
 
     Return a new array or None; chained like ``preprocess_image``.
@@ -177,7 +186,7 @@ def wrap_runner(runner, card, options):
 # ``state``, a dict shared by all frames of the run where a plugin keeps its running state under
 # a key of its own.
 @hookspec
-def video_prepare(prepared, frame, options):
+def video_prepare(prepared, frame, options, context):
     """Adjust one video frame's model inputs before it is batched (e.g. reuse a shot's global view).
 
     ``prepared`` is the frame's ``colorfuse.engine.colorizer.Prepared`` (``image``, ``small_l``,
@@ -187,7 +196,7 @@ def video_prepare(prepared, frame, options):
 
 
 @hookspec
-def video_process_ab(ab, lum, frame, options):
+def video_process_ab(ab, lum, frame, options, context):
     """Change one video frame's predicted chroma before it is upsampled (e.g. temporal smoothing).
 
     ``ab`` (h, w, 2) is in Lab units at the model's output resolution and ``lum`` (h, w) is L at

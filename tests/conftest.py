@@ -55,3 +55,20 @@ def fresh_pixel_limit():
     memory_pixel_limit.cache_clear()
     yield
     memory_pixel_limit.cache_clear()
+
+
+@pytest.fixture
+def register():
+    """Register test plugins on the process-wide manager for one test."""
+    from colorfuse.plugins.manager import get_plugin_manager
+
+    manager = get_plugin_manager()
+    names = []
+
+    def _register(plugin, name):
+        manager.register(plugin, name=name)
+        names.append(name)
+
+    yield _register
+    for name in names:
+        manager.unregister(name=name)

@@ -16,21 +16,6 @@ from colorfuse.plugins import hookimpl
 from colorfuse.plugins.manager import get_plugin_manager
 
 
-@pytest.fixture
-def register():
-    """Register test plugins on the process-wide manager for one test."""
-    manager = get_plugin_manager()
-    names = []
-
-    def _register(plugin, name):
-        manager.register(plugin, name=name)
-        names.append(name)
-
-    yield _register
-    for name in names:
-        manager.unregister(name=name)
-
-
 def test_register_models(register, model_path):
     class Models:
         @hookimpl

@@ -19,6 +19,7 @@ import numpy as np
 from colorfuse.engine.collection import Inputs, Job
 from colorfuse.errors import ImageReadError
 from colorfuse.engine.planning import Outcome, Planner
+from colorfuse.plugins.context import ImageContext
 from colorfuse.plugins.filetypes import file_types
 
 
@@ -109,6 +110,6 @@ def read_input(source: str, fspath: str, options: dict) -> np.ndarray:
         staged.write(data)
         staged.flush()
         try:
-            return read_image(staged.name, options)
+            return read_image(staged.name, options, ImageContext.of(options, input=source))
         except ImageReadError as exc:
             raise ImageReadError(str(exc).replace(staged.name, source)) from None

@@ -26,6 +26,7 @@ from colorfuse.engine.distributed.cluster import WorkerPlan, connect, data_conte
 from colorfuse.engine.distributed.listing import is_uri, iter_planned, read_input
 from colorfuse.engine.imagefiles import HOST, output_is_complete, process_running
 from colorfuse.engine.planning import Outcome, Planned, failure_message, write_output
+from colorfuse.plugins.context import ImageContext
 
 LIST_CHUNK = 64  # rows per batch the listing task yields
 COLUMNS = ("source", "fspath", "target", "replace", "existing", "status", "error", "hints")
@@ -99,7 +100,9 @@ class ColorizeActor:
             if status[index] == "todo":
                 try:
                     image = _unpack(batch["pixels"][index], batch["shape"][index], batch["dtype"][index])
-                    prepared[index] = self.colorizer.prepare(image, hints=hints_of_row(batch["hints"][index]))
+                    context = self.colorizer.context(source, batch["target"][index])
+                    prepared[index] = self.colorizer.prepare(image, hints=hints_of_row(batch["hints"][index]),
+                                                             context=context)
                 except Exception as exc:
                     status[index], error[index] = "failed", failure_message(source, exc)
         try:
@@ -143,7 +146,8 @@ def _write_stage(batch: dict, fmt: str, options: dict, skip_existing: bool, driv
         except Exception as exc:
             status[index], error[index] = "failed", failure_message(source, exc)
             continue
-        outcome = write_output(image, source, planned, fmt, options, skip_existing)
+        outcome = write_output(image, source, planned, fmt, options, skip_existing,
+                               ImageContext.of(options, source, planned.target))
         status[index], error[index] = outcome.status, outcome.error or ""
     out = {key: batch[key] for key in ("source", "target")}
     out["status"], out["error"] = np.array(status, dtype=object), np.array(error, dtype=object)

@@ -163,7 +163,7 @@ def run_video(colorizer: Colorizer, settings: VideoSettings, on_total: Callable[
 
         began = time.perf_counter()
         summary.stats = colorize_stream(colorizer, reader, sink, settings.batch_size, settings.shot_threshold,
-                                        on_batch, settings.hints)
+                                        on_batch, settings.hints, source)
         summary.notices.extend(summary.stats.notices)
         if folder is not None:
             folder.finish()

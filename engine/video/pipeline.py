@@ -30,10 +30,12 @@ from colorfuse.plugins.manager import call_chain, call_each, has_implementations
 
 class FrameColorizer:
     """Colorize consecutive frames of one video with one :class:`Colorizer`; ``hints``: keyframe
-    number -> hints (a model that takes hints), carried along the flow to the following frames."""
+    number -> hints (a model that takes hints), carried along the flow to the following frames.
+    ``source``: the video's path, which the per-image hooks' context names as the input."""
 
-    def __init__(self, colorizer: Colorizer, shot_threshold: float = 0.35, hints: dict[int, list[Hint]] | None = None):
-        self.colorizer = colorizer
+    def __init__(self, colorizer: Colorizer, shot_threshold: float = 0.35, hints: dict[int, list[Hint]] | None = None,
+                 source=None):
+        self.colorizer, self.source = colorizer, source
         self.shots = ShotDetector(shot_threshold)
         self.tracker = HintTracker(hints, int(colorizer.options.get("flow_side", 320))) \
             if hints is not None else None
@@ -45,9 +47,10 @@ class FrameColorizer:
         self.shot_count += frame.new_shot
         frame.shot, frame.state = self.shot_count - 1, self.state
         hints = self.tracker.hints_for(frame.index + 1, frame.image, frame.new_shot) if self.tracker else ()
-        item = self.colorizer.prepare(frame.image, hints)
+        context = self.colorizer.context(self.source, index=frame.index, frame=frame.index)
+        item = self.colorizer.prepare(frame.image, hints, context=context)
         if isinstance(item, Prepared):  # not a huge frame the colorizer streams tile by tile
-            call_each("video_prepare", prepared=item, frame=frame, options=self.colorizer.options)
+            call_each("video_prepare", prepared=item, frame=frame, options=self.colorizer.options, context=context)
         return item
 
     def _process_ab(self, item: Prepared, frame: VideoFrame) -> None:
@@ -65,7 +68,8 @@ class FrameColorizer:
             ab = hint_spread.spread_inputs(ab, item.small_l, item.hints, self.colorizer.card.hints["ab_scale"],
                                            self.colorizer.options)  # fmt: skip
             item.hints_spread = True
-        result = call_chain("video_process_ab", "ab", ab=ab, lum=lum, frame=frame, options=self.colorizer.options)
+        result = call_chain("video_process_ab", "ab", ab=ab, lum=lum, frame=frame, options=self.colorizer.options,
+                            context=item.context)
         if result is not ab or item.hints_spread:
             raw = item.ab.astype(np.float32)  # a copy: the model's batch output stays untouched
             raw[:, :crop_h, :crop_w] = result.transpose(2, 0, 1) / scale
@@ -132,10 +136,10 @@ def batches(frames: Iterable[VideoFrame], size: int):
 def colorize_stream(colorizer: Colorizer, frames: Iterable[VideoFrame],
                     sink: Callable[[VideoFrame, np.ndarray], None], batch_size: int = 8,
                     shot_threshold: float = 0.35, on_batch: Callable[[int], None] | None = None,
-                    hints: dict[int, list[Hint]] | None = None) -> StreamStats:
-    """Colorize ``frames`` in batches and call ``sink(frame, rgb)`` for each, in order; ``hints`` as
-    in :class:`FrameColorizer` (what became of them is the last of ``notices``)."""
-    engine = FrameColorizer(colorizer, shot_threshold, hints)
+                    hints: dict[int, list[Hint]] | None = None, source=None) -> StreamStats:
+    """Colorize ``frames`` in batches and call ``sink(frame, rgb)`` for each, in order; ``hints`` and
+    ``source`` as in :class:`FrameColorizer` (what became of the hints is the last of ``notices``)."""
+    engine = FrameColorizer(colorizer, shot_threshold, hints, source)
     stats = StreamStats()
     start = time.perf_counter()
     for batch in batches(frames, max(1, batch_size)):
