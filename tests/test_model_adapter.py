@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -132,3 +133,36 @@ def test_the_installed_plugin_package_colorizes_through_the_cli(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "colorfuse", "models", "list"], capture_output=True, text=True,
                              env=env)
     assert listing.returncode == 0 and "provided by plugin foreign" in listing.stdout, listing.stderr
+
+
+class MinimalModel:
+    """A provided model with the least card the README allows, answering in float16 at half size."""
+
+    card = ModelCard(name="minimal", architecture="half-size", version="1")
+
+    def __init__(self):
+        self.device, self.feeds = "cpu", []
+
+    def run(self, output_names, feeds):
+        l_feed = feeds["L"]
+        self.feeds.append((l_feed.dtype, l_feed.flags.c_contiguous, l_feed.shape))
+        n, _, h, w = l_feed.shape
+        return [np.full((n, 2, max(1, h // 2), max(1, w // 2)), 0.1, np.float16)]
+
+
+def test_a_minimal_card_and_a_float16_half_size_answer_are_enough(register):
+    model = MinimalModel()
+
+    class Provider:
+        @hookimpl
+        def provide_model(self, name, device, threads):
+            return model if name == "minimal" else None
+
+    register(Provider(), "minimal-provider")
+    colorizer = Colorizer("minimal", device="cpu", batch_size=2)
+    results = colorizer.colorize_batch([np.full((30, 40), 120, np.uint8)] * 3)
+    assert [r.shape for r in results] == [(30, 40, 3)] * 3
+    assert colorizer.max_side == 512 and model.card.card_version >= 3 and model.card.weights_sha256 == ""
+    assert model.feeds == [(np.float32, True, (2, 1, 30, 40)), (np.float32, True, (1, 1, 30, 40))]
+    lab = cv2.cvtColor(results[0].astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    assert lab[..., 1].mean() == pytest.approx(11.0, abs=1.5)  # 0.1 x ab_scale 110, through float16 and upsampling
