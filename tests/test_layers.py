@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"colorfuse": "colorfuse", "engine": "colorfuse.engine", "train": "colorfuse.train",
            "plugins": "colorfuse.plugins", "exports": "colorfuse.exports", "benchmarks": "colorfuse.benchmarks"}
 PACKAGES = {  # the longest prefix of a module's name gives its package
-    "colorfuse": "api", "colorfuse.cli": "cli", "colorfuse.__main__": "cli", "colorfuse.errors": "errors", "colorfuse.commands": "commands", "colorfuse.engine": "engine",
+    "colorfuse": "api", "colorfuse.cli": "cli", "colorfuse.__main__": "cli", "colorfuse.errors": "errors", "colorfuse.commands": "commands", "colorfuse.commandkit": "commands", "colorfuse.engine": "engine",
     "colorfuse.plugins": "contract", "colorfuse.plugins.builtin": "builtin", "colorfuse.train": "train",
     "colorfuse.benchmarks": "benchmarks", "colorfuse.exports": "exports",
 }

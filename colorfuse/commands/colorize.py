@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 
 from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
-from colorfuse.commands.shared import (describe, interrupted_line, look_option, precision_option, runtime_option,
-                                       style_option, style_strength_option, unknown_type_line, warnings_as_lines)
+from colorfuse.commands.shared import (describe, interrupted_line, look_option, precision_option, print_summary,
+                                       runtime_option, style_option, style_strength_option, summary_line,
+                                       warnings_as_lines)
 from colorfuse.engine.session import DEVICES
 from colorfuse.engine.signals import signal_status, signals_interrupt
 
@@ -51,37 +52,6 @@ def stopped_before_the_run(name: str) -> None:
     """The words of a run stopped before its model loaded (imports under way: nothing more is imported)."""
     click.echo(summary_line(0, 0, 0, 0.0, 0.0))
     click.echo(interrupted_line(name, 0), err=True)
-
-
-def summary_line(done: int, skipped: int, failed: int, seconds: float, model_s: float) -> str:
-    rate = done / seconds if seconds else 0.0
-    return (f"done {done}, skipped {skipped}, failed {failed} in {seconds:.1f} s "
-            f"({rate:.1f} images/s; model {model_s:.1f} s)")
-
-
-def print_summary(summary, model_s: float) -> None:
-    """The run's counts and speed, then each failure, then why it stopped early, if it did."""
-    from colorfuse.errors import one_line
-
-    click.echo(summary_line(summary.done, summary.skipped, len(summary.failed), summary.seconds, model_s))
-    if summary.unknown_type:
-        click.echo(unknown_type_line(summary.unknown_type))
-    existing = [outcome for outcome in summary.failed if outcome.exists]
-    for outcome in summary.failed:
-        if not outcome.exists:
-            click.echo(f"  failed: {one_line(outcome.error)}", err=True)
-    if existing:
-        click.echo(existing_line(existing), err=True)
-    if summary.stopped:
-        click.echo(f"stopped at the first full-disk error: {one_line(summary.stopped)}; the images after it were "
-                   "not done", err=True)
-
-
-def existing_line(existing) -> str:
-    """One line for every output that was there already, with the two ways on."""
-    more = f" and {len(existing) - 1} more output{'s' if len(existing) > 2 else ''}" if len(existing) > 1 else ""
-    return (f"  failed: {existing[0].output}{more}: already exist{'s' if not more else ''}; run again with "
-            "--skip-existing to keep them and do the rest, or --overwrite to replace them")
 
 
 def write_grid(summary, path: Path) -> bool:

@@ -68,3 +68,34 @@ def unknown_type_line(count: int) -> str:
 
 NEEDS_TORCH = "training and export need torch and onnx: install them with pip install -e '.[train]' in the clone"
 TRAIN_DEPS = {"torch", "onnx", "onnxruntime", "matplotlib"}
+
+
+def summary_line(done: int, skipped: int, failed: int, seconds: float, model_s: float) -> str:
+    rate = done / seconds if seconds else 0.0
+    return (f"done {done}, skipped {skipped}, failed {failed} in {seconds:.1f} s "
+            f"({rate:.1f} images/s; model {model_s:.1f} s)")
+
+
+def print_summary(summary, model_s: float) -> None:
+    """The run's counts and speed, then each failure, then why it stopped early, if it did."""
+    from colorfuse.errors import one_line
+
+    click.echo(summary_line(summary.done, summary.skipped, len(summary.failed), summary.seconds, model_s))
+    if summary.unknown_type:
+        click.echo(unknown_type_line(summary.unknown_type))
+    existing = [outcome for outcome in summary.failed if outcome.exists]
+    for outcome in summary.failed:
+        if not outcome.exists:
+            click.echo(f"  failed: {one_line(outcome.error)}", err=True)
+    if existing:
+        click.echo(existing_line(existing), err=True)
+    if summary.stopped:
+        click.echo(f"stopped at the first full-disk error: {one_line(summary.stopped)}; the images after it were "
+                   "not done", err=True)
+
+
+def existing_line(existing) -> str:
+    """One line for every output that was there already, with the two ways on."""
+    more = f" and {len(existing) - 1} more output{'s' if len(existing) > 2 else ''}" if len(existing) > 1 else ""
+    return (f"  failed: {existing[0].output}{more}: already exist{'s' if not more else ''}; run again with "
+            "--skip-existing to keep them and do the rest, or --overwrite to replace them")
