@@ -68,7 +68,14 @@ class ColorfuseGroup(click.Group):
         if words is not None and _STOPPING not in ctx.meta:
             handling = signals_interrupt()
             ctx.meta[_STOPPING] = handling, handling.__enter__(), words
-        return super().resolve_command(ctx, args)
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:  # no such command: a broken plugin may be the one that adds it
+            from colorfuse.plugins.manager import broken_note
+
+            if args and self.get_command(ctx, args[0]) is None:
+                exc.message += broken_note()
+            raise
 
     def invoke(self, ctx):
         try:

@@ -77,8 +77,11 @@ def resolve_model(spec: str | os.PathLike | None) -> Path:
         return models[str(spec)]
     if path.suffix == ".onnx":
         raise ModelNotFoundError(f"{spec}: model file does not exist")
+    from colorfuse.plugins.manager import broken_note
+
     known = ", ".join(sorted([*models, *provided_model_names()])) or "none"
-    raise ModelNotFoundError(f"unknown model {str(spec)!r} (known: {known}; or give a path to an .onnx file)")
+    raise ModelNotFoundError(f"unknown model {str(spec)!r} (known: {known}; or give a path to an .onnx file)"
+                             f"{broken_note()}")
 
 
 def style_models() -> list[str]:

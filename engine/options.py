@@ -7,7 +7,7 @@ import difflib
 from colorfuse.engine.hint_spread import LOCALITY, REACH
 from colorfuse.engine.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from colorfuse.errors import OptionError
-from colorfuse.plugins.manager import plugin_table
+from colorfuse.plugins.manager import broken_note, plugin_table
 from colorfuse.plugins.options import OptionSpec, collect_options
 
 
@@ -36,7 +36,7 @@ def validate_options(values: dict) -> dict:
             close = difflib.get_close_matches(name, declared, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise OptionError(f"--option {name}: no plugin declares this option{hint} "
-                              "(`colorfuse plugins --options` lists them)")
+                              f"(`colorfuse plugins --options` lists them){broken_note()}")
         checked[name] = declared[name].convert(value)
     return checked
 

@@ -77,6 +77,16 @@ def _build() -> pluggy.PluginManager:
     return manager
 
 
+def broken_note() -> str:
+    """For an error about something a plugin may supply (a model, an option, a command): a clause
+    naming the plugins that could not be loaded and why, or "" when none is broken."""
+    get_plugin_manager()
+    if not _broken:
+        return ""
+    named = ", ".join(f"{name!r} ({why})" for name, why in _broken.items())
+    return f"; plugin{'s' if len(_broken) > 1 else ''} {named} could not be loaded, and may be what supplies it"
+
+
 def _builtin_module(name: str) -> str:
     """The module of the built-in plugin named ``name``: ``colorfuse.plugins.timing`` is ``colorfuse.plugins.builtin.timing``."""
     return "colorfuse.plugins.builtin." + name.rsplit(".", 1)[-1]

@@ -215,6 +215,20 @@ def test_entry_point_plugin_that_fails_to_register_is_broken(tmp_path):
     assert rows["demo"]["version"] == "1.2.3"  # the distribution's, broken or not
 
 
+def test_errors_about_what_a_plugin_could_supply_name_the_broken_plugins(tmp_path):
+    path = _fake_distribution(tmp_path, "raise ImportError('needs libfoo')")
+    for args, what in ((["models", "info", "fancy-model"], "unknown model 'fancy-model'"),
+                       (["colorize", str(tmp_path), "--out", str(tmp_path / "o"), "--option", "fancy=1"],
+                        "no plugin declares this option"),
+                       (["fancy-command"], "No such command 'fancy-command'")):
+        result = _run_cli(args, path)
+        assert result.returncode != 0
+        line = next(line for line in result.stderr.splitlines() if what in line)
+        assert "plugin 'demo' (ImportError: needs libfoo) could not be loaded, and may be what supplies it" in line, args
+    (tmp_path / "none").mkdir()
+    assert "could not be loaded" not in _run_cli(["models", "info", "fancy-model"], tmp_path / "none").stderr
+
+
 _QUIET_PLUGIN = """
     from colorfuse.plugins import hookimpl
 
