@@ -61,5 +61,37 @@ def _check_names(card: ModelCard, graph, source: str) -> None:
     missing = sorted({spec.name for spec in card.outputs} - outputs)
     if missing:
         problems.append(f"card outputs {missing} not in the graph's outputs {sorted(outputs)}")
+    problems += _shape_problems(card, graph)
     if problems:
         raise ModelCardError(f"{source}: the card does not fit the graph: " + "; ".join(problems))
+
+
+CHANNELS = {"L": 1, "L_global": 1, "hint_ab": 2, "hint_mask": 1, "ab": 2}  # by role, where the role fixes them
+
+
+def _dims(value) -> list:
+    """A graph value's dimensions: ints where static, names (or None) where not."""
+    return [dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or None)
+            for dim in value.type.tensor_type.shape.dim]
+
+
+def _shape_problems(card: ModelCard, graph) -> list[str]:
+    """What the card says of its tensors' shapes that the graph contradicts: NCHW rank 4, the
+    channels a role fixes, and the global view's size."""
+    values = {value.name: value for value in [*graph.input, *graph.output]}
+    problems = []
+    for spec in [*card.inputs, *card.outputs]:
+        if spec.name not in values:
+            continue
+        dims = _dims(values[spec.name])
+        if len(dims) != 4:
+            problems.append(f"{spec.name!r} has rank {len(dims)}, the card says {spec.layout}")
+            continue
+        channels = CHANNELS.get(spec.role)
+        if channels is not None and isinstance(dims[1], int) and dims[1] != channels:
+            problems.append(f"{spec.name!r} ({spec.role}) has {dims[1]} channels, its role needs {channels}")
+        if spec.role == "L_global" and all(isinstance(d, int) for d in dims[2:]) \
+                and tuple(dims[2:]) != (card.global_input_size,) * 2:
+            problems.append(f"global input {spec.name!r} is {dims[2]}x{dims[3]}, the card says "
+                            f"global_input_size {card.global_input_size}")
+    return problems

@@ -58,3 +58,33 @@ def test_models_card_out_writes_a_copy(tmp_path):
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert model.read_bytes() == before and read_card(out).name == "foreign"
+
+
+def _identity_model(path, shape):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["L"], ["ab"])], "rgb",
+                              [helper.make_tensor_value_info("L", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("ab", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def test_models_card_refuses_a_card_that_contradicts_the_graphs_shapes(tmp_path):
+    model = tmp_path / "global.onnx"
+    make_model(model, global_size=32, card_overrides={"_skip_validate": True})
+    card = {**CARD, "inputs": [{"name": "L"}, {"name": "L_global", "role": "L_global"}], "global_input_size": 64,
+            "outputs": [{"name": "ab", "role": "ab"}]}
+    result = CliRunner().invoke(cli, ["models", "card", str(model), "--from", str(_card_file(tmp_path, card))])
+    assert result.exit_code == 1 and "global input 'L_global' is 32x32, the card says global_input_size 64" in result.output
+    rgb_model = tmp_path / "rgb.onnx"
+    _identity_model(rgb_model, ["N", 3, "H", "W"])
+    result = CliRunner().invoke(cli, ["models", "card", str(rgb_model), "--from", str(_card_file(tmp_path, CARD))])
+    assert result.exit_code == 1
+    assert "'L' (L) has 3 channels, its role needs 1; 'ab' (ab) has 3 channels, its role needs 2" in result.output
+    assert "colorfuse.card" not in model.read_bytes().decode("latin-1")
+    fitting = {**card, "global_input_size": 32}
+    result = CliRunner().invoke(cli, ["models", "card", str(model), "--from", str(_card_file(tmp_path, fitting))])
+    assert result.exit_code == 0, result.output
