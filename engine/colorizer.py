@@ -180,7 +180,8 @@ class Colorizer:
             with self._count_lock:
                 self.colour_inputs += 1
         context = context or self.context()
-        image = call_chain("preprocess_image", "image", image=image, options=self.options, context=context)
+        image = call_chain("preprocess_image", "image", keep_shape=True, image=image, options=self.options,
+                           context=context)
         style = self._style_of(style)
         chosen = hint_inputs.palette_input(self.card, palette) if palette is not None else \
             style.palette if style is not None else None
@@ -338,9 +339,11 @@ class Colorizer:
             lum = lab.luminance(item.image[start:stop])
             strip = call_first("upsample_chroma", ab=ab, small_l=item.small_l, full_l=lum, options=self.options,
                                rows=(start, stop, height), context=item.context)
-            strip = call_chain("postprocess_ab", "ab", lum=lum, ab=strip, options=self.options, context=item.context)
+            strip = call_chain("postprocess_ab", "ab", keep_shape=True, lum=lum, ab=strip, options=self.options,
+                               context=item.context)
             rgb[start:stop] = lab.lab_to_rgb8(lum, strip)
-        return call_chain("postprocess_image", "image", image=rgb, options=self.options, context=item.context)
+        return call_chain("postprocess_image", "image", keep_shape=True, image=rgb, options=self.options,
+                          context=item.context)
 
     # ---- conveniences ---------------------------------------------------------------------------
     def context(self, input=None, output=None, index: int | None = None, frame: int | None = None) -> ImageContext:

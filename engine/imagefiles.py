@@ -115,7 +115,18 @@ def read_image(path, options: dict | None = None, context: ImageContext | None =
 
 
 def output_is_complete(path, size: tuple[int, int], options: dict | None = None) -> bool:
-    """Whether the image file ``path`` decodes completely to ``size`` (height, width)."""
+    """Whether the output ``path`` is a complete result of ``size`` (height, width): by its format's
+    ``verify`` when the writer declared one (an error in it counts as incomplete), else by decoding
+    it completely with the reader plugins."""
+    from colorfuse.plugins.filetypes import output_formats
+
+    suffix = Path(path).suffix.lower()
+    declared = next((fmt for fmt in output_formats().values() if fmt.suffix.lower() == suffix), None)
+    if declared is not None and declared.verify is not None:
+        try:
+            return bool(declared.verify(str(path), tuple(size)))
+        except Exception:
+            return False
     try:
         return read_image(path, options).shape[:2] == tuple(size)
     except ColorfuseError:

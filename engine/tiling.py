@@ -295,6 +295,8 @@ def finish_streamed(colorizer, item: StreamedImage) -> np.ndarray:
             stop = min(y1, start + ROW_CHUNK)
             lum = lab.luminance(image[start:stop])
             rows_ab = cv2.merge([ab[0, start - y0 : stop - y0], ab[1, start - y0 : stop - y0]])
-            rows_ab = call_chain("postprocess_ab", "ab", lum=lum, ab=rows_ab, options=options, context=item.context)
+            rows_ab = call_chain("postprocess_ab", "ab", keep_shape=True, lum=lum, ab=rows_ab, options=options,
+                                 context=item.context)
             output[start:stop] = lab.lab_to_rgb8(lum, rows_ab)
-    return call_chain("postprocess_image", "image", image=output, options=options, context=item.context)
+    return call_chain("postprocess_image", "image", keep_shape=True, image=output, options=options,
+                      context=item.context)

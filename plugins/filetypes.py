@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,14 @@ def file_types() -> FileTypes:
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """A format a writer plugin declares: its name (``--format``), the output suffix, whether it is lossless."""
+    """A format a writer plugin declares: its name (``--format``), the output suffix, whether it is
+    lossless, and how ``--skip-existing`` checks an output of it (``verify(path, (height, width))
+    -> bool``; None: by decoding it with the reader plugins)."""
 
     name: str
     suffix: str
     lossless: bool
+    verify: Callable[[str, tuple[int, int]], bool] | None = field(default=None, compare=False)
 
 
 def output_formats() -> dict[str, OutputFormat]:
@@ -56,8 +60,10 @@ def output_formats() -> dict[str, OutputFormat]:
 
     found: dict[str, OutputFormat] = {}
 
-    def declare(format: str, suffix: str, lossless: bool = False) -> None:
-        found.setdefault(format, OutputFormat(format, "." + suffix.lstrip("."), bool(lossless)))
+    def declare(format: str, suffix: str, lossless: bool = False, verify=None) -> None:
+        if verify is not None and not callable(verify):
+            raise TypeError(f"output format {format!r}: verify must be a function (path, (height, width)) -> bool")
+        found.setdefault(format, OutputFormat(format, "." + suffix.lstrip("."), bool(lossless), verify))
 
     for _plugin in call_each_in_turn("declare_output_formats", declare=declare):
         pass

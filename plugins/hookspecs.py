@@ -117,7 +117,10 @@ def declare_output_formats(declare):
     Call ``declare(format, suffix, lossless)``, e.g. ``declare("exr", ".exr", True)``; ``--format``
     and ``video --frames-format`` accept the declared names, and outputs get ``suffix``. With
     ``--format auto`` a lossless input is written in the first declared lossless format (PNG, as
-    built-ins declare first), any other input in the first lossy one (JPEG).
+    built-ins declare first), any other input in the first lossy one (JPEG). ``verify=`` (a
+    function ``(path, (height, width)) -> bool``) says how ``--skip-existing`` knows an existing
+    output is complete; without it the output must decode completely, at the input's size, through
+    the reader plugins (so a format no reader reads is done again every run).
     """
 
 
@@ -135,8 +138,10 @@ def write_image(image, path, format, options, context):
 def preprocess_image(image, options, context):
     """Change an input image before its L channel is taken.
 
-    Return a new array (same kind as ``image``) or None to leave it. Plugins are chained: each
-    gets the previous plugin's result.
+    Return a new array (same kind and size as ``image``) or None to leave it. Plugins are chained:
+    each gets the previous plugin's result. Results are always at the input's size, so this hook and
+    the other processing hooks (``postprocess_ab``, ``postprocess_image``, ``video_process_ab``) must
+    keep the height and width: a result of another size is that plugin's error for the image.
     """
 
 

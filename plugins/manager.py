@@ -178,11 +178,17 @@ def call_first(hook_name: str, **kwargs):
     return None
 
 
-def call_chain(hook_name: str, value_arg: str, **kwargs):
-    """Pass ``kwargs[value_arg]`` through every implementation, each getting the last result."""
+def call_chain(hook_name: str, value_arg: str, keep_shape: bool = False, **kwargs):
+    """Pass ``kwargs[value_arg]`` through every implementation, each getting the last result; with
+    ``keep_shape`` a result of another height or width is the plugin's error."""
     for impl in _implementations(hook_name):
         result = _call(impl, hook_name, kwargs)
         if result is not None:
+            before = kwargs[value_arg].shape[:2] if keep_shape else None
+            if keep_shape and getattr(result, "shape", (None, None))[:2] != before:
+                shape = getattr(result, "shape", type(result).__name__)
+                raise PluginError(impl.plugin_name, hook_name, ValueError(
+                    f"returned shape {shape} for {before[0]}x{before[1]} pixels; this hook must keep the size"))
             kwargs[value_arg] = result
     return kwargs[value_arg]
 

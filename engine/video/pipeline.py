@@ -68,8 +68,8 @@ class FrameColorizer:
             ab = hint_spread.spread_inputs(ab, item.small_l, item.hints, self.colorizer.card.hints["ab_scale"],
                                            self.colorizer.options)  # fmt: skip
             item.hints_spread = True
-        result = call_chain("video_process_ab", "ab", ab=ab, lum=lum, frame=frame, options=self.colorizer.options,
-                            context=item.context)
+        result = call_chain("video_process_ab", "ab", keep_shape=True, ab=ab, lum=lum, frame=frame,
+                            options=self.colorizer.options, context=item.context)
         if result is not ab or item.hints_spread:
             raw = item.ab.astype(np.float32)  # a copy: the model's batch output stays untouched
             raw[:, :crop_h, :crop_w] = result.transpose(2, 0, 1) / scale
