@@ -27,7 +27,13 @@ def _extension(name: str) -> str:
 
 
 def file_types() -> FileTypes:
-    """What the registered plugins read now, through the ``declare_file_types`` hook."""
+    """What the registered plugins read now, through the ``declare_file_types`` hook (asked once per plugin set)."""
+    from colorfuse.plugins.manager import declared
+
+    return declared("file_types", _collect_file_types)
+
+
+def _collect_file_types() -> FileTypes:
     from colorfuse.plugins.manager import call_each
 
     readable, lossless_extensions = set(), set()
@@ -55,7 +61,14 @@ class OutputFormat:
 
 
 def output_formats() -> dict[str, OutputFormat]:
-    """The declared output formats by name, built-ins first (a name declared again keeps the first)."""
+    """The declared output formats by name, built-ins first (a name declared again keeps the first);
+    asked once per plugin set. A copy: the caller may change it."""
+    from colorfuse.plugins.manager import declared
+
+    return dict(declared("output_formats", _collect_output_formats))
+
+
+def _collect_output_formats() -> dict[str, OutputFormat]:
     from colorfuse.plugins.manager import call_each_in_turn
 
     found: dict[str, OutputFormat] = {}

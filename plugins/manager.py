@@ -32,14 +32,21 @@ _broken: dict[str, str] = {}  # plugin name -> why it could not be loaded or reg
 _disabled: set[str] = set()  # names switched off by --disable-plugin or the environment
 _switched_off: set[str] = set()  # plugins that exist but were left out because they are disabled
 _lock = threading.Lock()
+_declarations: dict[str, object] = {}  # what declaration hooks gave, by kind, for the current plugin set
 
 
 class PluginManager(pluggy.PluginManager):
-    """pluggy's manager, refusing wrapper implementations: colorfuse calls hooks in its own loop (below)."""
+    """pluggy's manager, refusing wrapper implementations: colorfuse calls hooks in its own loop (below).
+    Every change of the plugin set empties the cache of declarations (:func:`declared`)."""
 
     def register(self, plugin, name: str | None = None):
         self._registering = name or self.get_canonical_name(plugin)
+        _declarations.clear()
         return super().register(plugin, name)
+
+    def unregister(self, plugin=None, name: str | None = None):
+        _declarations.clear()
+        return super().unregister(plugin, name)
 
     def parse_hookimpl_opts(self, plugin, name: str):
         opts = super().parse_hookimpl_opts(plugin, name)
@@ -75,6 +82,15 @@ def _build() -> pluggy.PluginManager:
                           f"{type(exc).__name__}: {exc}", PluginWarning, stacklevel=2)
             continue
     return manager
+
+
+def declared(kind: str, collect):
+    """``collect()`` (declarations gathered through a declaration hook) once per plugin set: a run
+    asks for file types and output formats per image, the plugins are asked once."""
+    get_plugin_manager()
+    if kind not in _declarations:
+        _declarations[kind] = collect()
+    return _declarations[kind]
 
 
 def broken_note() -> str:

@@ -133,3 +133,33 @@ def test_auto_format_follows_declared_losslessness(tmp_path):
 def test_help_lists_the_declared_output_formats():
     assert "--format [auto|png|jpeg|webp|tiff]" in CliRunner().invoke(cli, ["colorize", "--help"]).output
     assert "--frames-format [png|jpeg|webp|tiff]" in CliRunner().invoke(cli, ["video", "--help"]).output
+
+
+def test_declarations_are_asked_once_per_plugin_set(register, model_path, tmp_path):
+    from PIL import Image
+
+    from colorfuse.plugins.filetypes import file_types, output_formats
+
+    class Counting:
+        calls = 0
+
+        @hookimpl
+        def declare_file_types(self, declare):
+            Counting.calls += 1
+            declare(".odd")
+
+        @hookimpl
+        def declare_output_formats(self, declare):
+            Counting.calls += 1
+
+    register(Counting(), "counting")
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        Image.fromarray(np.full((8, 8), 50, np.uint8)).save(tmp_path / "in" / name)
+    result = CliRunner().invoke(cli, ["colorize", "--quiet", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                                      "--model", str(model_path), "--skip-existing"])
+    assert result.exit_code == 0, result.output
+    assert Counting.calls == 2  # file types and output formats, once each for the whole run
+    register(Counting(), "counting-again")  # a new plugin set: asked again
+    assert ".odd" in file_types().readable and "png" in output_formats()
+    assert Counting.calls == 2 + 2 + 2
