@@ -213,3 +213,16 @@ def test_eval_hints_scores_the_curve_through_the_cli(hint_model, tmp_path):
     assert grid is not None and grid.shape[1] > 5 * 200  # six columns
     refused = CliRunner().invoke(cli, ["eval-hints", str(photos), "--model", "tiny", "--json", str(out), "--quiet"])
     assert refused.exit_code != 0 and "takes no colour hints" in refused.output
+
+
+def test_a_hint_run_starts_from_another_with_init(hint_model, member_runs, tmp_path):
+    from colorfuse.train import runs
+    from colorfuse.train.trainer import train
+
+    paths, train_dir, val_dir = member_runs
+    source = hint_model[0].parent / "hints"
+    train(None, [str(train_dir)], tmp_path / "next", val=[str(val_dir)], epochs=1, batch_size=8, crop=32, lr=1e-4,
+          init=source, model_kwargs={"members": [str(paths[0])]})
+    started = runs.load_checkpoint(tmp_path / "next" / "last.pt")
+    assert started["model_name"] == "effnet_hints" and started["model_config"]["members"] == [str(paths[0])]
+    assert not any(key.startswith("members.") for key in started["model_state"])  # the members stay theirs

@@ -143,6 +143,10 @@ class HintedEffnet(ColorizationModel):
         self.members.eval()  # frozen: batch-norm statistics stay the trained ones
         return self
 
+    def built_weight(self, key: str) -> bool:
+        """The members' weights come from their own checkpoints when the model is built."""
+        return key.startswith("members.")
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Only the hint branches: the members come from their own checkpoints."""
         result = super().load_state_dict(state_dict, strict=False, assign=assign)
