@@ -25,7 +25,7 @@ def working_inputs(card, lum: np.ndarray, max_side: int):
     """The model's L (1, 1, H', W') and global view for the full-size ``lum``, and the unpadded (h, w)."""
     import cv2
 
-    from colorfuse.engine.colorizer import working_size
+    from colorfuse.engine.geometry import working_size
 
     height, width = lum.shape
     small_h, small_w, pad_h, pad_w = working_size(height, width, max_side, card.size_multiple)

@@ -32,6 +32,7 @@ import numpy as np
 from colorfuse.engine import lab, tiling
 from colorfuse.engine import style as styles
 from colorfuse.engine.card import ModelCard, read_card
+from colorfuse.engine.geometry import output_area, working_size
 from colorfuse.errors import ColourInputWarning, ModelCardError, OptionError  # noqa: F401  (ColourInputWarning: its old home)
 from colorfuse.engine import hint_spread
 from colorfuse.engine import hints as hint_inputs
@@ -71,14 +72,6 @@ class Prepared:
     def full_l(self) -> np.ndarray:
         """Full-size L, computed on demand (4 bytes per pixel: the engine itself never needs it whole)."""
         return lab.luminance(self.image)
-
-
-def working_size(height: int, width: int, max_side: int, multiple: int) -> tuple[int, int, int, int]:
-    """(h, w) after scaling the longest side down to ``max_side`` (0: no limit), and padded (H', W')."""
-    longest = max(height, width)
-    scale = 1.0 if max_side <= 0 or longest <= max_side else max_side / longest
-    small_h, small_w = max(1, round(height * scale)), max(1, round(width * scale))
-    return small_h, small_w, -(-small_h // multiple) * multiple, -(-small_w // multiple) * multiple
 
 
 class Colorizer:
@@ -325,9 +318,7 @@ class Colorizer:
         if item.ab is None:
             raise RuntimeError("finish() needs predict() first")
         small_h, small_w = item.small_l.shape
-        pad_h, pad_w = item.shape_key
-        out_h, out_w = item.ab.shape[1:]
-        crop_h, crop_w = max(1, round(small_h * out_h / pad_h)), max(1, round(small_w * out_w / pad_w))
+        crop_h, crop_w = output_area(item.small_l.shape, item.shape_key, item.ab.shape[1:])
         ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32)
         ab = lab.resize(ab, small_w, small_h) * np.float32(self.card.ab_scale)
         if item.hints is not None and not item.hints_spread:

@@ -32,6 +32,7 @@ import numpy as np
 
 from colorfuse.errors import ColorfuseError
 from colorfuse.engine.atomic import write_json_atomic
+from colorfuse.engine.geometry import padded
 from colorfuse.engine.hints import complete_feeds
 from colorfuse.engine.session import CUDA, available_providers, get_session
 from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES, Variant, VariantWarning, load_variants
@@ -67,7 +68,7 @@ def probe_feeds(card, shape=PROBE_SHAPE, batch: int = 1) -> dict[str, np.ndarray
     """A deterministic photo-like input: smooth shading, texture and hard edges, normalised as the engine does."""
     import cv2
 
-    height, width = (-(-side // card.size_multiple) * card.size_multiple for side in shape)
+    height, width = (padded(side, card.size_multiple) for side in shape)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     lum = 20 + 60 * (y / height) + 8 * np.sin(x / 5.0) * np.cos(y / 7.0)
     lum[height // 4 : height // 2, width // 5 : width // 2] = 85.0
@@ -244,7 +245,7 @@ def timing_shape(card) -> tuple[int, int]:
     """The padded working shape of a 4:3 photo at the model's own working size: what the variants are timed at."""
     side = card.default_max_side or 512
     multiple = card.size_multiple
-    return -(-(side * 3 // 4) // multiple) * multiple, -(-side // multiple) * multiple
+    return padded(side * 3 // 4, multiple), padded(side, multiple)
 
 
 def _predicted_choice(key, candidates, base, card, threads, rejected, precision) -> Choice:

@@ -37,7 +37,7 @@ def check_strength(strength) -> float:
 
 def make_style(colorizer, reference, strength: float = 1.0) -> Style:
     """The :class:`Style` of ``reference`` (a path or an array) for ``colorizer``'s model and working size."""
-    from colorfuse.engine.colorizer import working_size
+    from colorfuse.engine.geometry import working_size
 
     card = colorizer.card
     strength = check_strength(strength)

@@ -37,6 +37,7 @@ import numpy as np
 from colorfuse.engine import hint_spread
 from colorfuse.engine import hints as hint_inputs
 from colorfuse.engine import lab
+from colorfuse.engine.geometry import output_area, padded
 from colorfuse.engine.style import blend
 from colorfuse.plugins.manager import call_chain
 
@@ -158,7 +159,7 @@ def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None, 
     """
     height, width = l_norm.shape
     multiple = colorizer.card.size_multiple
-    pad_h, pad_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+    pad_h, pad_w = padded(height, multiple), padded(width, multiple)
     if (pad_h, pad_w) != (height, width):
         l_norm = cv2.copyMakeBorder(l_norm, 0, pad_h - height, 0, pad_w - width, cv2.BORDER_REPLICATE)
     l_name, g_name = colorizer.card.input_name("L"), colorizer.card.input_name("L_global")
@@ -171,8 +172,7 @@ def predict_tile(colorizer, l_norm: np.ndarray, global_view: np.ndarray | None, 
         name = colorizer.card.input_name(role)
         feeds[name] = value[None].astype(colorizer._input_types[name], copy=False)
     output = colorizer._runner(feeds)[0]
-    out_h, out_w = output.shape[1:]
-    crop_h, crop_w = max(1, round(height * out_h / pad_h)), max(1, round(width * out_w / pad_w))
+    crop_h, crop_w = output_area((height, width), (pad_h, pad_w), output.shape[1:])
     ab = output[:, :crop_h, :crop_w].astype(np.float32, copy=False)
     if (crop_h, crop_w) != (height, width):
         ab = np.stack([lab.resize(np.ascontiguousarray(plane), width, height) for plane in ab])
@@ -227,7 +227,7 @@ def streams(colorizer, shape: tuple[int, int]) -> bool:
     height, width = shape
     full_size = colorizer.max_side <= 0 or max(height, width) <= colorizer.max_side
     multiple = colorizer.card.size_multiple
-    return full_size and over_budget(colorizer.options, (-(-height // multiple) * multiple, -(-width // multiple) * multiple))
+    return full_size and over_budget(colorizer.options, (padded(height, multiple), padded(width, multiple)))
 
 
 def global_view_of(image: np.ndarray, size: int, card) -> np.ndarray:

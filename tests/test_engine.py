@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from colorfuse.engine import lab
-from colorfuse.engine.colorizer import Colorizer, working_size
+from colorfuse.engine.colorizer import Colorizer
+from colorfuse.engine.geometry import working_size
 from colorfuse.errors import ColorfuseError, ModelNotFoundError
 from colorfuse.engine.session import ProviderFallbackWarning, get_session, requested_providers
 

@@ -17,7 +17,7 @@ def calibration_feeds(card, photos: list[Path], side: int = CALIBRATION_SIDE):
     for a hint-taking model, every other colour photo also gets truth hints and its palette (so the
     hint branch's activations are calibrated too), the rest none."""
     from colorfuse.engine import lab
-    from colorfuse.engine.colorizer import working_size
+    from colorfuse.engine.geometry import working_size
     from colorfuse.engine.imagefiles import read_image
 
     multiple = card.size_multiple

@@ -20,6 +20,7 @@ import numpy as np
 
 from colorfuse.engine import hint_spread, lab
 from colorfuse.engine.colorizer import Colorizer, Prepared
+from colorfuse.engine.geometry import output_area
 from colorfuse.engine.hints import Hint
 from colorfuse.engine.video.hint_track import HintTracker
 from colorfuse.engine.video.reader import VideoFrame
@@ -56,9 +57,7 @@ class FrameColorizer:
     def _process_ab(self, item: Prepared, frame: VideoFrame) -> None:
         """Run the ``video_process_ab`` hooks on the predicted ab of the image area, in Lab units."""
         small_h, small_w = item.small_l.shape
-        pad_h, pad_w = item.shape_key
-        out_h, out_w = item.ab.shape[1:]
-        crop_h, crop_w = max(1, round(small_h * out_h / pad_h)), max(1, round(small_w * out_w / pad_w))
+        crop_h, crop_w = output_area(item.small_l.shape, item.shape_key, item.ab.shape[1:])
         scale = np.float32(self.colorizer.card.ab_scale)
         ab = np.ascontiguousarray(item.ab[:, :crop_h, :crop_w].transpose(1, 2, 0), dtype=np.float32) * scale
         lum = lab.resize(item.small_l, crop_w, crop_h)

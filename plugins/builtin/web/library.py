@@ -240,7 +240,7 @@ class Library:
 
     def _timed(self, upload: Upload, colorizer, settings: Settings, hints) -> Path:
         """Render, telling :attr:`running` how long it should take from the last rate seen."""
-        from colorfuse.engine.colorizer import working_size
+        from colorfuse.engine.geometry import working_size
 
         width, height = upload.size
         _, _, pad_h, pad_w = working_size(height, width, colorizer.max_side, colorizer.card.size_multiple)
