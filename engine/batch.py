@@ -23,6 +23,7 @@ from colorfuse.engine.hint_jobs import HintPlan
 from colorfuse.engine.imagefiles import output_is_complete, read_image
 from colorfuse.engine.planning import Outcome, Planned, Planner, failure_message, write_output
 from colorfuse.plugins.context import ImageContext
+from colorfuse.plugins.manager import any_accept
 
 PREVIEW_SIDE = 256
 
@@ -110,13 +111,13 @@ class CollectionRun:
     def _finish_and_write(self, task: Task, item: Prepared, preview: bool) -> Outcome:
         job, target = task.job, task.planned.target
         try:
-            rgb = self.colorizer.finish(item)
+            rgb = self.colorizer.finish(item, keep_lab=any_accept("write_image", "lab"))
             small_input = _thumbnail(item.image) if preview else None
         except Exception as exc:  # an unexpected bug, or an allocation failure, still only fails this file
             return Outcome(job.source, "failed", target, failure_message(job.source, exc))
         item.image = None  # the decoded input goes before the output is encoded
         outcome = write_output(rgb, job.source, task.planned, self.fmt, self.colorizer.options, self.skip_existing,
-                               task.context)
+                               task.context, getattr(item, "lab", None))
         if preview and outcome.status == "done":
             gray = lab.lab_to_rgb8(lab.luminance(small_input), np.zeros(small_input.shape[:2] + (2,), np.float32))
             self.summary.previews.append((job.relative.as_posix(), gray, _thumbnail(rgb)))

@@ -63,6 +63,7 @@ class Prepared:
     unhinted: Prepared | None = field(default=None, repr=False)  # without local hints: predict() gates their reach
     hints_spread: bool = False  # the hints were already carried along L (video does it before its smoothing)
     context: ImageContext = field(default_factory=ImageContext, repr=False)  # which image: the per-image hooks get it
+    lab: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # full-size (L, ab): finish(keep_lab=True)
 
     @property
     def shape_key(self) -> tuple[int, int]:
@@ -306,12 +307,14 @@ class Colorizer:
             feeds[name] = np.stack(parts).astype(self._input_types[name], copy=False)
         return feeds
 
-    def finish(self, item: Prepared) -> np.ndarray:
+    def finish(self, item: Prepared, keep_lab: bool = False) -> np.ndarray:
         """Upsample the predicted chroma, merge it with the full-size L, return RGB uint8.
 
         Strip by strip of rows: L, the ``upsample_chroma`` and ``postprocess_ab`` hooks and the
         conversion to RGB see one strip at a time (all at once if an ``upsample_chroma``
-        implementation takes no ``rows``, as plugins written before strips do).
+        implementation takes no ``rows``, as plugins written before strips do). With ``keep_lab``
+        the full-size L and final ab (float32, before ``postprocess_image``) are kept in
+        ``item.lab`` (12 bytes a pixel more; not for an image colorized tile by tile).
         """
         if isinstance(item, tiling.StreamedImage):  # tiling
             return tiling.finish_streamed(self, item)
@@ -325,6 +328,8 @@ class Colorizer:
             ab = hint_spread.spread_inputs(ab, item.small_l, item.hints, self.card.hints["ab_scale"], self.options)
         height, width = item.image.shape[:2]
         rgb = np.empty((height, width, 3), np.uint8)
+        if keep_lab:
+            item.lab = np.empty((height, width), np.float32), np.empty((height, width, 2), np.float32)
         in_strips = all_accept("upsample_chroma", "rows")
         for start, stop in lab.strips(height, width) if in_strips else [(0, height)]:
             lum = lab.luminance(item.image[start:stop])
@@ -333,6 +338,8 @@ class Colorizer:
             strip = call_chain("postprocess_ab", "ab", keep_shape=True, lum=lum, ab=strip, options=self.options,
                                context=item.context)
             rgb[start:stop] = lab.lab_to_rgb8(lum, strip)
+            if keep_lab:
+                item.lab[0][start:stop], item.lab[1][start:stop] = lum, strip
         return call_chain("postprocess_image", "image", keep_shape=True, image=rgb, options=self.options,
                           context=item.context)
 

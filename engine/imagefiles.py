@@ -316,11 +316,12 @@ def _write_error(path: Path, error: BaseException, doing: str = "cannot write") 
 
 
 def write_image_atomic(image: np.ndarray, path, format: str, options: dict | None = None,
-                       replace: bool = True, context: ImageContext | None = None) -> Path:
+                       replace: bool = True, context: ImageContext | None = None, lab=None) -> Path:
     """Encode ``image`` to ``path`` via a locked temporary file in the same folder, then rename.
 
     With ``replace`` False an existing ``path`` is never replaced: :class:`OutputExistsError`.
-    Writers get ``context`` (default: one naming ``path`` as the output).
+    Writers get ``context`` (default: one naming ``path`` as the output) and ``lab``, the result's
+    full-size (L, ab) float32 arrays, or None.
     """
     path = Path(path)
     doing = f"cannot write to {path.parent}"
@@ -329,7 +330,7 @@ def write_image_atomic(image: np.ndarray, path, format: str, options: dict | Non
         with locked_temporary(path) as temporary:
             doing = "cannot write"
             written = call_first("write_image", image=image, path=temporary, format=format, options=options or {},
-                                 context=context or ImageContext.of(options, output=path))
+                                 context=context or ImageContext.of(options, output=path), lab=lab)
             if not written:
                 raise ImageWriteError(f"{path}: no writer plugin handles format {format!r}")
             _publish(temporary, path, replace)

@@ -107,13 +107,13 @@ class Planner:
 
 
 def write_output(image, source, planned: Planned, fmt: str, options: dict, skip_existing: bool,
-                 context=None) -> Outcome:
+                 context=None, lab=None) -> Outcome:
     """Publish ``image`` as ``planned.target`` atomically; the outcome says how it went (the writer
-    gets ``context``, the image's, when given)."""
+    gets ``context``, the image's, and ``lab``, its full-size (L, ab), when given)."""
     target = planned.target
     try:
         write_image_atomic(image, target, output_format(Path(source), fmt), options, replace=planned.replace,
-                           context=context)
+                           context=context, lab=lab)
     except OutputExistsError as exc:  # another run wrote it since it was planned
         return (Outcome(source, "skipped", target) if skip_existing
                 else Outcome(source, "failed", target, str(exc), exists=True))

@@ -125,11 +125,15 @@ def declare_output_formats(declare):
 
 
 @hookspec(firstresult=True)
-def write_image(image, path, format, options, context):
+def write_image(image, path, format, options, context, lab):
     """Encode RGB uint8 ``image`` as ``format`` (a name from ``declare_output_formats``) to ``path``.
 
     Return True when written, or None to let another writer try. ``path`` is a temporary name:
-    the caller renames it to the final name only after a complete write.
+    the caller renames it to the final name only after a complete write. A writer that names
+    ``lab`` gets the result before 8-bit rounding, for Lab or 16-bit formats: ``(L, ab)``, float32
+    (H, W) in 0..100 (from the input itself, exact for 16-bit inputs) and (H, W, 2) in Lab units,
+    before ``postprocess_image``; None where it is not kept (an image colorized tile by tile, video
+    frames, the API). Naming it costs 12 bytes a pixel while an image is written.
     """
 
 

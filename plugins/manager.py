@@ -252,6 +252,11 @@ def all_accept(hook_name: str, argument: str) -> bool:
     return all(argument in impl.argnames for impl in _implementations(hook_name))
 
 
+def any_accept(hook_name: str, argument: str) -> bool:
+    """Whether some implementation of ``hook_name`` takes ``argument`` (one that costs to compute)."""
+    return any(argument in impl.argnames for impl in _implementations(hook_name))
+
+
 def has_implementations(hook_name: str) -> bool:
     return bool(_implementations(hook_name))
 

@@ -435,3 +435,40 @@ def test_a_processing_hook_that_changes_the_size_fails_the_image(register, model
     register(Padding(), "padding")
     with pytest.raises(PluginError, match=f"plugin 'padding' failed in hook '{hook}'.*must keep the size"):
         Colorizer(model_path, device="cpu").colorize(np.full((10, 14), 100, np.uint8))
+
+
+def test_a_writer_that_names_lab_gets_the_result_before_8_bit_rounding(register, model_path, tmp_path):
+    from PIL import Image
+
+    from colorfuse.engine import lab as lab_module
+
+    received = {}
+
+    class LabWriter:
+        @hookimpl
+        def declare_output_formats(self, declare):
+            declare("labnpz", ".labnpz", True)
+
+        @hookimpl
+        def write_image(self, image, path, format, lab):
+            if format != "labnpz":
+                return None
+            received["rgb"], received["lab"] = image, lab
+            with open(path, "wb") as handle:
+                np.savez(handle, L=lab[0], ab=lab[1])
+            return True
+
+    register(LabWriter(), "lab-writer")
+    (tmp_path / "in").mkdir()
+    gray16 = (np.arange(24 * 32, dtype=np.uint32).reshape(24, 32) * 85).astype(np.uint16)  # 0..65195, 16-bit
+    Image.fromarray(gray16).save(tmp_path / "in" / "deep.png")
+    result = CliRunner().invoke(cli, ["colorize", "--quiet", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                                      "--model", str(model_path), "--format", "labnpz"])
+    assert result.exit_code == 0, result.output
+    lum, ab = received["lab"]
+    assert lum.dtype == ab.dtype == np.float32 and ab.shape == (24, 32, 2)
+    assert np.array_equal(lum, lab_module.luminance(gray16))  # L of the 16-bit input itself
+    assert len(np.unique(lum)) > 256  # finer than any 8-bit output could hold
+    assert np.abs(lab_module.lab_to_rgb8(lum, ab).astype(int) - received["rgb"]).max() <= 1
+    with np.load(tmp_path / "out" / "deep.labnpz") as saved:
+        assert np.array_equal(saved["ab"], ab)
