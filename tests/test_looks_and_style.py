@@ -173,3 +173,15 @@ def test_models_info_describes_looks_and_json_gives_the_card(vivid_model, model_
     assert plain.exit_code == 0 and "global input: none (--style does not apply)" in plain.output
     raw = runner.invoke(cli, ["models", "info", str(vivid_model), "--json"])
     assert json.loads(raw.output)["default_look"] == "natural"
+
+
+def test_compare_titles_a_renamed_file_by_its_name_and_its_card():
+    from types import SimpleNamespace
+
+    from colorfuse.commands.compare import column_title
+
+    colorizer = SimpleNamespace(card=SimpleNamespace(name="effnet-hints-lite0", looks={"natural": 1}),
+                                look_name="natural")
+    assert column_title("runs/before.onnx", colorizer) == "before (effnet-hints-lite0) natural"
+    assert column_title("exports/effnet-hints-lite0.onnx", colorizer) == "effnet-hints-lite0 natural"
+    assert column_title("effnet-hints-lite0", colorizer) == "effnet-hints-lite0 natural"

@@ -38,7 +38,7 @@ def command(inputs, out_path, models, styles, max_images, cell, device, max_side
     for spec in models or [None]:
         model, look = split_look(spec) if spec else (None, None)
         colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=1, look=look)
-        title = colorizer.card.name + (f" {colorizer.look_name}" if colorizer.card.looks else "")
+        title = column_title(model, colorizer)
         columns.append((title, colorizer))
         if colorizer.card.global_input_size:
             columns += [(f"{title}, style {style.stem}",
@@ -58,3 +58,12 @@ def command(inputs, out_path, models, styles, max_images, cell, device, max_side
     grid = make_grid(rows, ["input"] + [title for title, _ in columns], cell=cell)
     write_image_atomic(grid, out_path, "jpeg" if out_path.suffix.lower() in (".jpg", ".jpeg") else "png")
     click.echo(f"wrote {out_path}: {len(rows)} photo(s) x {len(columns)} column(s)", err=True)
+
+
+def column_title(model, colorizer) -> str:
+    """A column's title: the model's card name (a file's own name first when it differs, so that two
+    versions of one model can stand side by side) and its look."""
+    name = colorizer.card.name
+    if model and str(model).endswith(".onnx") and Path(model).stem != name:
+        name = f"{Path(model).stem} ({name})"
+    return name + (f" {colorizer.look_name}" if colorizer.card.looks else "")
