@@ -11,6 +11,7 @@ from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse
 from colorfuse.commands.shared import (describe, look_option, precision_option, runtime_option, style_option,
                                        style_strength_option, warnings_as_lines)
 from colorfuse.engine.session import DEVICES
+from colorfuse.engine.video import SHOT_THRESHOLD
 from colorfuse.engine.signals import signal_status, signals_interrupt
 
 
@@ -45,7 +46,7 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
               help="One global view per shot (models with a global branch).")
 @click.option("--temporal-flow/--no-temporal-flow", default=True, show_default=True,
               help="Smooth colour over time along optical flow.")
-@click.option("--shot-threshold", type=click.FloatRange(0.01, 1.0), default=0.35, show_default=True,
+@click.option("--shot-threshold", type=click.FloatRange(0.01, 1.0), default=SHOT_THRESHOLD, show_default=True,
               help="Histogram distance above which a frame starts a new shot.")
 @look_option
 @style_option

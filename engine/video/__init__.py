@@ -2,3 +2,5 @@
 
 Uses the ffmpeg binary of the ``imageio-ffmpeg`` wheel (the ``video`` extra); never a system ffmpeg.
 """
+
+SHOT_THRESHOLD = 0.35  # the shot-cut detector's histogram distance (:mod:`.shots`), for every entry point

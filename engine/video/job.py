@@ -19,6 +19,7 @@ from typing import Callable
 
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.hints import Hint
+from colorfuse.engine.video import SHOT_THRESHOLD
 from colorfuse.errors import VideoReadError, VideoWriteError
 from colorfuse.engine.video.hint_track import frame_hint_problems
 from colorfuse.engine.video.pipeline import StreamStats, colorize_stream
@@ -43,7 +44,7 @@ class VideoSettings:
     preset: str = "veryfast"
     pix_fmt: str | None = None
     batch_size: int = 8
-    shot_threshold: float = 0.35
+    shot_threshold: float = SHOT_THRESHOLD
     overwrite: bool = False
     hints: dict[int, list[Hint]] | None = None  # keyframe number (1: the first frame colorized) -> hints
 

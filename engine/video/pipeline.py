@@ -22,6 +22,7 @@ from colorfuse.engine import hint_spread, lab
 from colorfuse.engine.colorizer import Colorizer, Prepared
 from colorfuse.engine.geometry import output_area
 from colorfuse.engine.hints import Hint
+from colorfuse.engine.video import SHOT_THRESHOLD
 from colorfuse.engine.video.hint_track import HintTracker
 from colorfuse.engine.video.reader import VideoFrame
 from colorfuse.engine.video.shots import ShotDetector
@@ -34,8 +35,8 @@ class FrameColorizer:
     number -> hints (a model that takes hints), carried along the flow to the following frames.
     ``source``: the video's path, which the per-image hooks' context names as the input."""
 
-    def __init__(self, colorizer: Colorizer, shot_threshold: float = 0.35, hints: dict[int, list[Hint]] | None = None,
-                 source=None):
+    def __init__(self, colorizer: Colorizer, shot_threshold: float = SHOT_THRESHOLD,
+                 hints: dict[int, list[Hint]] | None = None, source=None):
         self.colorizer, self.source = colorizer, source
         self.shots = ShotDetector(shot_threshold)
         self.tracker = HintTracker(hints, int(colorizer.options.get("flow_side", 320))) \
@@ -134,7 +135,7 @@ def batches(frames: Iterable[VideoFrame], size: int):
 
 def colorize_stream(colorizer: Colorizer, frames: Iterable[VideoFrame],
                     sink: Callable[[VideoFrame, np.ndarray], None], batch_size: int = 8,
-                    shot_threshold: float = 0.35, on_batch: Callable[[int], None] | None = None,
+                    shot_threshold: float = SHOT_THRESHOLD, on_batch: Callable[[int], None] | None = None,
                     hints: dict[int, list[Hint]] | None = None, source=None) -> StreamStats:
     """Colorize ``frames`` in batches and call ``sink(frame, rgb)`` for each, in order; ``hints`` and
     ``source`` as in :class:`FrameColorizer` (what became of the hints is the last of ``notices``)."""

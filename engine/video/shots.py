@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from colorfuse.engine import lab
+from colorfuse.engine.video import SHOT_THRESHOLD
 
 THUMB_SIDE = 64
 BINS = 32
@@ -20,7 +21,7 @@ BINS = 32
 class ShotDetector:
     """Feed frames (gray or RGB) in order; :meth:`is_cut` says whether each one starts a new shot."""
 
-    def __init__(self, threshold: float = 0.35, min_change: float = 8.0):
+    def __init__(self, threshold: float = SHOT_THRESHOLD, min_change: float = 8.0):
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"shot threshold must be in (0, 1], got {threshold}")
         self.threshold, self.min_change = threshold, min_change
