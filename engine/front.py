@@ -148,7 +148,7 @@ def plot_front(doc: dict, path, title: str = "") -> None:
     plt.close(fig)
 
 
-LOOK_FLOORS = {"natural": 0.5, "vivid": 0.8}  # least colourfulness / truth for each look
+LOOK_FLOORS = {"natural": 0.5, "rich": 0.6, "vivid": 0.8}  # least colourfulness / truth for each look
 
 
 def choose_looks(doc: dict, model: str, floors: dict[str, float] = LOOK_FLOORS, margin: float = 0.0) -> dict:

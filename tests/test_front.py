@@ -70,6 +70,7 @@ def test_choose_looks_takes_the_best_psnr_above_each_floor():
     assert chosen["default_look"] == "natural"
     assert (chosen["looks"]["natural"]["scale"], chosen["looks"]["vivid"]["mix"]) == (1.25, {"ab_vivid": 1.0})
     assert chosen["evaluation"]["looks"]["vivid"] == {"psnr_gain": -0.3, "colorfulness_ratio": 0.85, "photos": 5}
+    assert list(chosen["looks"]) == ["natural", "rich", "vivid"] and chosen["looks"]["rich"]["scale"] == 1.5
     careful = front.choose_looks(doc, "m", floors={"natural": 0.44}, margin=0.1)  # 0.45 < 0.44 x 1.1
     assert careful["looks"]["natural"]["scale"] == 1.25
     timid = front.choose_looks(doc, "m", floors={"loud": 3.0})  # nothing that colourful: the most colourful
@@ -86,7 +87,7 @@ def test_eval_front_command(vivid_model, model_path, photos, tmp_path):
     assert len(doc["points"]) == 4 + 2 and {r["look"] for r in doc["looks"]} == {"natural", "vivid", "blend"}
     assert doc["machine"]["cores"] and (tmp_path / "f.png").stat().st_size > 10_000
     looks = json.loads((tmp_path / "looks.json").read_text())
-    assert set(looks["looks"]) == {"natural", "vivid"} and looks["default_look"] == "natural"
+    assert set(looks["looks"]) == {"natural", "rich", "vivid"} and looks["default_look"] == "natural"
     assert "look vivid:" in result.output and "PSNR" in result.output
 
 

@@ -32,7 +32,7 @@ def test_models_info_gives_each_looks_formula_once():
     result = CliRunner().invoke(cli, ["models", "info", "effnet-hints-lite0"])
     assert result.exit_code == 0, result.output
     looks = [line for line in result.output.splitlines() if line.startswith("  look ") and " x (" in line]
-    assert len(looks) == 2 and all(line.count(" x (") == 1 for line in looks), looks
+    assert len(looks) == 3 and all(line.count(" x (") == 1 for line in looks), looks  # natural, rich, vivid
 
 
 def test_a_zero_byte_file_is_called_empty_and_a_text_file_not_an_image(tmp_path):

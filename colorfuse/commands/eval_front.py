@@ -29,7 +29,7 @@ def _floats(text: str) -> tuple[float, ...]:
               help="Weights of a model's second output (the rest on its first).")
 @click.option("--choose-looks", "looks_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the looks of the first model (natural: best PSNR at >= 50% colourfulness, the default; "
-                   "vivid: at >= 80%) as a `colorfuse export --looks` file.")
+                   "rich: at >= 60%; vivid: at >= 80%) as a `colorfuse export --looks` file.")
 @click.option("--look-margin", type=click.FloatRange(0, 0.5), default=MAX_COLOURFULNESS_CHANGE_PCT / 100,
               show_default=True, help="--choose-looks asks each look for its floor x (1 + this) of the colourfulness, "
                                       "so that precision variants within --precision auto's limit stay above the floor.")
