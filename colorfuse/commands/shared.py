@@ -13,7 +13,7 @@ from colorfuse.engine.variants import CHOICES, RUNTIME_CHOICES
 
 look_option = click.option(
     "--look", default=None,
-    help="One of the model's looks, e.g. natural or vivid (default: the model's; see `colorfuse models info`).")
+    help="One of the model's looks, e.g. natural, rich or vivid (default: the model's; see `colorfuse models info`).")
 precision_option = click.option(
     "--precision", type=click.Choice(CHOICES), default="auto", show_default=True,
     help="Variant to run: auto takes the fastest one here whose measured quality loss is within 0.05 dB PSNR and "
