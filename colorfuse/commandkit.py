@@ -35,6 +35,7 @@ from colorfuse.plugins.filetypes import file_types, output_formats
 __all__ = ["FiniteFloat", "Job", "OutputFormatChoice", "Summary", "colorize_collection", "exit_code", "file_types",
            "iter_jobs", "option_pairs", "output_formats", "parse_plugin_options", "print_summary", "summary_line"]
 
+
 def _checked_options(ctx, param, pairs) -> dict:
     try:
         return parse_plugin_options(pairs)

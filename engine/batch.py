@@ -94,6 +94,7 @@ class CollectionRun:
         self.on_outcome = on_outcome
         self.summary = Summary()
         self.planner = Planner(out_dir, fmt, skip_existing, overwrite, inputs)
+        self.keep_lab = any_accept("write_image", "lab")  # a writer wants the full-size Lab: asked once per run
         self._writes: deque[Future] = deque()
 
     def _report(self, outcome: Outcome) -> None:
@@ -111,7 +112,7 @@ class CollectionRun:
     def _finish_and_write(self, task: Task, item: Prepared, preview: bool) -> Outcome:
         job, target = task.job, task.planned.target
         try:
-            rgb = self.colorizer.finish(item, keep_lab=any_accept("write_image", "lab"))
+            rgb = self.colorizer.finish(item, keep_lab=self.keep_lab)
             small_input = _thumbnail(item.image) if preview else None
         except Exception as exc:  # an unexpected bug, or an allocation failure, still only fails this file
             return Outcome(job.source, "failed", target, failure_message(job.source, exc))

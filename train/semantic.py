@@ -124,8 +124,9 @@ def semantic_markdown(doc: dict) -> str:
     lines = [f"{doc['classifier']} (ImageNet-1k) on {doc['evaluated']} photos ({doc['skipped']} skipped), "
              f"{doc['date']}, {doc['machine']['cpu']}", "",
              "| photos classified | top-1 | top-5 | gray-to-truth gap closed |", "|---|---:|---:|---:|"]
+    def pct(value):
+        return "-" if value is None else f"{100 * value:.1f}%"
+
     for model in doc["models"]:
-        def pct(value):
-            return "-" if value is None else f"{100 * value:.1f}%"
         lines.append(f"| {model['name']} | {pct(model['top1'])} | {pct(model['top5'])} | {pct(model['gap_closed'])} |")
     return "\n".join(lines) + "\n"
