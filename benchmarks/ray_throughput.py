@@ -75,6 +75,7 @@ def ray_run(model, folders: dict, scratch: Path, workers: int, max_side, batch_s
     import ray
 
     from colorfuse.engine.distributed import colorize_on_ray
+    from colorfuse.engine.settings import RunSettings
 
     start = time.perf_counter()
     ray.init(num_cpus=workers + 1, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
@@ -83,8 +84,8 @@ def ray_run(model, folders: dict, scratch: Path, workers: int, max_side, batch_s
         for size, (folder, count) in [("cold_small", folders["small"]), *folders.items()]:
             arrivals: list[float] = []
             begin = time.perf_counter()
-            summary = colorize_on_ray([folder], scratch / f"ray{workers}-{size}", workers=workers, model=model,
-                                      max_side=max_side, batch_size=batch_size, device="cpu",
+            settings = RunSettings(model, device="cpu", max_side=max_side, batch_size=batch_size)
+            summary = colorize_on_ray([folder], scratch / f"ray{workers}-{size}", settings, workers=workers,
                                       on_outcome=lambda outcome: arrivals.append(time.perf_counter()))
             result[size] = {**_timing(summary, count), "first_result_s": round(arrivals[0] - begin, 2)}
     finally:

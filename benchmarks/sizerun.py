@@ -37,8 +37,7 @@ def main(argv=None) -> None:
     from colorfuse.engine.imagefiles import read_image, write_image_atomic
     from colorfuse.engine.tiling import plan_tiles, streams, tile_settings
 
-    timing: dict = {}
-    options = {"timing": timing, "max_pixels": args.max_pixels}
+    options = {"max_pixels": args.max_pixels}
     if args.tile is not None:
         options["tile"] = args.tile
     colorizer = Colorizer(args.model, device=args.device, max_side=0, batch_size=1, options=options,
@@ -54,12 +53,12 @@ def main(argv=None) -> None:
         colorizer.colorize(image)
     colorize_s, cpu_s, model_s = [], [], []
     for _ in range(args.repeats):
-        timing.clear()
+        colorizer.timing.reset()
         start, cpu_start = time.perf_counter(), time.process_time()
         result = colorizer.colorize(image)
         colorize_s.append(time.perf_counter() - start)
         cpu_s.append(time.process_time() - cpu_start)
-        model_s.append(timing.get("model_s", 0.0))
+        model_s.append(colorizer.timing.model_s)
     start = time.perf_counter()
     write_image_atomic(result, args.out, "jpeg", options)
     write_s = time.perf_counter() - start

@@ -2,7 +2,7 @@
 
 Each pass runs ``colorize_collection`` (decode, model, chroma upsampling, Lab->RGB, encode, atomic
 write) over every image of the folder into a fresh temporary folder, after a warm-up image. The
-built-in timing plugin adds up the seconds spent inside the model, so the result also says how
+colorizer adds up the seconds spent inside the model, so the result also says how
 busy the model was (model seconds / wall seconds): near 1, the model bounds the rate; well below
 1, decoding, encoding and the per-pixel CPU work do.
 """
@@ -43,15 +43,14 @@ def run_throughput(folder, device: str = "auto", model=None, max_side: int | Non
     jobs = jobs[:limit] if limit else jobs
     if not jobs:
         raise ColorfuseError(f"{folder}: no readable images to colorize")
-    timing: dict = {}
-    settings = {"device": device, "max_side": max_side, "batch_size": batch_size, "options": {"timing": timing},
+    settings = {"device": device, "max_side": max_side, "batch_size": batch_size,
                 "threads": threads, "precision": precision, "runtime": runtime}
     colorizer = BucketedColorizer(model, bucket=bucket, **settings) if bucket else Colorizer(model, **settings)
     with tempfile.TemporaryDirectory(prefix="colorfuse-png-inputs-") as png_dir:
         if png:
             jobs = _gray_pngs(jobs, Path(png_dir))
         colorizer.colorize(jobs[0].source)  # warm-up: session, first shapes
-        pipelines = {"colorfuse": _colorfuse_pass(colorizer, jobs, workers, timing)}
+        pipelines = {"colorfuse": _colorfuse_pass(colorizer, jobs, workers)}
         unavailable = {}
         if peers:
             pipelines.update(_peer_passes(colorizer, jobs, threads, torch_checkpoint, unavailable))
@@ -97,21 +96,21 @@ def _gray_pngs(jobs, folder: Path):
     return [job for job in iter_jobs([str(folder)]) if not job.error]
 
 
-def _colorfuse_pass(colorizer, jobs, workers: int, timing: dict):
+def _colorfuse_pass(colorizer, jobs, workers: int):
     from colorfuse.engine.batch import colorize_collection
     from colorfuse.errors import ColorfuseError
 
     def run_pass() -> dict:
-        timing.clear()
+        colorizer.timing.reset()
         cpu_start = time.process_time()
         with tempfile.TemporaryDirectory(prefix="colorfuse-throughput-") as out_dir:
             summary = colorize_collection(colorizer, jobs, out_dir, workers=workers, overwrite=True)
         cpu_s = time.process_time() - cpu_start
         if summary.failed:
             raise ColorfuseError(f"{len(summary.failed)} images failed, first: {summary.failed[0].error}")
-        model_s = timing.get("model_s", 0.0)
+        model_s = colorizer.timing.model_s
         return {"images": summary.done, "seconds": summary.seconds, "images_per_s": summary.done / summary.seconds,
-                "model_s": model_s, "model_calls": timing.get("calls", 0),
+                "model_s": model_s, "model_calls": colorizer.timing.calls,
                 "model_busy_share": model_s / summary.seconds, "process_cpu_s": cpu_s}
 
     return run_pass

@@ -56,7 +56,7 @@ def make_clip(source: Path | None, height: int, frames: int, path: Path) -> Path
 def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side: int | None,
             precision: str = "auto", runtime: str = "auto", device: str = "cpu") -> dict:
     """Colorize ``clip`` once, file to file; return the figures."""
-    options = {"timing": {}, "temporal_global": temporal, "temporal_flow": temporal}
+    options = {"temporal_global": temporal, "temporal_flow": temporal}
     colorizer = Colorizer(model, device=device, max_side=max_side, options=options, precision=precision, runtime=runtime)
     out.unlink(missing_ok=True)
     load_before = os.getloadavg()[0]
@@ -73,7 +73,7 @@ def measure(model, clip: Path, out: Path, temporal: bool, preset: str, max_side:
             "seconds": round(wall, 3), "frames_per_s": round(frames / wall, 2),
             "cpu_ms_per_frame_python": round((cpu_after[0] - cpu_before[0]) / frames * 1000, 1),
             "cpu_ms_per_frame_ffmpeg": round((cpu_after[1] - cpu_before[1]) / frames * 1000, 1),
-            "model_ms_per_frame": round(options["timing"].get("model_s", 0.0) / frames * 1000, 2),
+            "model_ms_per_frame": round(colorizer.timing.model_s / frames * 1000, 2),
             "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 

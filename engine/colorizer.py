@@ -41,6 +41,8 @@ from colorfuse.engine.hints import complete_feeds
 from colorfuse.engine.models import resolve_model
 from colorfuse.engine.adapter import provided_model
 from colorfuse.engine.precision import choose_variant, open_variant
+from colorfuse.engine.settings import RunSettings
+from colorfuse.engine.timing import ModelTiming
 from colorfuse.plugins.context import ImageContext
 from colorfuse.plugins.manager import all_accept, call_chain, call_first, wrap_chain
 
@@ -89,7 +91,8 @@ class Colorizer:
     ``precision_choice`` says which and why). The CLI's ``--saturation``, ``--chroma-upsample`` and
     ``--max-pixels`` and the ``tile`` and ``tile_overlap`` options are keywords too (``Colorizer(saturation=1.5)``);
     an option no enabled plugin applies is an error. ``colour_inputs`` counts the inputs that were
-    already in colour.
+    already in colour; ``timing`` the seconds and calls inside the model. ``settings`` holds the run's
+    settings as one :class:`~colorfuse.engine.settings.RunSettings` (:meth:`from_settings` takes one).
     """
 
     def __init__(self, model=None, device: str = "auto", max_side: int | None = None,
@@ -102,6 +105,9 @@ class Colorizer:
         named = dict(zip(KEYWORD_OPTIONS, (saturation, chroma_upsample, max_pixels, tile, tile_overlap)))
         self.options = {**DEFAULT_OPTIONS, **(options or {}), **{k: v for k, v in named.items() if v is not None}}
         check_applied(self.options, DEFAULT_OPTIONS)  # before the model loads
+        self.settings = RunSettings(model, device, max_side, batch_size, look, style, style_strength, precision,
+                                    runtime, threads, self.options)
+        self.timing = ModelTiming()
         self.colour_inputs = 0
         self._count_lock = threading.Lock()
         adapter = provided_model(model, device, threads)
@@ -131,8 +137,15 @@ class Colorizer:
         self._plain_cache = hint_spread.PlainCache()
         self.style = None if style is None else styles.make_style(self, style, self.style_strength)
         self.style_view = None if self.style is None else self.style.global_view
-        self._runner = wrap_chain("wrap_runner", "runner", runner=self._run_session, card=self.card,
-                                  options=self.options)
+        self._runner = self.timing.timed(wrap_chain("wrap_runner", "runner", runner=self._run_session,
+                                                    card=self.card, options=self.options))
+
+    @classmethod
+    def from_settings(cls, settings: RunSettings) -> "Colorizer":
+        """A colorizer for ``settings`` (what the CLI, video, Ray workers and the web page build)."""
+        return cls(settings.model, device=settings.device, max_side=settings.max_side, batch_size=settings.batch_size,
+                   options=dict(settings.options), threads=settings.threads, look=settings.look, style=settings.style,
+                   precision=settings.precision, runtime=settings.runtime, style_strength=settings.style_strength)
 
     # ---- checks ------------------------------------------------------------------------------
     def _check_card_against_model(self) -> dict[str, np.dtype]:

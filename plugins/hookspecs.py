@@ -82,7 +82,9 @@ def declare_options(declare):
     ``str`` or a tuple of the allowed strings; an ``int`` or ``float`` option may add an inclusive
     range, ``min=`` and/or ``max=``. ``--option`` values are converted to that type and checked
     against the choices or range before the run; an undeclared key is an error (with the nearest
-    declared name as a suggestion).
+    declared name as a suggestion). With ``flag=True`` the option is also a flag of ``colorize`` and
+    ``video`` (``--name-with-dashes VALUE``, listed under the plugin's name in ``--help``); a flag
+    whose plugin is disabled does not exist, so giving it is an error, never silently ignored.
     """
 
 

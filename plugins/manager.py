@@ -19,7 +19,6 @@ BUILTIN_PLUGINS = (
     "colorfuse.plugins.image_io",
     "colorfuse.plugins.saturation",
     "colorfuse.plugins.chroma_upsample",
-    "colorfuse.plugins.timing",
     "colorfuse.plugins.temporal",
     "colorfuse.plugins.web",
 )  # their plugin names; each is the module colorfuse.plugins.builtin.<last part> (loaded by name, not imported)
@@ -104,7 +103,7 @@ def broken_note() -> str:
 
 
 def _builtin_module(name: str) -> str:
-    """The module of the built-in plugin named ``name``: ``colorfuse.plugins.timing`` is ``colorfuse.plugins.builtin.timing``."""
+    """The module of the built-in plugin named ``name``: ``colorfuse.plugins.saturation`` is ``colorfuse.plugins.builtin.saturation``."""
     return "colorfuse.plugins.builtin." + name.rsplit(".", 1)[-1]
 
 
@@ -118,7 +117,7 @@ def _register_checked(manager: PluginManager, plugin, name: str) -> None:
 
 
 def _is_disabled(name: str) -> bool:
-    """Whether ``name`` was switched off; built-ins also answer to their short name (``timing``)."""
+    """Whether ``name`` was switched off; built-ins also answer to their short name (``saturation``)."""
     return name in _disabled or (name in BUILTIN_PLUGINS and name.rsplit(".", 1)[-1] in _disabled)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -14,7 +15,8 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 @dataclass(frozen=True)
 class OptionSpec:
     """One declared option; ``type`` is bool, int, float, str or a tuple of the allowed strings; an int
-    or float option may have an inclusive range (``min``, ``max``; None: unbounded)."""
+    or float option may have an inclusive range (``min``, ``max``; None: unbounded). With ``flag`` it is
+    also a flag of the colorizing commands (``--name-with-dashes``), grouped with its plugin in ``--help``."""
 
     name: str
     type: type | tuple
@@ -23,6 +25,11 @@ class OptionSpec:
     plugin: str
     min: float | None = None
     max: float | None = None
+    flag: bool = False
+
+    @property
+    def flag_name(self) -> str:
+        return "--" + self.name.replace("_", "-")
 
     @property
     def type_name(self) -> str:
@@ -54,7 +61,8 @@ def _convert(kind, value):
     if kind is int:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     if kind is float:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return float(value) if number else None
     return value if isinstance(value, str) else str(value)
 
 
@@ -69,8 +77,8 @@ def collect_options(own) -> dict[str, OptionSpec]:
     plugin = ENGINE
 
     def declare(name: str, type, default=None, help: str = "", min: float | None = None,
-                max: float | None = None) -> None:
-        spec = OptionSpec(name, tuple(type) if isinstance(type, list) else type, default, help, plugin, min, max)
+                max: float | None = None, flag: bool = False) -> None:
+        spec = OptionSpec(name, tuple(type) if isinstance(type, list) else type, default, help, plugin, min, max, flag)
         if not (isinstance(spec.type, tuple) or spec.type in (bool, int, float, str)):
             raise TypeError(f"option {name!r}: type must be bool, int, float, str or a tuple of strings")
         if (min is not None or max is not None) and spec.type not in (int, float):

@@ -99,12 +99,11 @@ def test_bucketed_batching_keeps_results(global_model_path, photo):
 
     images = [photo, photo[:40, :50]]  # working shapes 48x64 and 40x56: one bucket of 64x64
     plain = Colorizer(global_model_path, device="cpu").colorize_batch(images)
-    timing = {}
-    bucketed = BucketedColorizer(global_model_path, device="cpu", bucket=32, options={"timing": timing})
+    bucketed = BucketedColorizer(global_model_path, device="cpu", bucket=32)
     for expected, got in zip(plain, bucketed.colorize_batch(images)):
         # only the bottom and right borders change: the model sees replicated rows there instead of its zero padding
         assert got.shape == expected.shape and np.abs(got.astype(int) - expected.astype(int))[:-8, :-8].max() <= 1
-    assert timing["calls"] == 1 and bucket_shape(41, 64, 32) == (64, 64)
+    assert bucketed.timing.calls == 1 and bucket_shape(41, 64, 32) == (64, 64)
 
 
 def test_throughput_on_an_empty_folder_says_why(global_model_path, tmp_path):

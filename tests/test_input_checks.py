@@ -73,9 +73,19 @@ def test_cli_saturation_with_its_plugin_disabled_fails_before_any_work(tmp_path,
     Image.new("L", (20, 16), 90).save(tmp_path / "a.png")
     result = CliRunner().invoke(cli, ["colorize", "--quiet", str(tmp_path / "a.png"), "--out", str(tmp_path / "out"),
                                       "--model", str(model_path), "--saturation", "0"])
-    assert result.exit_code == 1
-    assert "no enabled plugin applies it" in result.output
-    assert not (tmp_path / "out" / "a.png").exists()
+    assert result.exit_code == 2  # #22: a plugin's flag exists only while the plugin is enabled
+    assert "No such option '--saturation'" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_names_the_disabled_plugin_whose_flag_was_given(tmp_path, model_path):
+    Image.new("L", (20, 16), 90).save(tmp_path / "a.png")
+    result = subprocess.run([sys.executable, "-m", "colorfuse", "--disable-plugin", "saturation", "colorize", "--quiet",
+                             str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--model", str(model_path),
+                             "--saturation", "0"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "disabled plugins, whose flags are gone: colorfuse.plugins.saturation" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_colorizer_takes_the_cli_options_as_keywords(model_path, photo):

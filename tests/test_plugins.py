@@ -135,10 +135,12 @@ def test_wrap_runner(register, model_path, photo):
     assert np.abs(result[:, :, 0].astype(int) - result[:, :, 1]).max() <= 1
 
 
-def test_timing_plugin_measures_model_time(model_path, photo):
-    timing = {}
-    Colorizer(model_path, device="cpu", options={"timing": timing}).colorize_batch([photo, photo])
-    assert timing["calls"] == 1 and timing["model_s"] > 0
+def test_the_colorizer_times_the_model_without_writing_into_options(model_path, photo):
+    """#22: the timing plugin wrote into ``options``; the colorizer counts model time itself, plugins wrapping too."""
+    colorizer = Colorizer(model_path, device="cpu")
+    colorizer.colorize_batch([photo, photo])
+    assert colorizer.timing.calls == 1 and colorizer.timing.model_s > 0
+    assert "timing" not in colorizer.options and "timing" not in colorizer.settings.options
 
 
 def test_saturation_and_guided_upsampling(model_path, photo):
@@ -243,10 +245,10 @@ def test_disable_plugin_option_and_environment(tmp_path):
     result = _run_cli(["--disable-plugin", "demo", "plugins", "--json"], path)
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["demo"]["status"] == "disabled" and rows["demo"]["hooks"] == [] and rows["demo"]["version"] == "1.2.3"
-    assert rows["colorfuse.plugins.timing"]["status"] == "loaded"
-    result = _run_cli(["plugins", "--json"], path, COLORFUSE_DISABLE_PLUGINS="demo, timing")
+    assert rows["colorfuse.plugins.saturation"]["status"] == "loaded"
+    result = _run_cli(["plugins", "--json"], path, COLORFUSE_DISABLE_PLUGINS="demo, saturation")
     status = {row["name"]: row["status"] for row in json.loads(result.stdout)}
-    assert status["demo"] == status["colorfuse.plugins.timing"] == "disabled"
+    assert status["demo"] == status["colorfuse.plugins.saturation"] == "disabled"
     assert status["colorfuse.plugins.image_io"] == "loaded"
 
 

@@ -93,6 +93,6 @@ def test_reduced_working_size_tiles_match_untiled(global_model_path, big_photo):
 
 
 def test_timing_counts_every_tile(model_path, big_photo):
-    timing = {}
-    Colorizer(model_path, device="cpu", max_side=0, options={"tile": 64, "tile_overlap": 16, "timing": timing}).colorize(big_photo)
-    assert timing["calls"] == len(plan_tiles(150, 221, 64, 16, 4))
+    colorizer = Colorizer(model_path, device="cpu", max_side=0, options={"tile": 64, "tile_overlap": 16})
+    colorizer.colorize(big_photo)
+    assert colorizer.timing.calls == len(plan_tiles(150, 221, 64, 16, 4))

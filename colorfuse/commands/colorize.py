@@ -9,11 +9,9 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
-from colorfuse.commands.shared import (describe, interrupted_line, look_option, precision_option, print_summary,
-                                       runtime_option, style_option, style_strength_option, summary_line,
-                                       warnings_as_lines)
-from colorfuse.engine.session import DEVICES
+from colorfuse.commands.parameters import OutputFormatChoice
+from colorfuse.commands.run_options import RunCommand, run_options, run_settings
+from colorfuse.commands.shared import describe, interrupted_line, print_summary, summary_line, warnings_as_lines
 from colorfuse.engine.signals import signal_status, signals_interrupt
 
 
@@ -71,43 +69,28 @@ def write_grid(summary, path: Path) -> bool:
     return True
 
 
-@click.command("colorize")
+@click.command("colorize", cls=RunCommand, sections=(
+    ("Output", ("out_dir", "fmt", "workers", "skip_existing", "overwrite", "grid", "grid_count", "quiet")),
+    ("Cluster mode (--ray)", ("ray_address", "ray_workers", "ray_threads", "ray_gpus", "failures"))))
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; the inputs' relative layout and names are kept.")
-@click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--max-side", type=click.IntRange(min=0), default=None,
-              help="Longest side the model sees (default: the model card's; 0 = full resolution).")
-@click.option("--batch-size", type=int, default=8, show_default=True)
+@run_options
 @click.option("--workers", type=int, default=2, show_default=True,
               help="Threads decoding and encoding images, overlapped with inference.")
 @click.option("--format", "fmt", type=OutputFormatChoice(), default="auto", show_default=True,
               help="auto: PNG for lossless inputs, JPEG otherwise (plugins may declare more formats).")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
-@look_option
-@style_option
-@style_strength_option
 @click.option("--hint", "hint", multiple=True, metavar="X,Y,#RRGGBB[,R]", callback=_parse_hints,
               help="A colour at pixel X,Y of the input (x from the left, y from the top) over radius R px (default 3); "
                    "repeatable, for a run over one file; needs a model that takes hints.")
 @click.option("--hints", "hints_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Hints file (JSON) with the hints of each image of the run, keyed by path (see the README).")
-@precision_option
-@runtime_option
-@click.option("--saturation", type=FiniteFloat(), default=1.0, show_default=True, help="Scale the predicted colour.")
-@click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
 @click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (resume a run).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a side-by-side picture (input | result).")
 @click.option("--grid-count", type=int, default=8, show_default=True, help="Images in the grid.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-              help="Refuse images whose header claims more pixels than this "
-                   "(default: as many as the available memory holds, at 12 bytes per pixel).")
-@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="Option for plugins (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-# ---- cluster mode (--ray): the run itself is in colorfuse.commands.cluster / colorfuse.engine.distributed ----
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run on Ray (pip install -e '.[distributed]' in the clone): alone, a local Ray instance; "
                    "auto or ray://HOST:PORT joins a cluster.")
@@ -117,10 +100,8 @@ def write_grid(summary, path: Path) -> bool:
 @click.option("--ray-gpus", type=float, default=1.0, show_default=True, help="With --ray: GPUs per worker on GPU nodes.")
 @click.option("--failures", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --ray: JSONL report of the failed inputs (default: OUT/failures.jsonl).")
-# ---- end of cluster mode options ----
-def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, quality, look, style, style_strength, hint,
-            hints_file, precision, runtime, saturation, chroma_upsample, skip_existing, overwrite, grid, grid_count,
-            max_pixels, extra, quiet, **cluster):
+def command(inputs, out_dir, workers, fmt, hint, hints_file, skip_existing, overwrite, grid, grid_count, quiet,
+            ray_address, ray_workers, ray_threads, ray_gpus, failures, **run_values):
     """Colorize INPUTS (files, folders searched recursively, or globs) into --out."""
     from tqdm import tqdm
 
@@ -133,23 +114,20 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
 
     if skip_existing and overwrite:
         raise click.UsageError("--skip-existing and --overwrite contradict each other")
-    options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "quality": quality,
-               "max_pixels": max_pixels, "timing": {}, **parse_plugin_options(extra)}
-    if cluster["ray_address"] is not None:  # ---- cluster mode: the same run through Ray Data ----
+    settings = run_settings(run_values)
+    if ray_address is not None:  # ---- cluster mode: the same run through Ray Data ----
         from colorfuse.commands.ray_colorize import run_colorize
         from colorfuse.engine.imagefiles import read_image
 
-        return run_colorize(inputs, out_dir, cluster["ray_address"], workers=cluster["ray_workers"],
-                            threads=cluster["ray_threads"], gpus_per_worker=cluster["ray_gpus"],
-                            failures=cluster["failures"], quiet=quiet, grid=grid, model=model, device=device,
-                            max_side=max_side, batch_size=batch_size, fmt=fmt, skip_existing=skip_existing,
-                            overwrite=overwrite, options=options, look=look, precision=precision, runtime=runtime,
-                            style=None if style is None else read_image(style, options), style_strength=style_strength,
+        style = None if settings.style is None else read_image(settings.style, settings.options)
+        return run_colorize(inputs, out_dir, ray_address, settings.replace(style=style), workers=ray_workers,
+                            threads=ray_threads, gpus_per_worker=ray_gpus, failures=failures, quiet=quiet, grid=grid,
+                            fmt=fmt, skip_existing=skip_existing, overwrite=overwrite,
                             hints=hint_plan(inputs, out_dir, hint, hints_file))
     sources = Inputs(inputs, out_dir)
     sources.check()  # the cheap checks, before the model loads
     hints = hint_plan(inputs, out_dir, hint, hints_file)
-    if max_pixels is None:
+    if settings.options.get("max_pixels") is None:
         memory_pixel_limit()  # the default limit, fixed for the whole run before anything is read
     total: list[int] = []  # the count of inputs, once the background walk has made it
     threading.Thread(target=lambda: total.append(sources.count()), daemon=True, name="colorfuse-count").start()
@@ -169,9 +147,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
 
     with signals_interrupt() as stop, warnings_as_lines(echo):
         with stop.until_stopped():  # a signal from here on ends in the summary and 128 + N, during model loading too
-            colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size, options=options,
-                                  look=look, style=style, precision=precision, runtime=runtime,
-                                  style_strength=style_strength)
+            colorizer = Colorizer.from_settings(settings)
             if hints is not None:
                 require_hints(colorizer.card)
             click.echo(describe(colorizer), err=True)
@@ -183,7 +159,7 @@ def command(inputs, out_dir, model, device, max_side, batch_size, workers, fmt, 
         summary = run.summary if run is not None else Summary()
         show_total()
         progress.close()
-        print_summary(summary, options["timing"].get("model_s", 0.0))
+        print_summary(summary, colorizer.timing.model_s if run is not None else 0.0)
         if run is not None and colorizer.colour_inputs:
             from colorfuse.engine.colorizer import colour_inputs_line
 

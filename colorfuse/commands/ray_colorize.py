@@ -8,8 +8,10 @@ import time
 import click
 
 
-def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet, grid, **settings):
-    """``colorfuse colorize ... --ray``: the run of :func:`colorize_on_ray` with a progress bar."""
+def run_colorize(inputs, out_dir, address, settings, *, workers, threads, gpus_per_worker, failures, quiet, grid,
+                 **placing):
+    """``colorfuse colorize ... --ray``: the run of :func:`colorize_on_ray` with ``settings`` (a
+    :class:`~colorfuse.engine.settings.RunSettings`) and a progress bar; ``placing`` as that function takes."""
     from tqdm import tqdm
 
     from colorfuse.commands.shared import interrupted_line, unknown_type_line
@@ -39,8 +41,9 @@ def run_colorize(inputs, out_dir, address, *, workers, threads, failures, quiet,
     with signals_interrupt() as stop:
         try:
             with stop.until_stopped():
-                summary = colorize_on_ray(inputs, out_dir, address=address, workers=workers, threads=threads,
-                                          failures=failures, on_outcome=on_outcome, on_start=on_start, **settings)
+                summary = colorize_on_ray(inputs, out_dir, settings, address=address, workers=workers, threads=threads,
+                                          gpus_per_worker=gpus_per_worker, failures=failures, on_outcome=on_outcome,
+                                          on_start=on_start, **placing)
         finally:
             progress.close()
     if summary is None:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 
-from colorfuse.commands.parameters import FiniteFloat, OutputFormatChoice, parse_plugin_options
-from colorfuse.commands.shared import (describe, look_option, precision_option, runtime_option, style_option,
-                                       style_strength_option, warnings_as_lines)
-from colorfuse.engine.session import DEVICES
+from colorfuse.commands.parameters import OutputFormatChoice
+from colorfuse.commands.run_options import RunCommand, run_options, run_settings
+from colorfuse.commands.shared import describe, warnings_as_lines
 from colorfuse.engine.video import SHOT_THRESHOLD
 from colorfuse.engine.signals import signal_status, signals_interrupt
 
@@ -21,7 +20,10 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
             "temporal_flow": temporal_flow and not no_temporal}
 
 
-@click.command("video")
+@click.command("video", cls=RunCommand, sections=(
+    ("Input and output", ("source", "out", "frames_dir", "frames_format", "fps", "start", "end", "overwrite", "quiet")),
+    ("Encoding", ("codec", "crf", "preset", "pix_fmt")),
+    ("Temporal consistency", ("no_temporal", "temporal_global", "temporal_flow", "shot_threshold"))))
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output video file; its suffix picks the container (.mp4, .mkv, .mov, ...).")
@@ -29,11 +31,6 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
               help="Also (or only) write the colorized frames as images into this folder.")
 @click.option("--frames-format", type=OutputFormatChoice(auto=False), default="png", show_default=True)
 @click.option("--fps", default=None, help="Frame rate when SOURCE is a folder of frames (e.g. 25 or 29.97).")
-@click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--max-side", type=click.IntRange(min=0), default=None,
-              help="Longest side the model sees (default: the model card's; 0 = full resolution).")
-@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--start", type=click.FloatRange(min=0), default=None, help="Start at this time (seconds).")
 @click.option("--end", type=float, default=None, help="Stop at this time (seconds).")
 @click.option("--codec", default="libx264", show_default=True, help="ffmpeg video encoder (libx265, mpeg4, libvpx-vp9, ...).")
@@ -48,23 +45,14 @@ def temporal_options(no_temporal: bool, temporal_global: bool, temporal_flow: bo
               help="Smooth colour over time along optical flow.")
 @click.option("--shot-threshold", type=click.FloatRange(0.01, 1.0), default=SHOT_THRESHOLD, show_default=True,
               help="Histogram distance above which a frame starts a new shot.")
-@look_option
-@style_option
-@style_strength_option
+@run_options
 @click.option("--hints", "hints_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Hints file (JSON) with hints on chosen frames ({\"frames\": {\"120\": [...]}}, frames numbered "
                    "from 1 as --frames names them), each carried along the motion to the following frames; needs a model that takes hints.")
-@precision_option
-@runtime_option
-@click.option("--saturation", type=FiniteFloat(), default=1.0, show_default=True)
-@click.option("--chroma-upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True)
-@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
-              help="Option for plugins, e.g. flow_alpha=0.8 (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(source, out, frames_dir, frames_format, fps, model, device, max_side, batch_size, start, end, codec,
-            crf, preset, pix_fmt, no_temporal, temporal_global, temporal_flow, shot_threshold, look, style,
-            style_strength, hints_file, precision, runtime, saturation, chroma_upsample, extra, overwrite, quiet):
+def command(source, out, frames_dir, frames_format, fps, start, end, codec, crf, preset, pix_fmt, no_temporal,
+            temporal_global, temporal_flow, shot_threshold, hints_file, overwrite, quiet, **run_values):
     """Colorize the video SOURCE into --out (and/or --frames); SOURCE may be a folder of frames (with --fps).
 
     Resolution, timing (variable frame rate too), duration, rotation and audio are kept. With --hints,
@@ -83,10 +71,10 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
 
     if out is None and frames_dir is None:
         raise click.UsageError("give --out FILE and/or --frames DIR")
-    options = {"saturation": saturation, "chroma_upsample": chroma_upsample, "timing": {},
-               **temporal_options(no_temporal, temporal_global, temporal_flow), **parse_plugin_options(extra)}
+    run = run_settings(run_values)
+    run = run.replace(options={**temporal_options(no_temporal, temporal_global, temporal_flow), **run.options})
     settings = VideoSettings(source, out, frames_dir, frames_format, fps, start, end, codec, crf, preset, pix_fmt,
-                             batch_size, shot_threshold, overwrite)
+                             run.batch_size, shot_threshold, overwrite)
     check_settings(settings)  # the cheap checks, before the model loads
     if not source.is_dir() or out is not None:
         ffmpeg_exe()
@@ -103,12 +91,10 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
         try:
             with stop.until_stopped():
                 with warnings_as_lines(partial(click.echo, err=True)):
-                    colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
-                                          options=options, look=look, style=style, precision=precision,
-                                          runtime=runtime, style_strength=style_strength)
+                    colorizer = Colorizer.from_settings(run)
                 if settings.hints:
                     require_hints(colorizer.card)
-                temporal = [name for name in ("temporal_global", "temporal_flow") if options[name]]
+                temporal = [name for name in ("temporal_global", "temporal_flow") if run.options[name]]
                 click.echo(f"{describe(colorizer)}, temporal: {', '.join(temporal) or 'off'}", err=True)
                 progress = tqdm(unit="frame", disable=quiet, dynamic_ncols=True, desc="video")
                 summary = run_video(colorizer, settings, on_total=lambda total: setattr(progress, "total", total),
@@ -124,7 +110,7 @@ def command(source, out, frames_dir, frames_format, fps, model, device, max_side
     stats = summary.stats
     width, height = stats.size or (0, 0)
     click.echo(f"done {stats.frames} frames ({width}x{height}) in {stats.seconds:.1f} s ({stats.fps:.1f} frames/s; "
-               f"model {options['timing'].get('model_s', 0.0):.1f} s), {stats.shots} shot(s), audio: {summary.audio}")
+               f"model {colorizer.timing.model_s:.1f} s), {stats.shots} shot(s), audio: {summary.audio}")
     for notice in summary.notices:
         click.echo(one_line(f"note: {notice}"), err=True)
     for path in (summary.output, summary.frames_dir):

@@ -25,6 +25,7 @@ from colorfuse.engine.batch import Summary
 from colorfuse.engine.distributed.cluster import WorkerPlan, connect, data_context, import_ray, plan_workers
 from colorfuse.engine.distributed.listing import is_uri, iter_planned, read_input
 from colorfuse.engine.imagefiles import HOST, output_is_complete, process_running
+from colorfuse.engine.settings import RunSettings
 from colorfuse.engine.planning import Outcome, Planned, failure_message, write_output
 from colorfuse.plugins.context import ImageContext
 
@@ -82,16 +83,10 @@ def _decode_stage(batch: dict, options: dict) -> dict:
 
 
 class ColorizeActor:
-    """A Ray Data actor: one Colorizer (one onnxruntime session) for its whole life."""
+    """A Ray Data actor: one Colorizer (one onnxruntime session) for its whole life, made from the run's settings."""
 
-    def __init__(self, model, device: str, max_side, batch_size: int, options: dict, threads: int | None,
-                 look: str | None = None, style=None, precision: str = "auto", runtime: str = "auto",
-                 style_strength: float = 1.0):
-        from colorfuse.engine.colorizer import Colorizer
-
-        self.colorizer = Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
-                                   options=options, threads=threads, look=look, style=style, precision=precision,
-                                   runtime=runtime, style_strength=style_strength)
+    def __init__(self, settings: RunSettings):
+        self.colorizer = settings.colorizer()
 
     def __call__(self, batch: dict) -> dict:
         status, error = list(batch["status"]), list(batch["error"])
@@ -165,16 +160,17 @@ def _local(item: str) -> str:
     return item if is_uri(item) else os.path.abspath(item)
 
 
-def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None, max_side=None,
-                  batch_size: int = 8, fmt: str = "auto", skip_existing: bool = False,
-                  overwrite: bool = False, options: dict | None = None, look: str | None = None, style=None,
-                  precision: str = "auto", runtime: str = "auto", style_strength: float = 1.0, hints=None):
+def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, settings: RunSettings, *, fmt: str = "auto",
+                  skip_existing: bool = False, overwrite: bool = False, hints=None):
     """The lazy Ray Data pipeline whose rows are outcomes (source, target, status, error).
 
-    ``style`` is the reference image as an array (read on the driver), so nodes need not see it;
+    Each model worker builds its colorizer from ``settings`` (device and threads as ``workers`` plans);
+    their ``style`` should be the reference as an array (read on the driver), so nodes need not see it;
     ``hints`` (a :class:`~colorfuse.engine.hint_jobs.HintPlan`) gives each listed image its hints."""
     data = ray.data
-    options = dict(options or {})
+    options, batch_size = dict(settings.options), settings.batch_size
+    worker_settings = settings.replace(model=_model_spec(settings.model), device=workers.device,
+                                       threads=workers.threads)
     listing = data.from_items([{"inputs": len(inputs)}]).map_batches(
         _list_stage, batch_size=1, num_cpus=0, batch_format="numpy",
         fn_kwargs={"inputs": [_local(item) for item in inputs], "out_dir": os.path.abspath(out_dir), "fmt": fmt,
@@ -184,10 +180,7 @@ def build_dataset(ray, inputs, out_dir: Path, workers: WorkerPlan, *, model=None
     colorized = decoded.map_batches(
         ColorizeActor, batch_size=batch_size, batch_format="numpy",
         compute=data.ActorPoolStrategy(min_size=workers.min_workers, max_size=workers.max_workers),
-        fn_constructor_kwargs={"model": _model_spec(model), "device": workers.device, "max_side": max_side,
-                               "batch_size": batch_size, "options": options, "threads": workers.threads,
-                               "look": look, "style": style, "precision": precision, "runtime": runtime,
-                               "style_strength": style_strength},
+        fn_constructor_kwargs={"settings": worker_settings},
         **workers.resources)
     return colorized.map_batches(_write_stage, batch_size=batch_size, batch_format="numpy",
                                  fn_kwargs={"fmt": fmt, "options": options, "skip_existing": skip_existing,
@@ -200,11 +193,13 @@ def write_failures(path: Path, failed: list[Outcome]) -> None:
                                            "error": outcome.error}) + "\n" for outcome in failed), path)
 
 
-def colorize_on_ray(inputs, out_dir, *, address: str = "local", workers: int | None = None, threads: int = 1,
-                    gpus_per_worker: float = 1.0, device: str = "auto", failures=None,
+def colorize_on_ray(inputs, out_dir, settings: RunSettings | None = None, *, address: str = "local",
+                    workers: int | None = None, threads: int = 1, gpus_per_worker: float = 1.0, failures=None,
                     on_outcome: Callable[[Outcome], None] | None = None,
-                    on_start: Callable[[WorkerPlan], None] | None = None, **settings) -> Summary:
-    """Colorize ``inputs`` into ``out_dir`` on Ray; ``settings`` as for :func:`build_dataset`.
+                    on_start: Callable[[WorkerPlan], None] | None = None, **placing) -> Summary:
+    """Colorize ``inputs`` into ``out_dir`` on Ray with ``settings`` (default: the defaults; its device
+    picks CPU or GPU workers); ``placing`` (``fmt``, ``skip_existing``, ``overwrite``, ``hints``) as for
+    :func:`build_dataset`.
 
     Outcomes arrive as they finish (``on_outcome``); failed ones are also written to
     ``failures`` (default ``out_dir/failures.jsonl``, rewritten by each run).
@@ -214,17 +209,18 @@ def colorize_on_ray(inputs, out_dir, *, address: str = "local", workers: int | N
 
     import_ray()
     if not address.startswith("ray://"):  # a Ray Client's model may exist on the cluster only
-        read_card(resolve_model(settings.get("model")))  # a bad model fails here, before cluster work
+        read_card(resolve_model(settings.model))  # a bad model fails here, before cluster work
     out_dir = Path(out_dir)
+    settings = settings or RunSettings()
     summary = Summary()
     start = time.perf_counter()
     with connect(address) as ray:
-        plan_ = plan_workers(ray.cluster_resources(), device, workers, threads, gpus_per_worker)
+        plan_ = plan_workers(ray.cluster_resources(), settings.device, workers, threads, gpus_per_worker)
         if on_start:
             on_start(plan_)
         try:
             with data_context(ray):
-                for row in build_dataset(ray, list(inputs), out_dir, plan_, **settings).iter_rows():
+                for row in build_dataset(ray, list(inputs), out_dir, plan_, settings, **placing).iter_rows():
                     outcome = Outcome(row["source"] if is_uri(row["source"]) else Path(row["source"]),
                                       row["status"], Path(row["target"]) if row["target"] else None,
                                       row["error"] or None)

@@ -85,7 +85,7 @@ def _colorizers(model, device, max_side, batch_size, options, jitter, hinted) ->
         if hinted:
             settings["hinted"] = settings["consistent"]
         return {name: Colorizer(model, device=device, max_side=max_side, batch_size=batch_size,
-                                options={**run_options, "timing": {}})
+                                options=run_options)
                 for name, run_options in settings.items()}
     finally:
         if jitter:

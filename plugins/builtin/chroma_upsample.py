@@ -64,4 +64,4 @@ def upsample_chroma(ab, small_l, full_l, options, rows):
 @hookimpl
 def declare_options(declare):
     declare("chroma_upsample", ("guided", "bilinear"), "guided",
-            "How ab is brought to full size: edge-aware guided filter or plain bilinear.")
+            "How ab is brought to full size: edge-aware guided filter or plain bilinear.", flag=True)

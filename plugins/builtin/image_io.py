@@ -141,9 +141,9 @@ def write_image(image, path, format, options):
 
 @hookimpl
 def declare_options(declare):
-    declare("quality", int, 95, "JPEG and WebP quality (1-100).", min=1, max=100)
-    declare("max_pixels", int, None, "Refuse images whose header claims more pixels (default: what memory holds).",
-            min=1)
+    declare("quality", int, 95, "JPEG and WebP quality (1-100).", min=1, max=100, flag=True)
+    declare("max_pixels", int, None, "Refuse images whose header claims more pixels than this (default: as many as "
+            "the available memory holds, at 12 bytes per pixel).", min=1, flag=True)
     declare("trust_header_size", bool, False,
             "Decode images whose header claims far more pixels than the file's size can encode (refused by default).")
 

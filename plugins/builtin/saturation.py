@@ -17,4 +17,5 @@ def postprocess_ab(lum, ab, options):
 
 @hookimpl
 def declare_options(declare):
-    declare("saturation", float, 1.0, "Chroma multiplier: 0 is gray, above 1 more colourful.", min=0)
+    declare("saturation", float, 1.0, "Scale the predicted colour: 0 is gray, above 1 more colourful.", min=0,
+            flag=True)

@@ -199,9 +199,7 @@ class Library:
         style = self._style(settings)
 
         def made(style_image):
-            return Colorizer(settings.model, device=settings.device, max_side=settings.max_side, batch_size=1,
-                             options={"saturation": settings.saturation, "max_pixels": self.max_pixels},
-                             look=settings.look, style=style_image)
+            return Colorizer.from_settings(settings.run_settings(self.max_pixels, style_image))
 
         try:
             colorizer = made(None)

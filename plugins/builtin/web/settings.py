@@ -24,6 +24,14 @@ class Settings:
     max_side: int | None = None  # None: the card's working size
     strength: float = 1.0  # how closely a hint-taking model follows the style's palette (see .hinting)
 
+    def run_settings(self, max_pixels: int | None, style_image=None):
+        """The engine's :class:`~colorfuse.engine.settings.RunSettings` for these settings (one photo at a time),
+        with the server's pixel limit and the style reference's pixels (``style`` here is only its id)."""
+        from colorfuse.engine.settings import RunSettings
+
+        return RunSettings(self.model, self.device, self.max_side, 1, self.look, style_image,
+                           options={"saturation": self.saturation, "max_pixels": max_pixels})
+
     @property
     def key(self) -> str:
         """A short stable name for these settings (results are cached under it)."""
