@@ -1,4 +1,4 @@
-"""Tests for ``colorfuse eval`` and colorfuse.engine.evaluation, with the factory test models."""
+"""Tests for ``colorfuse eval`` and colorfuse.evaluation.scoring, with the factory test models."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from colorfuse.cli import cli
-from colorfuse.engine import evaluation, grid, lab
+from colorfuse.engine import grid, lab
+from colorfuse.evaluation import scoring
 from colorfuse.engine.collection import iter_jobs
 from colorfuse.errors import ModelNotFoundError
 
@@ -52,7 +53,7 @@ def _run(args):
 
 def test_gray_version_keeps_l_and_drops_colour():
     photo = _colour_photo(12, 10, 0)
-    gray = evaluation.gray_version(photo)
+    gray = scoring.gray_version(photo)
     assert np.abs(gray.astype(int) - gray[:, :, :1]).max() <= 1
     assert np.abs(lab.luminance(gray) - lab.luminance(photo)).max() < 0.5
 
@@ -73,7 +74,7 @@ def test_eval_end_to_end(photo_dir, tmp_path, model_path, global_model_path):
     assert "p9_bad.jpg" in result.output and "skipped" in result.output
 
     names = [model["name"] for model in doc["models"]]
-    assert names == [evaluation.BASELINE, "plain", "global"]
+    assert names == [scoring.BASELINE, "plain", "global"]
     baseline, plain = doc["models"][0], doc["models"][1]
     assert baseline["baseline"] and not plain["baseline"]
     assert baseline["mean"]["colorfulness"] < 1.0  # a = b = 0 up to 8-bit rounding
@@ -88,7 +89,7 @@ def test_eval_end_to_end(photo_dir, tmp_path, model_path, global_model_path):
         assert model["mean"]["psnr"] == pytest.approx(mean_psnr)
     assert doc["machine"]["cores"] >= 1 and doc["date"]
 
-    assert evaluation.BASELINE in result.stdout and "PSNR dB" in result.stdout and "global" in result.stdout
+    assert scoring.BASELINE in result.stdout and "PSNR dB" in result.stdout and "global" in result.stdout
 
     picture = cv2.imread(str(out_grid))
     columns = len(names) + 1  # gray | models | truth
@@ -98,7 +99,7 @@ def test_eval_end_to_end(photo_dir, tmp_path, model_path, global_model_path):
     assert picture.shape == (expected_height, grid.GAP + columns * (256 + grid.GAP), 3)
 
     report = out_report.read_text()
-    assert f"| {evaluation.BASELINE} |" in report and "| plain |" in report
+    assert f"| {scoring.BASELINE} |" in report and "| plain |" in report
     assert f"{doc['machine']['cores']} cores" in report and f"photos: {evaluated} evaluated" in report
     assert "p9_bad.jpg" in report
 
@@ -110,13 +111,13 @@ def test_eval_max_images_and_default_models(photo_dir, tmp_path, model_path, mon
     assert result.exit_code == 0, result.output
     doc = json.loads(out_json.read_text())
     assert doc["evaluated"] == 2
-    assert [model["name"] for model in doc["models"]] == [evaluation.BASELINE, "factory"]
+    assert [model["name"] for model in doc["models"]] == [scoring.BASELINE, "factory"]
 
 
 def test_eval_without_models_says_so(monkeypatch):
     monkeypatch.setattr("colorfuse.engine.models.registered_models", dict)
     with pytest.raises(ModelNotFoundError, match="--model"):
-        evaluation.load_contestants([])
+        scoring.load_contestants([])
 
 
 def test_eval_fails_when_nothing_is_evaluated(tmp_path, model_path):
@@ -148,9 +149,9 @@ def test_a_photo_a_model_fails_on_is_skipped_for_every_model(tmp_path):
 
     for index, (height, width) in enumerate([(12, 12), (12, 6), (9, 14)]):
         cv2.imwrite(str(tmp_path / f"{index}.png"), _colour_photo(height, width, index))
-    contestants = [evaluation.Contestant(evaluation.BASELINE), evaluation.Contestant("picky", Picky())]
+    contestants = [scoring.Contestant(scoring.BASELINE), scoring.Contestant("picky", Picky())]
     seen = []
-    run = evaluation.evaluate(iter_jobs([tmp_path]), contestants, on_photo=lambda f, e: seen.append((f, e)))
+    run = scoring.evaluate(iter_jobs([tmp_path]), contestants, on_photo=lambda f, e: seen.append((f, e)))
     assert [Path(p["file"]).name for p in run.photos] == ["0.png", "2.png"]
     assert run.failed == [{"file": str(tmp_path / "1.png"), "error": f"{tmp_path / '1.png'}: model picky failed: too narrow"}]
     assert all(len(c.figures) == 2 for c in contestants) and len(contestants[1].seconds) == 2
@@ -166,7 +167,7 @@ def test_eval_scores_a_look_as_its_own_row(photo_dir, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "e.json").read_text())
     rows = {model["name"]: model["mean"] for model in doc["models"]}
-    assert set(rows) == {evaluation.BASELINE, "looks", "looks@vivid"}
+    assert set(rows) == {scoring.BASELINE, "looks", "looks@vivid"}
     assert rows["looks@vivid"]["colorfulness"] > rows["looks"]["colorfulness"]
-    assert evaluation.split_look("a/b@c.onnx") == ("a/b@c.onnx", None)
-    assert evaluation.split_look("effnet-lite0@vivid") == ("effnet-lite0", "vivid")
+    assert scoring.split_look("a/b@c.onnx") == ("a/b@c.onnx", None)
+    assert scoring.split_look("effnet-lite0@vivid") == ("effnet-lite0", "vivid")

@@ -1,4 +1,4 @@
-"""``colorfuse eval-front`` and colorfuse.engine.front: the PSNR / colourfulness front over looks."""
+"""``colorfuse eval-front`` and colorfuse.evaluation.front: the PSNR / colourfulness front over looks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from colorfuse.cli import cli
-from colorfuse.engine import front, quality
+from colorfuse.evaluation import front, quality
 from colorfuse.engine.colorizer import Colorizer
-from colorfuse.engine.evaluation import gray_version
+from colorfuse.evaluation.scoring import gray_version
 from tests.test_eval import _colour_photo
 
 pytest.importorskip("onnx")

@@ -14,12 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"colorfuse": "colorfuse", "engine": "colorfuse.engine", "train": "colorfuse.train",
            "plugins": "colorfuse.plugins", "exports": "colorfuse.exports", "benchmarks": "colorfuse.benchmarks"}
 PACKAGES = {  # the longest prefix of a module's name gives its package
-    "colorfuse": "api", "colorfuse.cli": "cli", "colorfuse.__main__": "cli", "colorfuse.errors": "errors", "colorfuse.commands": "commands", "colorfuse.commandkit": "commands", "colorfuse.engine": "engine",
+    "colorfuse": "api", "colorfuse.cli": "cli", "colorfuse.__main__": "cli", "colorfuse.errors": "errors", "colorfuse.commands": "commands", "colorfuse.commandkit": "commands", "colorfuse.evaluation": "evaluation", "colorfuse.engine": "engine",
     "colorfuse.plugins": "contract", "colorfuse.plugins.builtin": "builtin", "colorfuse.train": "train",
     "colorfuse.benchmarks": "benchmarks", "colorfuse.exports": "exports",
 }
 RUNTIME = {"engine", "contract", "builtin"}
-LAYERS = ["cli", "commands", "benchmarks", "train", "api", "builtin", "engine", "exports", "contract", "errors"]
+LAYERS = ["cli", "commands", "benchmarks", "train", "evaluation", "api", "builtin", "engine", "exports", "contract",
+          "errors"]
 """Top to bottom, as the README's table: each imports only those after it."""
 
 
@@ -85,7 +86,7 @@ def _forbidden(sources: set, targets: set):
 
 
 def test_the_engine_imports_no_built_in_plugin_command_training_or_benchmark():
-    found = _forbidden({"engine"}, {"builtin", "commands", "train", "benchmarks", "cli", "api"})
+    found = _forbidden({"engine"}, {"builtin", "commands", "train", "benchmarks", "cli", "api", "evaluation"})
     assert not found, "the engine imports a layer above it:\n" + _lines(found)
 
 
@@ -100,7 +101,7 @@ def test_errors_import_nothing_of_colorfuse():
 
 
 def test_the_built_in_plugins_import_no_command():
-    found = _forbidden({"builtin"}, {"commands", "cli", "api", "train", "benchmarks"})
+    found = _forbidden({"builtin"}, {"commands", "cli", "api", "train", "benchmarks", "evaluation"})
     assert not found, "a built-in plugin imports a command module or the CLI:\n" + _lines(found)
 
 
@@ -116,7 +117,7 @@ def test_no_command_module_imports_another():
 
 
 def test_the_runtime_never_imports_torch():
-    found = _forbidden(RUNTIME, {"torch"})
+    found = _forbidden(RUNTIME | {"evaluation"}, {"torch"})
     assert not found, "the runtime imports torch:\n" + _lines(found)
 
 

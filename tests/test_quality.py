@@ -1,4 +1,4 @@
-"""Tests for colorfuse.engine.quality against hand-computed values."""
+"""Tests for colorfuse.evaluation.quality against hand-computed values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from colorfuse.engine import quality
+from colorfuse.evaluation import quality
 
 pytest.importorskip("skimage")
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 pytest.importorskip("torch")
 
 from colorfuse.cli import cli  # noqa: E402
-from colorfuse.engine import evaluation  # noqa: E402
+from colorfuse.evaluation import scoring  # noqa: E402
 from colorfuse.engine.collection import iter_jobs  # noqa: E402
 from colorfuse.errors import ImageReadError  # noqa: E402
 from colorfuse.train import semantic  # noqa: E402
@@ -62,7 +62,7 @@ def test_the_gap_closed_is_measured_against_gray_and_truth(tmp_path, model_path)
     assert doc["evaluated"] == 4 and doc["skipped"] == 2
     assert {Path(f["file"]).name for f in doc["failed"]} == {"holiday.jpg", "n01443537_broken.jpg"}
     assert sum(m is not None for m in messages) == 2
-    gray, truth = rows[evaluation.BASELINE], rows[semantic.TRUTH]
+    gray, truth = rows[scoring.BASELINE], rows[semantic.TRUTH]
     assert gray["top1"] == 0 and gray["top5"] == 0 and gray["per_photo_rank"] == [5] * 4
     assert truth["top1"] == 1 and truth["gap_closed"] == 1
     model = rows[Path(model_path).stem]
@@ -75,7 +75,7 @@ def test_efficientnet_lite1_recognises_the_shipped_imagenet_samples():
     classifier = semantic.ImagenetClassifier()
     synsets = semantic.load_synsets()
     for path in sorted(SAMPLES.glob("n*.jpg")):
-        top = classifier.top5(evaluation.read_colour_photo(path))
+        top = classifier.top5(scoring.read_colour_photo(path))
         assert top[0] == semantic.synset_index(path, synsets), path.name
 
 
@@ -87,5 +87,5 @@ def test_eval_semantic_command_writes_the_table(tmp_path, model_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(out_json.read_text())
     assert doc["evaluated"] == 2 and doc["classifier"] == "EfficientNet-Lite1"
-    assert [row["name"] for row in doc["models"]] == [evaluation.BASELINE, Path(model_path).stem, semantic.TRUTH]
+    assert [row["name"] for row in doc["models"]] == [scoring.BASELINE, Path(model_path).stem, semantic.TRUTH]
     assert out_md.read_text() in result.output and "gray-to-truth gap closed" in result.output

@@ -12,7 +12,7 @@ from PIL import Image
 
 from colorfuse.cli import cli
 from colorfuse.engine.video.ffmpeg import ffmpeg_exe, probe
-from colorfuse.engine.video.metrics import psnr
+from colorfuse.evaluation.video_metrics import psnr
 from colorfuse.engine.video.reader import FfmpegReader
 
 

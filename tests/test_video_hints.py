@@ -1,5 +1,5 @@
 """Hints on video keyframes carried along the flow (engine/video/hint_track.py), `colorfuse video
---hints`, eval-video's hinted run and CDC (engine/video/metrics.py)."""
+--hints`, eval-video's hinted run and CDC (colorfuse/evaluation/video_metrics.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from colorfuse.cli import cli
 from colorfuse.engine import lab
 from colorfuse.engine.hints import Hint, HintError
 from colorfuse.engine.video.hint_track import HintTracker, frame_hint_problems, keyframes_of
-from colorfuse.engine.video.metrics import ClipMetrics, channel_histograms, js_divergence
+from colorfuse.evaluation.video_metrics import ClipMetrics, channel_histograms, js_divergence
 from tests import helpers_hints
 from tests.helpers_train import one_torch_thread  # noqa: F401  (autouse fixture)
 from tests.test_video import make_clip

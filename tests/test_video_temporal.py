@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from colorfuse.cli import cli
 from colorfuse.engine.video.flow import FlowEstimator, warp
-from colorfuse.engine.video.metrics import ClipMetrics, psnr
+from colorfuse.evaluation.video_metrics import ClipMetrics, psnr
 from colorfuse.engine.video.reader import VideoFrame
 from colorfuse.engine.video.shots import ShotDetector
 from colorfuse.plugins import hookimpl

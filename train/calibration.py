@@ -42,7 +42,8 @@ def _truth_hints(card, image: np.ndarray, shape: tuple[int, int], padded: tuple[
     """Ten 6x6 hints at random points of the photo at ``shape``, each the truth's mean ab there, and its palette."""
     import cv2
 
-    from colorfuse.engine import hint_eval, hints
+    from colorfuse.engine import hints
+    from colorfuse.evaluation import hints as hint_eval
 
     small = cv2.resize(image[..., :3], shape[::-1], interpolation=cv2.INTER_AREA)
     ab = cv2.cvtColor(small.astype(np.float32) / (65535 if small.dtype == np.uint16 else 255), cv2.COLOR_RGB2Lab)[..., 1:]

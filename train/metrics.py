@@ -1,6 +1,6 @@
 """Validation figures of one colorized image, on NumPy arrays (no torch).
 
-The same conversions (:mod:`colorfuse.engine.lab`) and metrics (:mod:`colorfuse.engine.quality`)
+The same conversions (:mod:`colorfuse.engine.lab`) and metrics (:mod:`colorfuse.evaluation.quality`)
 as ``colorfuse eval``, so training curves and evaluation tables agree.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from colorfuse.engine.lab import lab_to_rgb8
-from colorfuse.engine.quality import colorfulness, psnr
+from colorfuse.evaluation.quality import colorfulness, psnr
 
 
 def colorization_figures(L: np.ndarray, ab_pred: np.ndarray, ab_true: np.ndarray) -> dict[str, float]:  # noqa: N803
@@ -54,7 +54,7 @@ class ScaleSweep:
     def gain_at(self, floor: float = NATURAL_FLOOR) -> float:
         """The PSNR gain over gray where the colourfulness ratio (mean over mean, as in
         ``colorfuse eval-front``) reaches ``floor``, interpolated linearly between the two scales
-        around it: the natural look's figure (:func:`colorfuse.engine.front.choose_looks`). NaN
+        around it: the natural look's figure (:func:`colorfuse.evaluation.front.choose_looks`). NaN
         when no scale reaches it."""
         if not self.count or not self.truth_colour:
             return float("nan")

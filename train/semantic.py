@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorfuse.engine import evaluation
+from colorfuse.evaluation import scoring
 from colorfuse.engine.machine import machine_summary
 from colorfuse.errors import ColorfuseError, ImageReadError
 
@@ -73,7 +73,7 @@ def run_semantic(jobs: Iterable, specs: Iterable[str], max_images: int | None = 
     of ``jobs``; the JSON document of the run (see :func:`semantic_markdown`)."""
     classifier = classifier or ImagenetClassifier()
     synsets = load_synsets()
-    contestants = evaluation.load_contestants(specs, device=device)
+    contestants = scoring.load_contestants(specs, device=device)
     names = [c.name for c in contestants] + [TRUTH]
     ranks: dict[str, list[int]] = {name: [] for name in names}  # per photo: rank of the label in the top 5, or 5
     photos, failed = [], []
@@ -84,8 +84,8 @@ def run_semantic(jobs: Iterable, specs: Iterable[str], max_images: int | None = 
             if job.error:
                 raise ImageReadError(job.error)
             label = synset_index(job.source, synsets)
-            truth = evaluation.read_colour_photo(job.source)
-            gray = evaluation.gray_version(truth)
+            truth = scoring.read_colour_photo(job.source)
+            gray = scoring.gray_version(truth)
             outputs = [gray if c.colorizer is None else c.colorizer.colorize(gray) for c in contestants] + [truth]
         except (ColorfuseError, ValueError) as exc:
             message = str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"
@@ -106,7 +106,7 @@ def _document(contestants, ranks, photos, failed, classifier, device) -> dict:
     def accuracy(name: str, k: int) -> float | None:
         return sum(r < k for r in ranks[name]) / len(ranks[name]) if ranks[name] else None
 
-    gray, truth = accuracy(evaluation.BASELINE, 1), accuracy(TRUTH, 1)
+    gray, truth = accuracy(scoring.BASELINE, 1), accuracy(TRUTH, 1)
     models = []
     for name in ranks:
         top1 = accuracy(name, 1)

@@ -71,7 +71,7 @@ def measure_variants(model_path: Path, variants, photos_dir: Path, max_images: i
     """PSNR and colourfulness of the fp32 model and of each variant on the same photos, in one pass."""
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
-    from colorfuse.engine.evaluation import BASELINE, Contestant, evaluate, means
+    from colorfuse.evaluation.scoring import BASELINE, Contestant, evaluate, means
     from colorfuse.engine.precision import mean_abs_difference, open_variant, probe_feeds
 
     contestants = [Contestant(BASELINE)] + [

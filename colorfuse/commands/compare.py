@@ -29,7 +29,7 @@ def command(inputs, out_path, models, styles, max_images, cell, device, max_side
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
     from colorfuse.errors import ColorfuseError
-    from colorfuse.engine.evaluation import split_look
+    from colorfuse.evaluation.scoring import split_look
     from colorfuse.engine.grid import make_grid
     from colorfuse.engine.imagefiles import write_image_atomic
     from colorfuse.engine.lab import as_image

@@ -31,12 +31,12 @@ def command(photos, models, json_path, grid, grid_count, report, max_images, dev
     the results against the originals: PSNR, SSIM, ab-error AuC, colourfulness, saturation."""
     from tqdm import tqdm
 
-    from colorfuse.engine import evaluation
+    from colorfuse.evaluation import scoring
     from colorfuse.engine.atomic import write_json_atomic, write_text_atomic
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.imagefiles import write_image_atomic
 
-    contestants = evaluation.load_contestants(models, device=device, max_side=max_side)
+    contestants = scoring.load_contestants(models, device=device, max_side=max_side)
     for contestant in contestants[1:]:
         colorizer = contestant.colorizer
         click.echo(f"model {contestant.name}: {colorizer.card.architecture} {colorizer.card.version} on "
@@ -48,21 +48,21 @@ def command(photos, models, json_path, grid, grid_count, report, max_images, dev
         if error:
             progress.write(f"skipped: {error}", file=sys.stderr)
 
-    run = evaluation.evaluate(iter_jobs(photos), contestants, max_images=max_images,
+    run = scoring.evaluate(iter_jobs(photos), contestants, max_images=max_images,
                               previews=grid_count if grid else 0, on_photo=on_photo)
     progress.close()
     if not run.photos:
         raise click.ClickException(f"no photo could be evaluated ({len(run.failed)} skipped)")
     settings = {"inputs": list(photos), "device": device, "max_side": max_side}
-    doc = evaluation.summarise(run, settings)
+    doc = scoring.summarise(run, settings)
     write_json_atomic(doc, json_path)
     click.echo(f"figures: {json_path}", err=True)
     if grid:
         fmt = "jpeg" if grid.suffix.lower() in (".jpg", ".jpeg") else "png"
-        write_image_atomic(evaluation.render_grid(run), grid, fmt)
+        write_image_atomic(scoring.render_grid(run), grid, fmt)
         click.echo(f"grid: {grid}", err=True)
     if report:
-        write_text_atomic(evaluation.render_report(doc), report)
+        write_text_atomic(scoring.render_report(doc), report)
         click.echo(f"report: {report}", err=True)
-    click.echo(evaluation.format_table(doc))
-    click.echo(evaluation.truth_line(doc))
+    click.echo(scoring.format_table(doc))
+    click.echo(scoring.truth_line(doc))

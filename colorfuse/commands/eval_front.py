@@ -46,7 +46,7 @@ def command(photos, models, json_path, plot, scales, mixes, looks_out, look_marg
 
     from tqdm import tqdm
 
-    from colorfuse.engine import front
+    from colorfuse.evaluation import front
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
     from colorfuse.engine.atomic import write_json_atomic

@@ -40,11 +40,11 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     gain over no hints per count, beside Zhang et al. (SIGGRAPH 2017)."""
     from tqdm import tqdm
 
-    from colorfuse.engine import hint_eval
+    from colorfuse.evaluation import hints as hint_eval
     from colorfuse.engine.collection import iter_jobs
     from colorfuse.engine.colorizer import Colorizer
     from colorfuse.engine.atomic import write_json_atomic
-    from colorfuse.engine.evaluation import split_look
+    from colorfuse.evaluation.scoring import split_look
     from colorfuse.engine.machine import machine_summary
     from colorfuse.engine.hint_spread import LOCALITY, reach_of
 

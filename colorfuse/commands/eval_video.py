@@ -48,7 +48,7 @@ def command(clip, json_path, model, device, max_side, batch_size, start, end, ex
     from tqdm import tqdm
 
     from colorfuse.errors import VideoReadError
-    from colorfuse.engine.video.evaluate import evaluate_clip
+    from colorfuse.evaluation.video import evaluate_clip
     from colorfuse.engine.atomic import write_json_atomic
     from colorfuse.engine.machine import machine_summary
 

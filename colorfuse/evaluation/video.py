@@ -24,7 +24,7 @@ import numpy as np
 from colorfuse.engine import lab
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.engine.hints import Hint, require_hints
-from colorfuse.engine.video.metrics import ClipMetrics
+from colorfuse.evaluation.video_metrics import ClipMetrics
 from colorfuse.engine.video.pipeline import FrameColorizer, batches
 from colorfuse.engine.video.reader import FfmpegReader
 from colorfuse.plugins import hookimpl

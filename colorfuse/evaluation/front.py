@@ -15,10 +15,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from colorfuse.engine import quality
+from colorfuse.evaluation import quality
 from colorfuse.engine.colorizer import Colorizer
 from colorfuse.errors import ColorfuseError
-from colorfuse.engine.evaluation import gray_version, read_colour_photo
+from colorfuse.evaluation.scoring import gray_version, read_colour_photo
 from colorfuse.engine.hints import complete_feeds
 
 SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)

@@ -1,9 +1,9 @@
 """Evaluating models on real colour photos: run, summarise, and present (table, grid, report).
 
 Each photo is turned gray (its Lab L with a = b = 0), every model colorizes that gray image,
-and :func:`colorfuse.engine.quality.compare` scores each result against the original. The
+and :func:`colorfuse.evaluation.quality.compare` scores each result against the original. The
 gray image itself is scored too, as the baseline row. The figures and their meaning are in
-:mod:`colorfuse.engine.quality`.
+:mod:`colorfuse.evaluation.quality`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from colorfuse.engine import lab, quality
+from colorfuse.engine import lab
+from colorfuse.evaluation import quality
 from colorfuse.engine.collection import Job
 from colorfuse.errors import ColorfuseError, ImageReadError, ModelNotFoundError
 from colorfuse.engine.imagefiles import read_image

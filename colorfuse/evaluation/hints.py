@@ -17,9 +17,10 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from colorfuse.engine import hint_spread, quality
+from colorfuse.engine import hint_spread
+from colorfuse.evaluation import quality
 from colorfuse.errors import ColorfuseError
-from colorfuse.engine.evaluation import gray_version, read_colour_photo
+from colorfuse.evaluation.scoring import gray_version, read_colour_photo
 from colorfuse.engine.hints import palette_input, require_hints
 
 # Zhang et al. 2017, Table/Fig. of random-hint PSNR on 1,000 ImageNet photos (dB at k hints)
