@@ -1,4 +1,8 @@
-"""``colorfuse bench``: every subcommand end to end on the tiny test models with tiny sizes."""
+"""``colorfuse bench``: every subcommand end to end on the tiny test models with tiny sizes.
+
+Covers benchmarks/paper.py, benchmarks/scaling.py, benchmarks/sizerun.py (its subprocess), benchmarks/throughput.py,
+benchmarks/images.py and benchmarks/report.py; benchmarks/ray_throughput.py's arithmetic too.
+"""
 
 import json
 
@@ -186,3 +190,19 @@ def test_graph_flops_count_the_convolution(global_model_path):
 def test_machine_description():
     machine = describe_machine()
     assert machine["physical_cores"] >= 1 and machine["cpu"] and "CPUExecutionProvider" in machine["onnxruntime_providers"]
+
+
+def test_ray_throughput_reports_the_marginal_rate_and_compares_outputs(tmp_path):
+    from PIL import Image
+
+    from colorfuse.benchmarks.ray_throughput import compare, marginal
+
+    assert marginal({"images": 10, "seconds": 5.0}, {"images": 50, "seconds": 9.0}) == 10.0  # 40 more in 4 s
+    assert marginal({"images": 10, "seconds": 5.0}, {"images": 50, "seconds": 5.0}) is None
+    for folder, shade in (("a", 100), ("b", 100)):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (8, 8), (shade, 90, 80)).save(tmp_path / folder / "same.jpg")
+    Image.new("RGB", (8, 8), (10, 90, 80)).save(tmp_path / "a" / "other.jpg")
+    Image.new("RGB", (8, 8), (40, 90, 80)).save(tmp_path / "b" / "other.jpg")
+    result = compare(tmp_path / "a", tmp_path / "b")
+    assert result["files"] == 2 and result["byte_identical"] == 1 and 20 <= result["max_pixel_difference"] <= 40

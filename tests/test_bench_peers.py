@@ -1,4 +1,7 @@
-"""The plain pipelines ``bench throughput --peers`` compares against, the step profile, and PNG inputs."""
+"""The plain pipelines ``bench throughput --peers`` compares against, the step profile, and PNG inputs.
+
+Covers benchmarks/stages.py and benchmarks/torchref.py (the PyTorch peer).
+"""
 
 from __future__ import annotations
 

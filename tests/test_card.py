@@ -1,4 +1,7 @@
-"""Model cards: round trip, validation, and refusal of files without or against their card."""
+"""Model cards: round trip, validation, and refusal of files without or against their card.
+
+Covers train/onnx_card.py (the card written into the ONNX file at export).
+"""
 
 import json
 

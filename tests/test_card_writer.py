@@ -1,4 +1,7 @@
-"""#14: `colorfuse models card` writes a card into an ONNX file that has none, the hash computed for the user."""
+"""#14: `colorfuse models card` writes a card into an ONNX file that has none, the hash computed for the user.
+
+Covers engine/cardwriter.py and engine/card_summary.py (`models card`, `models info`).
+"""
 
 import json
 

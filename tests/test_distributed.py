@@ -2,6 +2,8 @@
 
 Outputs must be byte-identical to the single-machine run's; bad files are reported in the summary
 and the JSONL failure report; a --skip-existing rerun rewrites nothing.
+
+Covers engine/distributed/cluster.py (connecting, planning workers).
 """
 
 import json
@@ -158,3 +160,10 @@ def test_uri_inputs_through_pyarrow(local_ray, tmp_path, model_path):
     report = [json.loads(line) for line in (cluster / "failures.jsonl").read_text().splitlines()]
     assert {entry["source"] for entry in report} == {f"{src.as_uri()}/{name}" for name in BAD}
     assert all(entry["error"].startswith(entry["source"]) for entry in report)  # names the URI, not a temp file
+
+
+def test_cluster_info_shows_the_nodes_and_the_workers_a_run_would_start(local_ray):
+    result = CliRunner().invoke(cli, ["cluster", "info", "--device", "cpu", "--ray-workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "1 node(s), 2 CPU, 0 GPU" in result.output
+    assert "colorize --ray would start 1 colorize worker(s) on cpu, 1 CPU thread(s) each" in result.output

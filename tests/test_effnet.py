@@ -1,5 +1,8 @@
 """The pretrained-encoder colorizer (``effnet``): real ImageNet weights, frozen, gray-exact stem,
-global fusion, both heads, and its card."""
+global fusion, both heads, and its card.
+
+Covers train/models/ab_classes.py (the classification head over ab bins).
+"""
 
 from __future__ import annotations
 

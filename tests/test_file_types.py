@@ -1,4 +1,7 @@
-"""#14: readers declare the extensions they read; folder scans, frame folders and the Ray listing use them."""
+"""#14: readers declare the extensions they read; folder scans, frame folders and the Ray listing use them.
+
+Covers plugins/builtin/tiff_messages.py (TIFF decoding messages).
+"""
 
 import numpy as np
 import pytest

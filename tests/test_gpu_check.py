@@ -1,4 +1,7 @@
-"""`make gpu-check` (#21): the CUDA plan fits 9 minutes, and its CPU dry run writes every result within its budget."""
+"""`make gpu-check` (#21): the CUDA plan fits 9 minutes, and its CPU dry run writes every result within its budget.
+
+Its dry run runs benchmarks/video_speed.py (`bench video` at 144p).
+"""
 
 import json
 from pathlib import Path

@@ -1,5 +1,8 @@
 """The hint-taking model (effnet_hints): hint simulation, exactness without hints, training,
-export parity, and the engine filling absent hint inputs."""
+export parity, and the engine filling absent hint inputs.
+
+Covers colorfuse/evaluation/hints.py (eval-hints) and train/calibration.py.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """#14: a plugin provides a foreign-convention model (NHWC RGB in 0..1 at a fixed 32x32) through provide_model.
 
 The plugin is ``tests/plugin_packages/colorfuse_foreign.py``; here it is registered directly, and once
-through its entry point in a fresh process."""
+through its entry point in a fresh process.
+
+Covers engine/adapter.py (a plugin-provided model, run by its plugin).
+"""
 
 import json
 import subprocess

@@ -1,4 +1,8 @@
-"""Plugin hooks: each one exercised through a test plugin, entry-point discovery, error naming."""
+"""Plugin hooks: each one exercised through a test plugin, entry-point discovery, error naming.
+
+Covers the built-ins plugins/builtin/builtin_models.py, plugins/builtin/saturation.py and
+plugins/builtin/chroma_upsample.py, and engine/timing.py.
+"""
 
 import json
 import subprocess

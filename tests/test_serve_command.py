@@ -1,4 +1,7 @@
-"""`colorfuse serve` as a command: a built-in plugin's command, its messages, a real server's start and stop."""
+"""`colorfuse serve` as a command: a built-in plugin's command, its messages, a real server's start and stop.
+
+Covers plugins/builtin/web/command.py (`colorfuse serve`).
+"""
 
 import json
 import os

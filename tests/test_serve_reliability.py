@@ -1,6 +1,9 @@
 """#23.15: bodies that are not the JSON a route expects are 400s, not 500s; a body the browser abandons
 is dropped with one log line naming the request (it printed a ~46-line traceback, then nothing at all).
-Each test failed before its fix."""
+Each test failed before its fix.
+
+Covers plugins/builtin/web/bodies.py (upload bodies) and plugins/builtin/web/logs.py.
+"""
 
 import asyncio
 import signal

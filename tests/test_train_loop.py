@@ -1,4 +1,7 @@
-"""colorfuse.train.trainer: the loss falls, budgets stop, checkpoints resume, run files exist."""
+"""colorfuse.train.trainer: the loss falls, budgets stop, checkpoints resume, run files exist.
+
+Covers train/plots.py (the loss curve each run writes).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``colorfuse cluster``: Ray cluster mode (the ``distributed`` extra).
 
-``colorfuse cluster info [--ray ADDRESS]`` shows what a ``colorize --ray`` run would use there;
-:func:`run_colorize` is the ``colorize --ray`` branch (progress, summary, exit status).
+``colorfuse cluster info [--ray ADDRESS]`` shows what a ``colorize --ray`` run would use there (the
+``colorize --ray`` branch itself is colorfuse/commands/ray_colorize.py).
 """
 
 from __future__ import annotations
