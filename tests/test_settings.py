@@ -99,3 +99,11 @@ def test_the_web_page_builds_the_same_settings():
     assert (settings.model, settings.device, settings.look, settings.max_side, settings.batch_size) == \
         ("tiny", "cpu", "vivid", 96, 1)
     assert dict(settings.options) == {"saturation": 1.5, "max_pixels": 10_000}
+
+
+def test_plugins_options_says_which_options_are_flags():
+    import json
+
+    rows = {row["name"]: row for row in json.loads(CliRunner().invoke(cli, ["plugins", "--options", "--json"]).output)}
+    assert rows["saturation"]["flag"] == "--saturation" and rows["flow_alpha"]["flag"] is None
+    assert "also --chroma-upsample of colorize and video" in CliRunner().invoke(cli, ["plugins", "--options"]).output

@@ -39,8 +39,10 @@ def _print_options(specs, as_json: bool) -> None:
     specs = sorted(specs, key=lambda spec: spec.name)
     if as_json:
         click.echo(json.dumps([{"name": spec.name, "type": spec.type_name, "default": spec.default,
-                                "help": spec.help, "plugin": spec.plugin} for spec in specs], indent=2))
+                                "help": spec.help, "plugin": spec.plugin, "flag": spec.flag_name if spec.flag else None}
+                               for spec in specs], indent=2))
         return
     for spec in specs:
-        click.echo(f"{spec.name}={spec.type_name} (default {spec.default!r}; {spec.plugin})")
+        flag = f"; also {spec.flag_name} of colorize and video" if spec.flag else ""
+        click.echo(f"{spec.name}={spec.type_name} (default {spec.default!r}; {spec.plugin}{flag})")
         click.echo(f"    {spec.help}")
