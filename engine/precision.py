@@ -184,7 +184,20 @@ def _candidates(variants: list[Variant], precision: str, runtime: str) -> tuple[
             rejected[variant.key] = openvino
         else:
             kept.append(variant)
-    return kept, rejected
+    return _quality_first(kept, rejected, precision), rejected
+
+
+def _quality_first(kept: list[Variant], rejected: dict[str, str], precision: str) -> list[Variant]:
+    """An explicit precision on several runtimes: those of its variants within auto's quality limits, else
+    the one that measured best (one runtime's int8 may lose far more than another's)."""
+    if precision == "auto" or len(kept) < 2:
+        return kept
+    chosen = [v for v in kept if v.within_limits()] or \
+        [min(kept, key=lambda v: (v.psnr_loss_db, abs(v.colourfulness_change_pct)))]
+    for variant in kept:
+        if variant not in chosen:
+            rejected[variant.key] = f"measured worse than {chosen[0].key} ({variant.describe()})"
+    return chosen
 
 
 def choose_variant(model_path, card, precision: str = "auto", runtime: str = "auto", device: str = "auto",
@@ -192,7 +205,17 @@ def choose_variant(model_path, card, precision: str = "auto", runtime: str = "au
     """Pick what runs ``model_path`` here (see the module docstring).
 
     ``precision`` may also be a :class:`Variant`, which runs as given (the variant builder measures them so).
+    An explicit precision whose variants all lose more than auto accepts runs its best-measured one, with a
+    :class:`VariantWarning` that gives the loss.
     """
+    choice = _choose(model_path, card, precision, runtime, device, threads)
+    if isinstance(precision, str) and precision != "auto" and not choice.variant.within_limits():
+        warnings.warn(f"model {card.name!r}: {choice.variant.describe()}, measured on the manifest's photos",
+                      VariantWarning, stacklevel=2)
+    return choice
+
+
+def _choose(model_path, card, precision, runtime: str, device: str, threads: int | None) -> Choice:
     if isinstance(precision, Variant):
         return Choice(precision, "given")
     if precision not in CHOICES:

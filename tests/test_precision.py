@@ -175,6 +175,29 @@ def test_auto_leaves_out_variants_over_the_quality_limits(model, monkeypatch):
     assert forced.precision_choice.variant.key == "int8@onnxruntime"
 
 
+@needs_openvino
+def test_an_explicit_precision_runs_its_best_measured_runtime_and_warns_when_it_is_over_the_limits(model):
+    """int8@openvino of the default lost 90% of its colour (-0.6 dB) where int8@onnxruntime lost 0.06 dB: --precision
+    int8 ran the broken one, the predicted fastest, without a word."""
+    def losses(ort, openvino):
+        def change(data):
+            for v in data["variants"]:
+                if v["precision"] == "int8":
+                    v.update(psnr_loss_db=ort if v["runtime"] == "onnxruntime" else openvino,
+                             colourfulness_change_pct=0.1 if v["runtime"] == "onnxruntime" else -90.0)
+        return change
+
+    edit_manifest(model, losses(0.01, 0.6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VariantWarning)  # within the limits: no warning
+        choice = choose_variant(model, read_card(model), "int8", "auto", "cpu")
+    assert choice.variant.key == "int8@onnxruntime" and "measured worse" in choice.rejected["int8@openvino"]
+    edit_manifest(model, losses(0.06, 0.6))
+    with pytest.warns(VariantWarning, match=r"int8@onnxruntime: PSNR -0.060 dB.*over auto's limits"):
+        choice = choose_variant(model, read_card(model), "int8", "auto", "cpu")
+    assert choice.variant.key == "int8@onnxruntime"
+
+
 def test_int8_output_stays_close_to_fp32(model, photo):
     fp32 = Colorizer(model, device="cpu", precision="fp32", runtime="onnxruntime").colorize(photo).astype(int)
     int8 = Colorizer(model, device="cpu", precision="int8", runtime="onnxruntime").colorize(photo).astype(int)
