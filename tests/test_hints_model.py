@@ -207,6 +207,7 @@ def test_eval_hints_scores_the_curve_through_the_cli(hint_model, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert doc["photos"] == 2 and set(doc["counts"]) == {"0", "2", "5"} and doc["counts"]["0"]["gain"] == 0
+    assert doc["variant"] == "fp32@onnxruntime"  # which variant ran is recorded (--precision, --runtime)
     assert doc["counts"]["5"]["zhang_gain"] == pytest.approx(27.39 - 24.43)
     assert doc["truth_palette"]["colourfulness_vs_truth"] > 0 and (tmp_path / "curve.png").stat().st_size > 0
     assert "Zhang gain" in result.output

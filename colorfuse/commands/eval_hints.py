@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 
+from colorfuse.commands.shared import runtime_option
 from colorfuse.engine.session import DEVICES
+from colorfuse.engine.variants import CHOICES
 
 
 @click.command("eval-hints")
@@ -25,7 +27,9 @@ from colorfuse.engine.session import DEVICES
 @click.option("--grid-count", type=click.IntRange(2), default=4, show_default=True)
 @click.option("--max-images", type=click.IntRange(1), default=None, help="Score at most this many photos.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--precision", default="fp32", show_default=True, help="Precision variant (as colorize --precision).")
+@click.option("--precision", type=click.Choice(CHOICES), default="fp32", show_default=True,
+              help="Precision variant (as colorize --precision).")
+@runtime_option
 @click.option("--hint-spread", type=click.FloatRange(0), default=None,
               help="Reach (px) of the edge-aware spread of the hints after the model (default: the engine's; 0: off).")
 @click.option("--hint-locality", type=click.FloatRange(0), default=None,
@@ -33,8 +37,8 @@ from colorfuse.engine.session import DEVICES
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="An earlier --json of eval-hints to draw beside this curve in --plot.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_images, device, precision, hint_spread,
-            hint_locality, baseline, quiet):
+def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_images, device, precision, runtime,
+            hint_spread, hint_locality, baseline, quiet):
     """Colorize colour PHOTOS (files, folders, globs), resized to 256x256 and turned gray, with 0,
     1, 2, ... random 6x6 hints of their true colour, and with their own palette; print the PSNR
     gain over no hints per count, beside Zhang et al. (SIGGRAPH 2017)."""
@@ -57,7 +61,8 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     name, look = split_look(model) if model else (None, None)
     options = {name: value for name, value in (("hint_spread", hint_spread), ("hint_locality", hint_locality))
                if value is not None}
-    colorizer = Colorizer(name, device=device, max_side=hint_eval.SIDE, look=look, precision=precision, options=options)
+    colorizer = Colorizer(name, device=device, max_side=hint_eval.SIDE, look=look, precision=precision,
+                          runtime=runtime, options=options)
     progress = tqdm(unit="photo", disable=quiet, dynamic_ncols=True, desc="eval-hints", total=max_images)
 
     def on_photo(_path, error):
@@ -72,6 +77,7 @@ def command(photos, model, counts, seed, json_path, plot, grid, grid_count, max_
     if not summary["photos"]:
         raise click.ClickException(f"no photo could be scored ({len(curve.failed)} skipped)")
     doc = {"model": colorizer.card.name, "look": colorizer.look_name, "precision": precision, "seed": seed,
+           "variant": colorizer.precision_choice.variant.key if colorizer.precision_choice else None,
            "hint_spread": reach_of(colorizer.options),
            "hint_locality": reach_of(colorizer.options, "hint_locality", LOCALITY),
            "protocol": f"{hint_eval.SIDE}x{hint_eval.SIDE}, random {hint_eval.PATCH}x{hint_eval.PATCH} truth patches",
