@@ -230,3 +230,18 @@ def test_a_hint_run_starts_from_another_with_init(hint_model, member_runs, tmp_p
     started = runs.load_checkpoint(tmp_path / "next" / "last.pt")
     assert started["model_name"] == "effnet_hints" and started["model_config"]["members"] == [str(paths[0])]
     assert not any(key.startswith("members.") for key in started["model_state"])  # the members stay theirs
+
+
+def test_int8_calibration_of_a_hint_model_refuses_gray_photos(hint_model, tmp_path):
+    """On gray calibration photos the hint inputs got a range of zero: the int8 default ignored its palette
+    (+0.00 dB from the truth's palette against +2.30 in fp32)."""
+    from colorfuse.errors import ColorfuseError
+    from colorfuse.train.variants import quantize_int8
+
+    gray = tmp_path / "gray.png"
+    import cv2
+
+    cv2.imwrite(str(gray), synthetic_photo(3, 48, 64).mean(axis=2).astype(np.uint8))
+    with pytest.raises(ColorfuseError, match="calibration photos are all gray: a model that takes colour hints"):
+        quantize_int8(hint_model[0], tmp_path / "int8.onnx", [gray])
+    assert not (tmp_path / "int8.onnx").exists()

@@ -35,6 +35,8 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
     from colorfuse.train.compact_weights import restore_weights_fp32
 
     card = read_card(source)
+    if card.takes_hints:
+        _require_colour(photos)
     with tempfile.TemporaryDirectory(prefix="colorfuse-int8-") as work:
         plain, prepared, quantized = (Path(work) / name for name in ("fp32.onnx", "pre.onnx", "int8.onnx"))
         proto = onnx.load(str(source))
@@ -53,6 +55,18 @@ def quantize_int8(source: Path, target: Path, photos: list[Path], reduce_range: 
                                       training={**card.training, "precision_variant": settings})
         write_atomic(target, lambda temporary: write_card(onnx.load(str(quantized)), temporary, variant))
     return settings
+
+
+def _require_colour(photos: list[Path]) -> None:
+    """A hint-taking model's hint inputs are calibrated on truth hints of colour photos: all gray, the
+    quantizer would give them a range of zero and int8 would ignore every hint and palette."""
+    from colorfuse.engine.imagefiles import read_image
+    from colorfuse.engine.lab import is_colour
+    from colorfuse.errors import ColorfuseError
+
+    if not any(is_colour(read_image(path)) for path in photos):
+        raise ColorfuseError(f"the {len(photos)} calibration photos are all gray: a model that takes colour hints needs "
+                             "colour photos (not the validation photos) to calibrate its hint inputs on")
 
 
 def calibration_photos(folder: Path, count: int = CALIBRATION_PHOTOS) -> list[Path]:
