@@ -81,7 +81,7 @@ def test_plugins_options_lists_declared_options(sharpen_plugin):
     result = CliRunner().invoke(cli, ["plugins", "--options", "--json"])
     rows = {row["name"]: row for row in json.loads(result.output)}
     assert rows["sharpen_mode"] == {"name": "sharpen_mode", "type": "soft|hard", "default": "soft",
-                                    "help": "Kernel.", "plugin": "sharpen"}
+                                    "help": "Kernel.", "plugin": "sharpen", "flag": None}
     text = CliRunner().invoke(cli, ["plugins"]).output
     assert "sharpen  (entry point)\n    declare_options\n    options: sharpen_amount, sharpen_mode, sharpen_radius\n" in text
     assert "flow_alpha=float in [0, inf] (default 0.95; colorfuse.plugins.temporal)" in \

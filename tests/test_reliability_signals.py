@@ -147,7 +147,7 @@ def test_signal_while_the_command_starts(tmp_path, model_path, monkeypatch, sigt
         _signal_first(monkeypatch, cli, "_add_plugin_commands", signum, then_call=False)  # the commands are there
     target = {"engine imports": colorize, "ray imports": distributed, "video's engine imports": video}.get(moment)
     if target is not None:
-        _signal_first(monkeypatch, target, "import_ray" if target is distributed else "parse_plugin_options", signum)
+        _signal_first(monkeypatch, target, "import_ray" if target is distributed else "run_settings", signum)
     flags = ["--ray"] if moment == "ray imports" else []
     if target is video:
         result = CliRunner().invoke(cli.cli, ["video", str(tmp_path / "in"), "--frames", str(tmp_path / "out"),
