@@ -64,7 +64,8 @@ class DeclaredValue(click.ParamType):
         self.name = spec.type_name
 
     def get_metavar(self, param, ctx=None):
-        return "[" + "|".join(self.spec.type) + "]" if isinstance(self.spec.type, tuple) else self.spec.type.__name__.upper()
+        kind = self.spec.type
+        return "[" + "|".join(kind) + "]" if isinstance(kind, tuple) else kind.__name__.upper()
 
     def convert(self, value, param, ctx):
         from colorfuse.errors import OptionError
