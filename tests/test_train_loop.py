@@ -180,6 +180,19 @@ def test_scale_sweep_gives_the_gain_where_colourfulness_reaches_the_floor():
     assert np.isnan(sweep.gain_at(1.5 * ratios[1.5])) and np.isnan(ScaleSweep().gain_at())
 
 
+def test_the_default_sweep_finds_half_colour_for_a_model_more_colourful_than_the_truth():
+    """A colourfulness loss took the natural output to 77% of the truth's: the sweep's lowest scale, 0.8, stayed above
+    50%, so the trainer's figure was NaN and --select gain could not choose."""
+    import cv2
+
+    from colorfuse.train.metrics import ScaleSweep
+
+    lab = cv2.cvtColor(synthetic_photo(3).astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
+    sweep = ScaleSweep()
+    sweep.add(lab[..., 0], 0.9 * lab[..., 1:], lab[..., 1:])
+    assert np.isfinite(sweep.gain_at())
+
+
 def test_moving_average_is_validated_kept_as_best_and_resumed(tmp_path, data):
     run = tmp_path / "run"
     first = train("tiny", [str(data[0])], run, val=[str(data[1])], epochs=1, batch_size=8, crop=32, lr=3e-3,

@@ -18,7 +18,7 @@ def colorization_figures(L: np.ndarray, ab_pred: np.ndarray, ab_true: np.ndarray
     return ScaleSweep((1.0,)).add(L, ab_pred, ab_true)
 
 
-SWEEP_SCALES = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)  # ab scales tried by ScaleSweep
+SWEEP_SCALES = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)  # ab scales tried by ScaleSweep (below 1: colourful models)
 NATURAL_FLOOR = 0.5  # the natural look's least colourfulness, as a fraction of the truth's
 
 
