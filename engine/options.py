@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+from types import MappingProxyType
+from typing import Mapping
 
 from colorfuse.engine.hint_spread import LOCALITY, REACH
 from colorfuse.engine.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from colorfuse.errors import OptionError
-from colorfuse.plugins.manager import broken_note, plugin_table
+from colorfuse.plugins.manager import broken_note, declared, plugin_table
 from colorfuse.plugins.options import OptionSpec, collect_options
 
 
@@ -22,9 +24,10 @@ def _engine_options(declare) -> None:
             "beyond which the automatic colours stay; 0: the model's own response (one run fewer).", min=0)
 
 
-def declared_options() -> dict[str, OptionSpec]:
-    """Every declared option by name: the engine's, then the built-ins', then the other plugins'."""
-    return collect_options(_engine_options)
+def declared_options() -> Mapping[str, OptionSpec]:
+    """Every declared option by name: the engine's, then the built-ins', then the other plugins'; collected
+    once per plugin set (as file types and output formats are) and read-only."""
+    return MappingProxyType(declared("options", lambda: collect_options(_engine_options)))
 
 
 def validate_options(values: dict) -> dict:

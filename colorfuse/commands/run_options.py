@@ -20,8 +20,7 @@ from colorfuse.engine.session import DEVICES
 MODEL_SECTION = ("Model", ("model", "device", "max_side", "batch_size", "precision", "runtime"))
 COLOUR_SECTION = ("Colour", ("look", "style", "style_strength", "hint", "hints_file"))
 PLUGIN_SECTION = ("Plugins", ("extra",))
-RUN_PARAMS = ("model", "device", "max_side", "batch_size", "look", "style", "style_strength", "precision", "runtime",
-              "extra", "plugin_flags")
+RUN_FIELDS = ("model", "device", "max_side", "batch_size", "look", "style", "style_strength", "precision", "runtime")
 
 _RUN_OPTIONS = (
     click.option("--model", default=None, help="Model name (see `colorfuse models list`) or path to an .onnx file."),
@@ -45,15 +44,13 @@ def run_options(command):
 
 
 def run_settings(values: dict):
-    """The :class:`RunSettings` of a run from its click values (:data:`RUN_PARAMS`; they are taken out of
-    ``values``): the declared flags given, then ``--option`` pairs (which win)."""
+    """The :class:`RunSettings` of a run from its click values (:data:`RUN_FIELDS`, ``extra`` and
+    ``plugin_flags``, taken out of ``values``): the declared flags given, then ``--option`` pairs (which win)."""
     from colorfuse.engine.settings import RunSettings
 
     flags = {name: value for name, value in values.pop("plugin_flags", {}).items() if value is not None}
     options = {**flags, **parse_plugin_options(values.pop("extra"))}
-    return RunSettings(values.pop("model"), values.pop("device"), values.pop("max_side"), values.pop("batch_size"),
-                       values.pop("look"), values.pop("style"), values.pop("style_strength"), values.pop("precision"),
-                       values.pop("runtime"), options=options)
+    return RunSettings(**{name: values.pop(name) for name in RUN_FIELDS}, options=options)
 
 
 class DeclaredValue(click.ParamType):
@@ -96,15 +93,20 @@ class RunCommand(click.Command):
     def __init__(self, *args, sections=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.sections = (MODEL_SECTION, COLOUR_SECTION, *sections, PLUGIN_SECTION)
+        self._flags: tuple[tuple, list] = ((), [])  # (the flag specs, their click options), made once per plugin set
 
     def plugin_flags(self) -> list:
         """The declared flags, as (spec, click option), in declaration order; a name the command
-        already uses stays an ``--option`` only."""
+        already uses stays an ``--option`` only. Click asks several times per run: the options are
+        made again only when the declarations change."""
         from colorfuse.engine.options import declared_options
 
         taken = {name for param in self.params for name in (param.name, *param.opts)}
-        return [(spec, _flag_option(spec)) for spec in declared_options().values()
-                if spec.flag and spec.name not in taken and spec.flag_name not in taken]
+        specs = tuple(spec for spec in declared_options().values()
+                      if spec.flag and spec.name not in taken and spec.flag_name not in taken)
+        if specs != self._flags[0]:
+            self._flags = (specs, [(spec, _flag_option(spec)) for spec in specs])
+        return self._flags[1]
 
     def get_params(self, ctx):
         params = super().get_params(ctx)
