@@ -206,6 +206,14 @@ def test_click_to_colour_move_and_remove_hints_and_download_the_hints_file(brows
     def markers():
         return browser.find_elements(By.CSS_SELECTOR, "#hint-layer .hint:not(.pending)")
 
+    def open_marker(index):  # click a marker once the page has rendered every edit; its picker offers Remove
+        wait.until(lambda driver: driver.find_element(By.ID, "viewer").get_attribute("aria-busy") == "false")
+        marker = markers()[index]
+        marker.click()
+        wait.until(lambda driver: driver.find_element(By.ID, "hint-remove").text == "Remove"
+                   and marker.get_attribute("title").startswith(
+                       driver.find_element(By.ID, "picker-where").text.removeprefix("colour at ").removesuffix(":")))
+
     try:
         browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
         browser.get(served.url)
@@ -237,12 +245,12 @@ def test_click_to_colour_move_and_remove_hints_and_download_the_hints_file(brows
         after_changes(lambda: ActionChains(browser).click_and_hold(first).move_by_offset(
             *(round(20 / 64 * layer.rect["width"]), 0)).release().perform())  # drag it 20 photo pixels right
         wait.until(lambda driver: redness(driver.execute_script(PIXEL, px + 20, py)) > automatic[px + 20, py] + 10)
-        markers()[1].click()  # a click opens it; Remove takes it away
+        open_marker(1)  # a click opens it; Remove takes it away
         browser.find_element(By.ID, "hint-remove").click()
         wait.until(lambda driver: len(markers()) == 1)
         browser.find_element(By.ID, "undo").click()
         wait.until(lambda driver: len(markers()) == 2)
-        wait.until(lambda driver: _clicked(markers()[1]))  # the markers are redrawn as the render lands
+        open_marker(1)
         browser.find_element(By.ID, "hint-remove").click()
         wait.until(lambda driver: len(markers()) == 1 and driver.find_element(By.ID, "command").text.endswith(
             "--hints hints.json"))
@@ -258,13 +266,3 @@ def test_click_to_colour_move_and_remove_hints_and_download_the_hints_file(brows
     finally:
         served.stop()
 
-
-def _clicked(element) -> bool:
-    """Click ``element``; False when the page redrew it first (ask again)."""
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    try:
-        element.click()
-        return True
-    except StaleElementReferenceException:
-        return False

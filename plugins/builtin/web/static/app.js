@@ -181,18 +181,27 @@ function request(item) {
 async function render(item, show = item === state.selected) {
   const asked = JSON.stringify(request(item));
   state.inflight += 1;
+  showBusy();
   watchProgress();
   const result = await postJSON(`/api/files/${item.id}/render`, request(item)).catch((error) => {
     setTileState(item, error.message, true);
     if (item === state.selected) setStatus(error.message, true);
     throw error;
-  }).finally(() => { state.inflight -= 1; });
+  }).finally(() => {
+    state.inflight -= 1;
+    showBusy();
+  });
   const current = asked === JSON.stringify(request(item)); // else the settings or hints moved on meanwhile
   item.result = current ? result : null; // a stale result is made again when its photo is selected
   setTileState(item, [`done in ${result.seconds.toFixed(1)} s`, ...(item.notes || [])].join("; "));
   if (item.kind === "photo") item.tile.querySelector("img").src = result.url;
   if (current) $("command").textContent = result.command;
   if (show && current) select(item);
+}
+
+// the viewer is aria-busy while a render is in flight or due (hints edited, their render not begun)
+function showBusy() {
+  $("viewer").setAttribute("aria-busy", String(state.inflight > 0 || state.items.some((item) => item.hintsUnsaved)));
 }
 
 // a render that takes over a second shows its elapsed and expected time, and how many wait before it

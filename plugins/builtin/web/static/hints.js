@@ -32,22 +32,34 @@ function toPixel(event) {
            y: clamp((event.clientY - rect.top) / rect.height, item.height) };
 }
 
+// each point's marker, kept across redraws: a press on one survives a render landing meanwhile
+const markers = new Map();
+
 function drawHints() {
   const item = state.selected;
   const layer = $("hint-layer");
   const shown = item && item.kind === "photo" && hintMode() ? [...item.hints] : [];
   if (picking.pending && picking.item === item) shown.push(picking.hint);
-  layer.replaceChildren(...shown.map((hint) => {
-    const dot = document.createElement("div");
+  for (const [hint, dot] of markers) {
+    if (!shown.includes(hint)) { dot.remove(); markers.delete(hint); }
+  }
+  shown.forEach((hint, index) => {
+    let dot = markers.get(hint);
+    if (!dot) {
+      dot = document.createElement("div");
+      dot.addEventListener("pointerdown", (event) => pressHint(event, item, hint, dot));
+      markers.set(hint, dot);
+    }
     dot.className = "hint" + (hint === picking.hint && picking.pending ? " pending" : "") +
                     (hint === picking.hint ? " open" : "");
-    dot.style.left = `${((hint.x + 0.5) / item.width) * 100}%`;
-    dot.style.top = `${((hint.y + 0.5) / item.height) * 100}%`;
-    if (hint.color) dot.style.background = hint.color;
+    if (!dot.dataset.dragging) { // a dragged marker stays under the pointer
+      dot.style.left = `${((hint.x + 0.5) / item.width) * 100}%`;
+      dot.style.top = `${((hint.y + 0.5) / item.height) * 100}%`;
+    }
+    dot.style.background = hint.color || "";
     dot.title = `(${hint.x}, ${hint.y}) ${hint.color || "choose a colour"}`;
-    dot.addEventListener("pointerdown", (event) => pressHint(event, item, hint, dot));
-    return dot;
-  }));
+    if (layer.children[index] !== dot) layer.insertBefore(dot, layer.children[index] || null);
+  });
   const hinted = state.items.some((other) => other.hints && other.hints.length);
   $("hints-download").hidden = !hinted || !model().takes_hints;
   if (item && item.hints) {
@@ -66,6 +78,7 @@ function hintsChanged(item) {
   item.result = null;
   item.hintsUnsaved = true; // until their render lands: the server's hints file lags the page
   drawHints();
+  showBusy();
   clearTimeout(item.hintTimer);
   item.hintTimer = setTimeout(() => renderHints(item), 60);
 }
@@ -78,6 +91,7 @@ async function renderHints(item) {
   await render(item).catch(() => {}); // a failure is shown on the tile and in the status line
   item.rendering = false;
   item.hintsUnsaved = item.hints !== sent; // edited meanwhile: a render of them is due
+  showBusy();
   if (item.dirty) { item.dirty = false; renderHints(item); }
 }
 
@@ -103,6 +117,7 @@ function pressHint(event, item, hint, dot) {
   const move = (e) => {
     moved = moved || Math.hypot(e.clientX - start.x, e.clientY - start.y) >= DRAG_PX;
     if (!moved) return;
+    dot.dataset.dragging = "1";
     const rect = $("hint-layer").getBoundingClientRect();
     dot.style.left = `${Math.min(100, Math.max(0, ((e.clientX - rect.left) / rect.width) * 100))}%`;
     dot.style.top = `${Math.min(100, Math.max(0, ((e.clientY - rect.top) / rect.height) * 100))}%`;
@@ -110,6 +125,7 @@ function pressHint(event, item, hint, dot) {
   const up = (e) => {
     dot.removeEventListener("pointermove", move);
     dot.removeEventListener("pointerup", up);
+    delete dot.dataset.dragging;
     if (!moved) return openPicker(item, hint, picking.pending && hint === picking.hint);
     const point = toPixel(e);
     if (picking.pending && hint === picking.hint) {
