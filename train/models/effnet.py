@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from colorfuse.train.models.ab_classes import AbClassification
 from colorfuse.train.models.base import ColorizationModel
+from colorfuse.train.models.effnet_terms import colour_terms
 from colorfuse.train.models.layers import conv_bn_relu, scaled
 from colorfuse.train.models.registry import register_model
 
@@ -168,8 +169,9 @@ class EffnetModel(AbClassification, ColorizationModel):
     ``train_blocks`` (the encoder's last blocks fine-tuned, with its head; 0 = frozen) at
     ``encoder_lr`` x the decoder's learning rate, ``teacher`` (run directories of trained
     ``effnet`` models whose mean outputs the loss also follows, at ``teacher_weight``: see
-    :mod:`colorfuse.train.models.distill`), ``colourfulness_weight`` (DDColor's colourfulness loss on the
-    regression output: :mod:`colorfuse.train.models.colourfulness`; 0 = off)."""
+    :mod:`colorfuse.train.models.distill`), ``colourfulness_weight`` and ``perceptual_weight`` (DDColor's
+    colourfulness and perceptual losses on the regression output: :mod:`colorfuse.train.models.effnet_terms`;
+    0 = off)."""
 
     size_multiple = 32
     # export --int8-weights: the decoder's tensors only (int8 in the pretrained encoder moved the
@@ -193,6 +195,7 @@ class EffnetModel(AbClassification, ColorizationModel):
         teacher: list[str] | None = None,
         teacher_weight: float = 1.0,
         colourfulness_weight: float = 0.0,
+        perceptual_weight: float = 0.0,
     ) -> None:
         if encoder not in ENCODERS:
             raise ValueError(f"effnet: encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
@@ -202,8 +205,9 @@ class EffnetModel(AbClassification, ColorizationModel):
                          cls_weight=cls_weight, temperature=temperature, rebalance_lambda=rebalance_lambda,
                          huber_beta=huber_beta, train_blocks=train_blocks, encoder_lr=encoder_lr,
                          **({"teacher": list(teacher), "teacher_weight": teacher_weight} if teacher else {}),
-                         **({"colourfulness_weight": colourfulness_weight} if colourfulness_weight else {}))  # fmt: skip
-        self.colourfulness_weight = colourfulness_weight
+                         **({"colourfulness_weight": colourfulness_weight} if colourfulness_weight else {}),
+                         **({"perceptual_weight": perceptual_weight} if perceptual_weight else {}))  # fmt: skip
+        self.colourfulness_weight, self.perceptual_weight = colourfulness_weight, perceptual_weight
         self.teacher, self.teacher_weight = tuple(str(t) for t in teacher or ()), teacher_weight
         self.global_input_size = global_size
         self.cls_weight, self.temperature, self.huber_beta = cls_weight, temperature, huber_beta
@@ -330,12 +334,7 @@ class EffnetModel(AbClassification, ColorizationModel):
         reg = F.smooth_l1_loss(ab2.float(), F.avg_pool2d(ab.float(), 2), beta=self.huber_beta)
         logs = {"huber": reg.item()}
         loss = reg
-        if self.colourfulness_weight:
-            from colorfuse.train.models.colourfulness import colourfulness_loss
-
-            colour = colourfulness_loss(F.avg_pool2d(l.float(), 2), ab2)
-            loss = loss + self.colourfulness_weight * colour
-            logs["colourfulness"] = colour.item()
+        loss = loss + colour_terms(l, ab, ab2, logs, self.colourfulness_weight, self.perceptual_weight)
         logits = self.bin_head(x4) if self.has_vivid else None
         if logits is not None:
             cls, ce = self.classification_loss(logits, ab)
