@@ -127,25 +127,60 @@ def test_training_steers_only_the_hint_branch_and_lowers_the_hinted_loss(member_
     torch.manual_seed(0)
     model = build_model("effnet_hints", members=[str(p) for p in paths], width=8, palette_dim=8)
     frozen = {k: v.clone() for k, v in model.members.state_dict().items()}
-    rgb = np.stack([synthetic_photo(i, 32, 32) for i in range(8)])
+    before, after = _fit(model, _training_batch(), steps=40)
+    assert float(after) < 0.9 * float(before)
+    assert all(torch.equal(frozen[k], v) for k, v in model.members.state_dict().items())
+
+
+def test_decoder_lr_trains_the_guides_decoder_and_keeps_it_in_the_checkpoint(member_runs):
+    paths, _, _ = member_runs
+    torch.manual_seed(0)
+    model = build_model("effnet_hints", members=[str(paths[0])], width=8, palette_dim=8, decoder_lr=0.5)
+    frozen = {k: v.clone() for k, v in model.members[0].state_dict().items()}
+    before, after = _fit(model, _training_batch(), steps=20)
+    assert float(after) < float(before)
+    trained = model.members[0].state_dict()
+    assert all(torch.equal(frozen[k], trained[k]) for k in frozen if k.startswith("encoder."))
+    assert any(not torch.equal(frozen[k], trained[k]) for k in frozen if k.startswith("dec"))
+    state = model.state_dict()
+    kept = [k for k in state if k.startswith("members.")]
+    assert kept and all(k.startswith("members.0.") and ".encoder." not in k for k in kept)
+    reloaded = build_model("effnet_hints", members=[str(paths[0])], width=8, palette_dim=8, decoder_lr=0.5)
+    reloaded.load_state_dict(state)
+    model.eval(), reloaded.eval()
+    l, g = parity_inputs(64, 64, 2, 32)
+    with torch.no_grad():
+        assert torch.equal(model.predict(l, g, None), reloaded.predict(l, g, None))
+        assert not torch.equal(model.predict(l, g, None), runs.load_model(paths[0]).eval().predict(l, g))
+    assert model.config()["decoder_lr"] == 0.5 and "decoder_lr" not in build_model(
+        "effnet_hints", members=[str(paths[0])], width=8, palette_dim=8).config()  # fmt: skip
+
+
+def _training_batch() -> dict:
+    """Eight 32x32 synthetic photos as a training batch (L, ab, and L as the global view)."""
     import cv2
 
+    rgb = np.stack([synthetic_photo(i, 32, 32) for i in range(8)])
     lab = np.stack([cv2.cvtColor(p.astype(np.float32) / 255, cv2.COLOR_BGR2Lab) for p in rgb])
     batch = {"l": torch.from_numpy(lab[..., :1] / 50 - 1).permute(0, 3, 1, 2).contiguous(),
              "ab": torch.from_numpy(lab[..., 1:] / 110).permute(0, 3, 1, 2).contiguous()}  # fmt: skip
     batch["l_global"] = batch["l"]
+    return batch
+
+
+def _fit(model, batch: dict, steps: int):
+    """The validation loss before and after ``steps`` training steps at lr 1e-2."""
     model.eval()
     with torch.no_grad():
         before, _ = model.training_loss(batch)
     model.train()
     optimizers = model.configure_optimizers(1e-2)
-    for _ in range(40):
+    for _ in range(steps):
         model.train_step(batch, optimizers)
     model.eval()
     with torch.no_grad():
         after, _ = model.training_loss(batch)
-    assert float(after) < 0.9 * float(before)
-    assert all(torch.equal(frozen[k], v) for k, v in model.members.state_dict().items())
+    return before, after
 
 
 def test_export_takes_hint_inputs_and_the_engine_fills_them(hint_model):

@@ -13,7 +13,10 @@ keep flags 0) that change is exactly zero and the model is the automatic ensembl
 
 Training (``colorfuse train effnet_hints --set members='[...]'``) runs only the guide, with the
 hints of :mod:`colorfuse.train.models.hint_sampling` simulated from each batch's truth, and fits
-both of its heads (smooth L1 on ab/110). The exported graph takes ``L``, ``L_global``,
+both of its heads (smooth L1 on ab/110). ``--set decoder_lr=F`` also opens the guide's decoder
+(everything but its encoder) at ``F`` x the learning rate, so the layers after the hints learn to
+carry them; its weights are then kept in this model's checkpoint, and the automatic colorizer is
+the guide as trained here (hint-free samples and the validation figure keep it honest). The exported graph takes ``L``, ``L_global``,
 ``hint_ab`` (N, 2, H, W), ``hint_mask`` (N, 1, H, W) and ``palette`` (N, Q + 3, 1, 1).
 """
 
@@ -83,9 +86,11 @@ class HintBranch(nn.Module):
 
 
 def _drop_members(module, state_dict, prefix, _metadata):
-    """The frozen members' weights live in their own checkpoints, not in this model's."""
+    """The frozen members' weights live in their own checkpoints, not in this model's (a guide's
+    decoder opened by ``decoder_lr`` stays)."""
     for key in [k for k in state_dict if k[len(prefix):].startswith("members.")]:
-        del state_dict[key]
+        if not module.trains_weight(key[len(prefix):]):
+            del state_dict[key]
 
 
 class _Export(nn.Module):
@@ -101,16 +106,21 @@ class _Export(nn.Module):
 class HintedEffnet(ColorizationModel):
     """Kwargs: ``members`` (run directories or checkpoints of trained ``effnet`` models, with the
     same outputs and global view size; a relative path not found here is taken from the
-    repository), ``width`` (channels of each hint level), ``palette_dim`` and ``looks`` (the
-    looks the export will have, ``{name: {"mix": {output: weight}, "scale": s}}``, for the loss)."""
+    repository), ``width`` (channels of each hint level), ``palette_dim``, ``looks`` (the
+    looks the export will have, ``{name: {"mix": {output: weight}, "scale": s}}``, for the loss)
+    and ``decoder_lr`` (0: the members stay frozen; F > 0: the guide's decoder trains at F x the
+    learning rate)."""
 
     size_multiple = 32
     cpu_bf16 = True
     int8_weight_scopes = ("/dec", "/global_fc", "/ab_head", "/bin_head")  # the members', as their own export
     int8_small_weight_scopes = {"/levels": 9000, "/palette_fc": 9000}  # with --int8-weights: the hint branch's too
 
-    def __init__(self, members: list[str], width: int = 32, palette_dim: int = 64, looks: dict | None = None) -> None:
-        super().__init__(members=[str(m) for m in members], width=width, palette_dim=palette_dim, looks=looks)
+    def __init__(self, members: list[str], width: int = 32, palette_dim: int = 64, looks: dict | None = None,
+                 decoder_lr: float = 0.0) -> None:
+        config = {"decoder_lr": decoder_lr} if decoder_lr else {}  # recorded only when used
+        super().__init__(members=[str(m) for m in members], width=width, palette_dim=palette_dim, looks=looks, **config)
+        self.decoder_lr = decoder_lr
         from colorfuse.train import runs
 
         self.member_paths = [runs.checkpoint_path(runs.repository_path(m)) for m in members]
@@ -127,6 +137,9 @@ class HintedEffnet(ColorizationModel):
         self.groups = [[0]] if ensemble is None else ensemble.groups
         self._member_states = states
         self.members.requires_grad_(False)
+        if decoder_lr:
+            for name, param in self.members[0].named_parameters():
+                param.requires_grad_(not name.startswith("encoder."))
         self.global_input_size = models[0].global_input_size
         self.register_buffer("bins", ab_bins(), persistent=False)
         size = hint_sampling.palette_size(len(self.bins))
@@ -146,6 +159,10 @@ class HintedEffnet(ColorizationModel):
     def built_weight(self, key: str) -> bool:
         """The members' weights come from their own checkpoints when the model is built."""
         return key.startswith("members.")
+
+    def trains_weight(self, key: str) -> bool:
+        """Whether a member's weight is trained here (the guide's decoder, with ``decoder_lr``)."""
+        return bool(self.decoder_lr) and key.startswith("members.0.") and not key.startswith("members.0.encoder.")
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Only the hint branches: the members come from their own checkpoints."""
@@ -243,7 +260,10 @@ class HintedEffnet(ColorizationModel):
         return loss, {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}}
 
     def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
-        return [torch.optim.AdamW(self.branches.parameters(), lr=lr, weight_decay=1e-4)]
+        decoder = [p for p in self.members[0].parameters() if p.requires_grad]
+        groups = [{"params": list(self.branches.parameters())}]
+        groups += [{"params": decoder, "lr": lr * self.decoder_lr}] if decoder else []
+        return [torch.optim.AdamW(groups, lr=lr, weight_decay=1e-4)]
 
     def export_module(self) -> nn.Module:
         return _Export(self)
